@@ -1,0 +1,36 @@
+# Every target installs what it needs: a fresh machine needs only python3 and make.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+TOOLS := .tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+$(TOOLS)/bin/uv:
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv>=0.5,<1"
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra test --extra bench
+	touch $@
+
+install: .venv/.synced ## create .venv from uv.lock (dagster, polars, embedded Postgres, test tools)
+
+dev: install ## start embedded Postgres and dagster dev (http://localhost:3000) on .dev/landing
+	.venv/bin/python -m import_pipeline.devserver
+
+test: install ## run the whole suite against a real Postgres and a real S3-protocol server
+	.venv/bin/python -m pytest
+
+lint: install ## ruff
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+bench: install ## the benchmark (not part of make test): prints and writes bench/RESULTS.md
+	.venv/bin/python -m bench.run
+
+.PHONY: help install dev test lint bench

@@ -1,0 +1,43 @@
+"""Named file-level errors: each message names the file and says what to fix.
+
+A row-level problem never raises; it becomes a reject. These are for problems that make
+the whole file (or batch) unusable, so the run fails and nothing of it is written.
+"""
+
+
+class ImportFileError(Exception):
+    """A file (or batch) cannot be loaded as it is; the message says what to fix."""
+
+    def __init__(self, file_name: str, problem: str, fix: str) -> None:
+        self.file_name = file_name
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{type(self).__name__}: {file_name}: {problem}. {fix}")
+
+
+class EmptyFile(ImportFileError):
+    """The file has no bytes, or a header and no data rows."""
+
+
+class UndecodableFile(ImportFileError):
+    """The bytes are not text in the declared encoding."""
+
+
+class UnreadableFile(ImportFileError):
+    """The bytes do not parse as the file's format (CSV, NDJSON, Parquet)."""
+
+
+class UnknownEntity(ImportFileError):
+    """Neither the file name nor a profile says which entity the file holds."""
+
+
+class MissingColumns(ImportFileError):
+    """Columns that an entity requires are not in the file."""
+
+
+class TooManyRejects(ImportFileError):
+    """The batch's reject rate is above the configured threshold."""
+
+
+class FileChanged(ImportFileError):
+    """The file's bytes changed after it landed; the new version is a new batch."""

@@ -1,0 +1,80 @@
+"""A mapped frame -> the rows that pass every rule (typed) and the rows that do not.
+
+All rules of all fields are evaluated in one pass, so a row that breaks several rules
+reports all of them; nothing here loops over rows in Python.
+"""
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from import_pipeline.core.entities import EntitySpec
+from import_pipeline.core.parse import ROW
+from import_pipeline.core.rules import (
+    CastOptions,
+    Rule,
+    entity_rules,
+    field_rules,
+    sanitised,
+    typed,
+)
+
+ERRORS = "_errors"
+"""In a rejects frame: the list of `field:rule` labels a row broke."""
+
+ATTRIBUTES = "attributes"
+"""In a valid frame: source columns no field maps, as a JSON object (or null)."""
+
+_TEXT = "__text__"
+
+
+@dataclass(frozen=True)
+class Validated:
+    """`valid` has the spec's typed fields, `_row` and `attributes`; `rejects` the raw
+    source columns, `_row` and `_errors`."""
+
+    valid: pl.DataFrame
+    rejects: pl.DataFrame
+
+    def rejects_by_rule(self) -> dict[str, int]:
+        if self.rejects.height == 0:
+            return {}
+        counts = self.rejects.select(pl.col(ERRORS).explode().value_counts(sort=True)).unnest(
+            ERRORS
+        )
+        return dict(zip(counts[ERRORS].to_list(), counts["count"].to_list(), strict=True))
+
+
+def validate(frame: pl.DataFrame, spec: EntitySpec, options: CastOptions) -> Validated:
+    """Split `frame` (text columns named by the spec's fields, plus extras) into valid
+    typed rows and rejects, evaluating every rule of every row."""
+    absent = [name for name in spec.field_names if name not in frame.columns]
+    raw = frame.with_columns(pl.lit(None, pl.String).alias(name) for name in absent)
+    extras = [c for c in frame.columns if c != ROW and c not in spec.field_names]
+
+    rules: list[Rule] = []
+    columns: list[pl.Expr] = [pl.col(ROW), _attributes(extras)]
+    for field in spec.fields:
+        text = pl.col(_TEXT + field.name)
+        rules += field_rules(field, text, pl.col(field.name))
+        columns += [typed(field, sanitised(field.name), options).alias(field.name)]
+        columns += [sanitised(field.name).alias(_TEXT + field.name)]
+    rules += entity_rules(spec)
+
+    checked = raw.select(columns).with_columns(_errors(rules))
+    broken = checked[ERRORS].list.len() > 0
+    valid = checked.filter(~broken).select(ROW, *spec.field_names, ATTRIBUTES)
+    rejects = raw.select(ROW, *[c for c in frame.columns if c != ROW])
+    rejects = rejects.with_columns(checked[ERRORS]).filter(broken)
+    return Validated(valid=valid, rejects=rejects)
+
+
+def _errors(rules: list[Rule]) -> pl.Expr:
+    labels = [pl.when(rule.broken).then(pl.lit(rule.label)) for rule in rules]
+    return pl.concat_list(labels).list.drop_nulls().alias(ERRORS)
+
+
+def _attributes(extras: list[str]) -> pl.Expr:
+    if not extras:
+        return pl.lit(None, pl.String).alias(ATTRIBUTES)
+    return pl.struct(sanitised(c).alias(c) for c in extras).struct.json_encode().alias(ATTRIBUTES)

@@ -1,0 +1,190 @@
+"""The file ledger (`ingest.files`) and the rejects table: every batch's history in SQL.
+
+The landing sensor registers a batch (its URI, version and landing time, recorded once so
+a re-run of an old partition keeps its original version); each asset of the batch's run
+then records its progress, counts and, on failure, the error.
+"""
+
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import unquote
+
+import polars as pl
+from psycopg2.extensions import connection
+
+from import_pipeline.core.parse import ROW
+from import_pipeline.core.validate import ERRORS
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A landed batch as the ledger knows it."""
+
+    partition_key: str
+    uri: str
+    tenant: str
+    profile: str
+    version: str
+    landed_at: datetime
+    status: str = "queued"
+
+    @property
+    def file_name(self) -> str:
+        return unquote(self.uri.rstrip("/").rsplit("/", 1)[-1])
+
+
+def register(conn: connection, batches: list[Batch]) -> None:
+    """Record newly landed batches; a batch already known keeps its row as it is."""
+    with conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO ingest.files (partition_key, uri, tenant, profile, version, landed_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (partition_key) DO NOTHING",
+            [
+                (b.partition_key, b.uri, b.tenant, b.profile, b.version, b.landed_at)
+                for b in batches
+            ],
+        )
+
+
+def needing_runs(conn: connection, keys: list[str]) -> set[str]:
+    """Of `keys`, those unknown to the ledger or registered but never started."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT k FROM unnest(%s::text[]) k LEFT JOIN ingest.files f ON f.partition_key = k"
+            " WHERE f.partition_key IS NULL OR f.status = 'queued'",
+            (keys,),
+        )
+        return {row[0] for row in cur.fetchall()}
+
+
+def get(conn: connection, partition_key: str) -> Batch | None:
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT partition_key, uri, tenant, profile, version, landed_at, status"
+            " FROM ingest.files WHERE partition_key = %s",
+            (partition_key,),
+        )
+        row = cur.fetchone()
+    return Batch(*row) if row else None
+
+
+def start(conn: connection, partition_key: str, run_id: str) -> None:
+    """Mark the batch running under `run_id`, clearing what an earlier attempt left."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ingest.files SET status = 'running', run_id = %s, rows_total = NULL,"
+            " rows_done = 0, counts = '{}', error = NULL, started_at = now(), finished_at = NULL"
+            " WHERE partition_key = %s",
+            (run_id, partition_key),
+        )
+
+
+def set_total(conn: connection, partition_key: str, rows_total: int) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ingest.files SET rows_total = %s WHERE partition_key = %s",
+            (rows_total, partition_key),
+        )
+
+
+@contextmanager
+def failures_recorded(conn: connection, partition_key: str, run_id: str) -> Iterator[None]:
+    """Mirror any exception of the block into the ledger row, then let it propagate."""
+    try:
+        yield
+    except Exception as exc:
+        conn.rollback()
+        fail(conn, partition_key, run_id, str(exc))
+        raise
+
+
+def record(conn: connection, partition_key: str, step: str, counts: dict) -> None:
+    """Merge one step's counts into the ledger row (`counts -> step -> {...}`)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ingest.files SET counts = counts || jsonb_build_object(%s::text, %s::jsonb)"
+            " WHERE partition_key = %s",
+            (step, json.dumps(counts), partition_key),
+        )
+
+
+def progress(conn: connection, partition_key: str, rows_done_delta: int) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ingest.files SET rows_done = rows_done + %s WHERE partition_key = %s",
+            (rows_done_delta, partition_key),
+        )
+
+
+def finish_if_complete(conn: connection, partition_key: str, steps: list[str]) -> bool:
+    """Mark the batch succeeded once every one of `steps` has recorded its counts, so the
+    order the entity assets finish in (or a re-execution of some of them) does not matter."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ingest.files SET status = 'succeeded', finished_at = now(), error = NULL"
+            " WHERE partition_key = %s AND counts ?& %s::text[]",
+            (partition_key, steps),
+        )
+        return cur.rowcount == 1
+
+
+def fail(conn: connection, partition_key: str, run_id: str, error: str) -> None:
+    """Record why the batch failed; the row stays for reconciliation to retry."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ingest.files SET status = 'failed', error = %s, run_id = %s,"
+            " finished_at = now() WHERE partition_key = %s",
+            (error, run_id, partition_key),
+        )
+
+
+def save_rejects(conn: connection, partition_key: str, entity: str, rejects: pl.DataFrame) -> None:
+    """Replace this batch's rejects of `entity` (idempotent on re-runs) through COPY."""
+    raw_columns = [c for c in rejects.columns if c not in (ROW, ERRORS)]
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "DELETE FROM ingest.rejects WHERE partition_key = %s AND entity = %s",
+            (partition_key, entity),
+        )
+        if rejects.height == 0:
+            return
+        raw = pl.struct(raw_columns).struct.json_encode() if raw_columns else pl.lit("{}")
+        frame = rejects.select(
+            pl.lit(partition_key).alias("partition_key"),
+            pl.lit(entity).alias("entity"),
+            pl.col(ROW).alias("source_row"),
+            pl.struct(pl.col(ERRORS).alias("e")).struct.json_encode().str.slice(5).str.head(-1),
+            raw.alias("raw"),
+        )
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=False)
+        buffer.seek(0)
+        cur.copy_expert(
+            "COPY ingest.rejects (partition_key, entity, source_row, errors, raw)"
+            " FROM STDIN WITH (FORMAT csv)",
+            buffer,
+        )
+
+
+def save_db_rejects(conn: connection, partition_key: str, entity: str, rejects: list) -> None:
+    """Record rows the database refused (each a `DbReject`) next to the validation rejects."""
+    with conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO ingest.rejects (partition_key, entity, source_row, errors, raw)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (partition_key, entity, source_row)"
+            " DO UPDATE SET errors = EXCLUDED.errors, raw = EXCLUDED.raw",
+            [
+                (
+                    partition_key,
+                    entity,
+                    r.source_row,
+                    json.dumps([r.error]),
+                    json.dumps(r.row, default=str),
+                )
+                for r in rejects
+            ],
+        )

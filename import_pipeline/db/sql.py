@@ -1,0 +1,61 @@
+"""Small builders of SQL fragments from our own entity specs.
+
+Identifiers come only from `EntitySpec`s (never from files) and are always quoted;
+values never appear here: statements take them as `%(name)s` parameters or COPY.
+"""
+
+from psycopg2 import sql
+
+from import_pipeline.core.entities import EntitySpec, Parent
+from import_pipeline.core.validate import ATTRIBUTES
+
+BATCH = "_batch"
+ROW = "_row"
+
+
+def ident(*names: str) -> sql.Composable:
+    return sql.Identifier(*names)
+
+
+def target(spec: EntitySpec) -> sql.Composable:
+    """`"commerce"."<entity>"`."""
+    return sql.Identifier("commerce", spec.name)
+
+
+def stage(spec: EntitySpec) -> sql.Composable:
+    """The session's temp table a chunk is copied into before the upsert."""
+    return sql.Identifier("pg_temp", f"stage_{spec.name}")
+
+
+def stage_columns(spec: EntitySpec) -> list[str]:
+    """Columns of the stage table, in the order chunks are copied."""
+    return [*spec.field_names, ATTRIBUTES, BATCH, ROW]
+
+
+def column_list(names: list[str], prefix: str | None = None) -> sql.Composable:
+    if prefix is None:
+        return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+    return sql.SQL(", ").join(sql.Identifier(prefix, n) for n in names)
+
+
+def create_stage(spec: EntitySpec) -> sql.Composable:
+    """A temp table shaped like a chunk; it lives as long as the connection."""
+    columns = [sql.SQL("{} {}").format(ident(f.name), sql.SQL(f.kind.value)) for f in spec.fields]
+    columns += [
+        sql.SQL("{} jsonb").format(ident(ATTRIBUTES)),
+        sql.SQL("{} text").format(ident(BATCH)),
+        sql.SQL("{} bigint").format(ident(ROW)),
+    ]
+    return sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ({})").format(
+        sql.Identifier(f"stage_{spec.name}"), sql.SQL(", ").join(columns)
+    )
+
+
+def parent_exists(
+    parent: Parent, spec_of_parent: EntitySpec, value: sql.Composable
+) -> sql.Composable:
+    """True when `value` is null (no reference) or the parent row exists in this tenant."""
+    return sql.SQL(
+        "({value} IS NULL OR EXISTS (SELECT 1 FROM {table} p"
+        " WHERE p.tenant = %(tenant)s AND p.{key} = {value}))"
+    ).format(value=value, table=target(spec_of_parent), key=ident(spec_of_parent.key))

@@ -1,0 +1,5 @@
+"""One dynamic partition per landed batch, added by the landing sensors."""
+
+import dagster as dg
+
+batches = dg.DynamicPartitionsDefinition(name="batches")

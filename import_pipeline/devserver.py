@@ -1,0 +1,72 @@
+"""`make dev`: an embedded Postgres (unless DATABASE_URL is set), a demo landing folder
+and `dagster dev` on http://localhost:3000, all under `.dev/` in the project."""
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from import_pipeline.db.connect import connected, embedded_server_url
+from import_pipeline.db.migrate import migrate
+
+PROJECT = Path(__file__).resolve().parent.parent
+DEV = PROJECT / ".dev"
+DEMO = PROJECT / "examples" / "demo"
+
+log = logging.getLogger("import_pipeline.dev")
+
+
+def prepare() -> dict[str, str]:
+    """Start or reuse the database, migrate it, seed the landing folder; return the env."""
+    url = os.environ.get("DATABASE_URL") or embedded_server_url(DEV / "pgdata")
+    with connected(url) as conn:
+        migrate(conn)
+    landing = Path(os.environ.get("IMPORT_LANDING_URL", DEV / "landing"))
+    if not landing.exists():
+        landing.mkdir(parents=True)
+        for example in sorted(DEMO.iterdir()):
+            shutil.copy2(example, landing / example.name)
+    home = DEV / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "IMPORT_LANDING_URL": str(landing),
+        "IMPORT_STAGING_URL": os.environ.get("IMPORT_STAGING_URL", str(DEV / "staging")),
+        "DAGSTER_HOME": str(home),
+    }
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    env = prepare()
+    log.info("landing folder: %s (drop files here)", env["IMPORT_LANDING_URL"])
+    log.info("database: %s", env["DATABASE_URL"])
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT / "workspace.yaml")]
+    command += [
+        "-h",
+        os.environ.get("DAGSTER_HOST", "127.0.0.1"),
+        "-p",
+        os.environ.get("DAGSTER_PORT", "3000"),
+    ]
+    # NOTE: dagster dev ignores SIGINT/SIGTERM when its parent blocked them; restore the
+    # defaults in the child so Ctrl-C and `kill` stop the webserver and daemon too.
+    child = subprocess.Popen(
+        command,
+        env=env,
+        cwd=PROJECT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        return child.wait()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

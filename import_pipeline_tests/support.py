@@ -1,0 +1,85 @@
+"""Helpers the tests share: drop files, tick the sensor, run a batch, query Postgres."""
+
+import gzip
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import psycopg2
+
+from import_pipeline.defs.partitions import batches
+from import_pipeline.defs.resources import LandingZone, PostgresResource
+from import_pipeline.defs.sensors import local_landing_sensor
+
+
+def write_csv(path: Path, rows: list[dict], compress: bool = False) -> Path:
+    buffer = io.BytesIO()
+    pl.DataFrame(rows).write_csv(buffer)
+    data = gzip.compress(buffer.getvalue()) if compress else buffer.getvalue()
+    path.write_bytes(data)
+    return path
+
+
+def write_ndjson(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@dataclass
+class Tick:
+    run_requests: list[dg.RunRequest]
+    cursor: str | None
+
+    @property
+    def keys(self) -> list[str]:
+        return [r.partition_key for r in self.run_requests]
+
+
+def tick(
+    instance: dg.DagsterInstance, landing: Path, database_url: str, cursor: str | None = None
+) -> Tick:
+    """Evaluate the local landing sensor once (settle time 0) and apply its partitions."""
+    resources = {
+        "landing": LandingZone(url=str(landing), settle_seconds=0),
+        "postgres": PostgresResource(url=database_url),
+    }
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
+        result = local_landing_sensor(ctx)
+    assert isinstance(result, dg.SensorResult)
+    keys = [r.partition_key for r in result.run_requests or []]
+    instance.add_dynamic_partitions(batches.name, keys)
+    return Tick(list(result.run_requests or []), result.cursor)
+
+
+def run(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    request: dg.RunRequest,
+    run_config: dict | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Execute the import job for one requested batch, as the daemon would."""
+    return defs.resolve_job_def("import_batch").execute_in_process(
+        partition_key=request.partition_key,
+        instance=instance,
+        tags=request.tags,
+        run_config=run_config,
+        raise_on_error=False,
+    )
+
+
+def query(database_url: str, statement: str, params: tuple = ()) -> list[tuple]:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(statement, params)
+        rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    """The asset's materialization metadata as plain values."""
+    events = result.asset_materializations_for_node(asset)
+    assert len(events) == 1, f"{asset} materialised {len(events)} times"
+    return {k: getattr(v, "value", v) for k, v in events[0].metadata.items()}
