@@ -146,3 +146,8 @@ def expire(cur: cursor, spec: EntitySpec, tenant: str, max_age_seconds: float) -
         {"tenant": tenant, "entity": spec.name, "age": max_age_seconds},
     )
     return cur.rowcount
+
+
+def tenants_holding(cur: cursor) -> list[str]:
+    cur.execute("SELECT DISTINCT tenant FROM ingest.held_rows ORDER BY tenant")
+    return [row[0] for row in cur.fetchall()]

@@ -4,13 +4,18 @@ import dagster as dg
 
 from import_pipeline.core.entities import CUSTOMERS
 from import_pipeline.defs.assets.loading import load_staged
+from import_pipeline.defs.checks import check_specs
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 
 
 @dg.asset(
-    partitions_def=batches, group_name=IMPORT_GROUP, deps=["staged_batch"], kinds={"postgres"}
+    partitions_def=batches,
+    group_name=IMPORT_GROUP,
+    deps=["staged_batch"],
+    kinds={"postgres"},
+    check_specs=check_specs(CUSTOMERS),
 )
 def customers(
     context: dg.AssetExecutionContext,

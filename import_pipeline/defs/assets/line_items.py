@@ -4,6 +4,7 @@ import dagster as dg
 
 from import_pipeline.core.entities import LINE_ITEMS
 from import_pipeline.defs.assets.loading import load_staged
+from import_pipeline.defs.checks import check_specs
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
@@ -14,6 +15,7 @@ from import_pipeline.defs.resources import ImportSettings, PostgresResource, Sta
     group_name=IMPORT_GROUP,
     deps=["staged_batch", "orders", "products"],
     kinds={"postgres"},
+    check_specs=check_specs(LINE_ITEMS),
 )
 def line_items(
     context: dg.AssetExecutionContext,

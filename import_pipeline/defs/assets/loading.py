@@ -1,7 +1,8 @@
 """What every entity asset does with its slice of a staged batch.
 
 Expire and release held rows, then upsert the staged Parquet chunk by chunk (key-ordered,
-read lazily), mirror progress and counts into the ledger, and report them as metadata.
+read lazily), mirror progress and counts into the ledger, and report them as metadata and
+asset check results.
 """
 
 import time
@@ -9,12 +10,14 @@ from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
+from psycopg2.extensions import connection
 
-from import_pipeline.core.entities import ENTITIES, EntitySpec
+from import_pipeline.core.entities import ENTITIES, LINE_ITEMS, ORDERS, EntitySpec
 from import_pipeline.core.report import LoadCounts
+from import_pipeline.db import checks as check_sql
 from import_pipeline.db import ledger, upsert
 from import_pipeline.db.sql import BATCH
-from import_pipeline.defs import metadata
+from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.assets.staged_batch import staged_name
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 
@@ -23,6 +26,27 @@ def chunks(lazy: pl.LazyFrame, total: int, size: int, batch: str) -> Iterator[pl
     """Key-ordered slices of the staged rows, read one at a time to bound memory."""
     for offset in range(0, total, size):
         yield lazy.slice(offset, size).collect().with_columns(pl.lit(batch).alias(BATCH))
+
+
+class Progress:
+    """Logs each chunk with rows/s and an ETA, and mirrors rows done into the ledger."""
+
+    def __init__(
+        self, context: dg.AssetExecutionContext, conn: connection, entity: str, total: int
+    ):
+        self.context, self.conn, self.entity, self.total = context, conn, entity, total
+        self.done = 0
+        self.started = time.monotonic()
+
+    def __call__(self, rows: int, _so_far: LoadCounts) -> None:
+        self.done += rows
+        ledger.progress(self.conn, self.context.partition_key, rows)
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        self.context.log.info(
+            f"{self.entity}: {self.done:,}/{self.total:,} rows, {rate:,.0f} rows/s, ETA {eta:,.0f}s"
+        )
 
 
 def load_staged(
@@ -44,25 +68,51 @@ def load_staged(
             )
             lazy = staging.scan_parquet(key, staged_name(spec.name))
             total = lazy.select(pl.len()).collect().item()
-
-            def progress(rows: int, so_far: LoadCounts) -> None:
-                ledger.progress(conn, key, rows)
-                done = so_far.inserted + so_far.updated + so_far.unchanged + so_far.stale
-                done += so_far.held + so_far.rejected
-                elapsed = time.monotonic() - started
-                rate = done / elapsed if elapsed else 0.0
-                eta = (total - done) / rate if rate else 0.0
-                context.log.info(
-                    f"{spec.name}: {done:,}/{total:,} rows, {rate:,.0f} rows/s, ETA {eta:,.0f}s"
-                )
-
             loaded, db_rejects = upsert.load_entity(
-                conn, spec, chunks(lazy, total, settings.chunk_rows, key), batch.tenant, progress
+                conn,
+                spec,
+                chunks(lazy, total, settings.chunk_rows, key),
+                batch.tenant,
+                Progress(context, conn, spec.name, total),
             )
             ledger.save_db_rejects(conn, key, spec.name, db_rejects)
             counts = loaded + settled
             ledger.record(conn, key, spec.name, counts.as_dict())
             ledger.finish_if_complete(conn, key, list(ENTITIES))
+            results = _check_results(conn, spec, batch, total, counts, settings, staging)
     return dg.MaterializeResult(
-        metadata=metadata.load_metadata(total, counts, time.monotonic() - started)
+        metadata=metadata.load_metadata(total, counts, time.monotonic() - started),
+        check_results=results,
     )
+
+
+def _check_results(
+    conn: connection,
+    spec: EntitySpec,
+    batch: ledger.Batch,
+    staged: int,
+    counts: LoadCounts,
+    settings: ImportSettings,
+    staging: StagingArea,
+) -> list[dg.AssetCheckResult]:
+    rejected = check_sql.rejected(conn, batch.partition_key, spec.name)
+    results = [checks.reject_rate(rejected, staged - counts.rejected, settings.max_reject_rate)]
+    if spec.parents:
+        results.append(checks.held_rows(conn, spec, batch.tenant, counts.held))
+        results.append(checks.referential_integrity(conn, spec, batch.tenant))
+    if spec is LINE_ITEMS:
+        order_ids = (
+            pl.concat(
+                [
+                    staging.scan_parquet(batch.partition_key, staged_name(s.name)).select(
+                        "order_id"
+                    )
+                    for s in (ORDERS, LINE_ITEMS)
+                ]
+            )
+            .unique()
+            .collect()["order_id"]
+            .to_list()
+        )
+        results.append(checks.order_totals(conn, batch.tenant, order_ids))
+    return results

@@ -1,0 +1,98 @@
+"""The SQL behind the asset checks: rejects, held rows, foreign keys, order totals.
+
+Each query is scoped to one batch or one (tenant, entity) so a check costs the same on the
+millionth batch as on the first.
+"""
+
+from psycopg2 import sql
+from psycopg2.extensions import connection
+
+from import_pipeline.core.entities import ENTITIES, EntitySpec
+from import_pipeline.db.sql import parent_exists, target
+
+MISMATCH_SAMPLE = 20
+
+
+def rejected(conn: connection, partition_key: str, entity: str) -> int:
+    """Rows of this batch's entity slice rejected by validation or by the database."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM ingest.rejects WHERE partition_key = %s AND entity = %s",
+            (partition_key, entity),
+        )
+        return cur.fetchone()[0]
+
+
+def held_outstanding(conn: connection, tenant: str, entity: str) -> tuple[int, str | None]:
+    """How many rows of the entity wait for a parent, and since when the oldest waits."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*), min(held_at)::text FROM ingest.held_rows"
+            " WHERE tenant = %s AND entity = %s",
+            (tenant, entity),
+        )
+        count, oldest = cur.fetchone()
+    return count, oldest
+
+
+def unenforced_parents(conn: connection, spec: EntitySpec) -> list[str]:
+    """Parents of `spec` whose foreign key is missing or NOT VALID in the database.
+
+    While every foreign key exists and is validated, Postgres itself guarantees
+    referential integrity, so the check needs no scan of the table.
+    """
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT confrelid::regclass::text FROM pg_constraint"
+            " WHERE conrelid = %s::regclass AND contype = 'f' AND convalidated",
+            (f"commerce.{spec.name}",),
+        )
+        enforced = {row[0] for row in cur.fetchall()}
+    return [p.field for p in spec.parents if f"commerce.{p.entity}" not in enforced]
+
+
+def orphans(conn: connection, spec: EntitySpec, tenant: str, fields: list[str]) -> int:
+    """Rows of the tenant whose parent (through one of `fields`) does not exist: the slow
+    path, used only when a foreign key is not enforced."""
+    missing = sql.SQL(" OR ").join(
+        sql.SQL("NOT {}").format(parent_exists(p, ENTITIES[p.entity], sql.Identifier("c", p.field)))
+        for p in spec.parents
+        if p.field in fields
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("SELECT count(*) FROM {} c WHERE c.tenant = %(tenant)s AND ({})").format(
+                target(spec), missing
+            ),
+            {"tenant": tenant},
+        )
+        return cur.fetchone()[0]
+
+
+def order_total_mismatches(
+    conn: connection, tenant: str, order_ids: list[str]
+) -> tuple[int, list[tuple[str, str, str]]]:
+    """Orders among `order_ids` that have line items whose line totals do not add up to
+    the order's total (to the cent); returns the count and a sample (id, total, sum)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            WITH sums AS (
+                SELECT o.order_id, o.total, sum(li.line_total) AS lines
+                  FROM unnest(%(ids)s::text[]) AS k(order_id)
+                  JOIN commerce.orders o ON o.tenant = %(tenant)s AND o.order_id = k.order_id
+                  JOIN commerce.line_items li
+                    ON li.tenant = o.tenant AND li.order_id = o.order_id
+                 WHERE o.total IS NOT NULL
+                 GROUP BY o.order_id, o.total
+                HAVING abs(o.total - sum(li.line_total)) > 0.01
+            )
+            SELECT (SELECT count(*) FROM sums), order_id, total::text, lines::text
+              FROM sums ORDER BY order_id LIMIT %(sample)s
+            """,
+            {"tenant": tenant, "ids": order_ids, "sample": MISMATCH_SAMPLE},
+        )
+        rows = cur.fetchall()
+    if not rows:
+        return 0, []
+    return rows[0][0], [(r[1], r[2], r[3]) for r in rows]

@@ -1,0 +1,117 @@
+"""Asset checks of every entity load: reject rate, held rows, referential integrity, and
+for orders, totals that match their lines. Results are built in the entity assets, from
+the counts of the load that just ran."""
+
+import dagster as dg
+from psycopg2.extensions import connection
+
+from import_pipeline.core.entities import LINE_ITEMS, EntitySpec
+from import_pipeline.db import checks
+from import_pipeline.defs.partitions import batches
+
+REJECT_RATE = "reject_rate"
+HELD_ROWS = "held_rows"
+REFERENTIAL_INTEGRITY = "referential_integrity"
+ORDER_TOTALS = "order_totals_match_lines"
+
+
+def check_specs(spec: EntitySpec) -> list[dg.AssetCheckSpec]:
+    specs = [
+        dg.AssetCheckSpec(
+            REJECT_RATE,
+            asset=spec.name,
+            partitions_def=batches,
+            description="WARN when any row of the batch was rejected, ERROR above the "
+            "batch's reject-rate threshold.",
+        )
+    ]
+    if spec.parents:
+        specs += [
+            dg.AssetCheckSpec(
+                HELD_ROWS,
+                asset=spec.name,
+                partitions_def=batches,
+                description="WARN while rows of this entity wait for a parent that has "
+                "not arrived (ingest.held_rows).",
+            ),
+            dg.AssetCheckSpec(
+                REFERENTIAL_INTEGRITY,
+                asset=spec.name,
+                partitions_def=batches,
+                description="Every reference points at an existing parent row.",
+            ),
+        ]
+    if spec is LINE_ITEMS:
+        specs.append(
+            dg.AssetCheckSpec(
+                ORDER_TOTALS,
+                asset=spec.name,
+                partitions_def=batches,
+                description="WARN when an order touched by the batch has a total that differs "
+                "from the sum of its line totals by more than 0.01 (ids in the metadata).",
+            )
+        )
+    return specs
+
+
+def reject_rate(rejected: int, staged: int, max_rate: float) -> dg.AssetCheckResult:
+    """Rate over the rows of this entity's slice that were either staged or rejected."""
+    seen = rejected + staged
+    rate = rejected / seen if seen else 0.0
+    return dg.AssetCheckResult(
+        check_name=REJECT_RATE,
+        passed=rejected == 0,
+        severity=dg.AssetCheckSeverity.ERROR if rate > max_rate else dg.AssetCheckSeverity.WARN,
+        metadata={"rejected": rejected, "reject_rate": round(rate, 6), "threshold": max_rate},
+    )
+
+
+def held_rows(
+    conn: connection, spec: EntitySpec, tenant: str, held_now: int
+) -> dg.AssetCheckResult:
+    outstanding, oldest = checks.held_outstanding(conn, tenant, spec.name)
+    return dg.AssetCheckResult(
+        check_name=HELD_ROWS,
+        passed=outstanding == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "held_by_this_batch": held_now,
+            "held_outstanding": outstanding,
+            "oldest_held_at": oldest or "none",
+        },
+    )
+
+
+def referential_integrity(conn: connection, spec: EntitySpec, tenant: str) -> dg.AssetCheckResult:
+    unenforced = checks.unenforced_parents(conn, spec)
+    broken = checks.orphans(conn, spec, tenant, unenforced) if unenforced else 0
+    return dg.AssetCheckResult(
+        check_name=REFERENTIAL_INTEGRITY,
+        passed=broken == 0,
+        metadata={
+            "orphan_rows": broken,
+            "enforced_by_foreign_keys": not unenforced,
+            "unenforced": ", ".join(unenforced) or "none",
+        },
+    )
+
+
+def order_totals(conn: connection, tenant: str, order_ids: list[str]) -> dg.AssetCheckResult:
+    count, sample = checks.order_total_mismatches(conn, tenant, order_ids)
+    return dg.AssetCheckResult(
+        check_name=ORDER_TOTALS,
+        passed=count == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "orders_checked": len(order_ids),
+            "mismatching_orders": count,
+            "sample": dg.MetadataValue.md(
+                "\n".join(
+                    ["| order_id | total | sum of lines |", "|---|---:|---:|"]
+                    + [f"| {o} | {t} | {s} |" for o, t, s in sample]
+                )
+                if sample
+                else "none"
+            ),
+        },
+    )
