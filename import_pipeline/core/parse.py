@@ -174,7 +174,7 @@ def _all_text(frame: pl.DataFrame) -> pl.DataFrame:
             exprs.append(col.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.f+00:00"))
         elif dtype.is_nested():
             encoded = col.struct.json_encode() if dtype == pl.Struct else _list_json(col)
-            exprs.append(encoded.alias(name))
+            exprs.append(pl.when(col.is_not_null()).then(encoded).alias(name))
         else:
             exprs.append(col.cast(pl.String))
     return frame.select(exprs)

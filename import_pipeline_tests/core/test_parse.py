@@ -1,0 +1,84 @@
+"""Parsing: every supported container and text quirk reads as text columns plus `_row`."""
+
+import gzip
+import io
+
+import polars as pl
+import pytest
+import zstandard
+from polars.testing import assert_frame_equal
+
+from import_pipeline.core.errors import EmptyFile, UndecodableFile, UnreadableFile
+from import_pipeline.core.parse import ReadOptions, parse_bytes
+
+EXPECTED = pl.DataFrame(
+    {"_row": [1, 2], "customer_id": ["C1", "C2"], "email": ["a@b.co", "multi\nline"]}
+)
+CSV = b'customer_id,email\nC1,a@b.co\nC2,"multi\nline"\n'
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        CSV,
+        CSV.replace(b"\n", b"\r\n"),
+        CSV.replace(b"\n", b"\r"),
+        b"\xef\xbb\xbf" + CSV,
+        gzip.compress(CSV),
+        zstandard.ZstdCompressor().compress(CSV),
+    ],
+    ids=["lf", "crlf", "cr-only", "bom", "gzip", "zstd"],
+)
+def test_it_reads_csv_whatever_the_line_endings_bom_or_compression(data):
+    frame = parse_bytes(data, "customers.csv")
+    # NOTE: a line break inside a quoted field keeps the file's own line ending.
+    frame = frame.with_columns(pl.col("email").str.replace_all("\r\n?", "\n"))
+    assert_frame_equal(frame, EXPECTED, check_dtypes=False)
+
+
+def test_it_uses_the_profile_delimiter_and_tab_for_tsv():
+    semicolons = parse_bytes(b"customer_id;email\nC1;a@b.co\n", "x.csv", ReadOptions(delimiter=";"))
+    tabs = parse_bytes(b"customer_id\temail\nC1\ta@b.co\n", "customers.tsv")
+    assert semicolons.columns == tabs.columns == ["_row", "customer_id", "email"]
+
+
+def test_it_reads_every_value_as_text_so_one_bad_value_cannot_fail_the_file():
+    frame = parse_bytes(b"quantity\n1\nabc\n2.5\n", "line_items.csv")
+    assert frame.schema["quantity"] == pl.String
+    assert frame["quantity"].to_list() == ["1", "abc", "2.5"]
+
+
+def test_it_reads_ndjson_and_parquet_as_text():
+    ndjson = b'{"customer_id": "C1", "n": 1, "tags": ["a"]}\n{"customer_id": "C2", "n": null}\n'
+    frame = parse_bytes(ndjson, "customers.ndjson")
+    assert frame["n"].to_list() == ["1", None]
+    assert frame["tags"].to_list() == ['["a"]', None]
+    buffer = io.BytesIO()
+    pl.DataFrame({"customer_id": ["C1"], "n": [3]}).write_parquet(buffer)
+    parquet = parse_bytes(gzip.compress(buffer.getvalue()), "customers.parquet.gz")
+    assert parquet.select("customer_id", "n").row(0) == ("C1", "3")
+
+
+def test_a_cut_off_last_record_is_kept_for_validation_to_reject():
+    frame = parse_bytes(b"a,b,c\n1,2,3\n4,5", "x.csv")
+    assert frame.height == 2 and frame.row(1)[:3] == (2, "4", "5") and not frame.row(1)[3]
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", EmptyFile),
+        (b"  \n", EmptyFile),
+        (b"customer_id\n", EmptyFile),
+        (b"customer_id\nRen\xe9\n", UndecodableFile),
+        (b"\x1f\x8b\x08\x00broken", UnreadableFile),
+    ],
+)
+def test_file_level_problems_raise_a_named_error_that_names_the_file(data, error):
+    with pytest.raises(error, match="customers_x.csv"):
+        parse_bytes(data, "customers_x.csv")
+
+
+def test_a_declared_legacy_encoding_is_transcoded():
+    frame = parse_bytes(b"name\nRen\xe9\n", "x.csv", ReadOptions(encoding="cp1252"))
+    assert frame["name"].to_list() == ["René"]
