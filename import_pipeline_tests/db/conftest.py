@@ -1,0 +1,63 @@
+"""A migrated database and a helper that stages canonical rows and loads them."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from psycopg2.extensions import connection
+
+from import_pipeline.core.entities import ENTITIES
+from import_pipeline.core.profiles import CANONICAL
+from import_pipeline.core.report import LoadCounts
+from import_pipeline.core.stage import stage_file
+from import_pipeline.db import upsert
+from import_pipeline.db.connect import connected
+from import_pipeline.db.migrate import migrate
+from import_pipeline.db.sql import BATCH
+
+LANDED = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[connection]:
+    with connected(database_url) as conn:
+        migrate(conn)
+        yield conn
+
+
+def csv_of(rows: list[dict]) -> bytes:
+    return pl.DataFrame(rows, schema={k: pl.String for k in rows[0]}).write_csv().encode()
+
+
+def staged_rows(
+    entity: str, rows: list[dict], batch: str = "b1", landed_at: datetime = LANDED
+) -> pl.DataFrame:
+    """Canonical rows as the staged, key-ordered frame an entity asset reads."""
+    staged = stage_file(csv_of(rows), f"{entity}.csv", landed_at, CANONICAL).entities[entity]
+    return staged.rows.with_columns(pl.lit(batch).alias(BATCH))
+
+
+def load(
+    conn: connection,
+    entity: str,
+    rows: list[dict],
+    batch: str = "b1",
+    tenant: str = "default",
+    chunk_rows: int = 1000,
+    landed_at: datetime = LANDED,
+) -> LoadCounts:
+    """Stage canonical rows as a file of `entity` would be, then settle held rows and
+    load them in chunks, as an entity asset does; return all counts."""
+    frame = staged_rows(entity, rows, batch, landed_at)
+    spec = ENTITIES[entity]
+    settled = upsert.settle_held(conn, spec, tenant, 3600)
+    chunks = [frame[i : i + chunk_rows] for i in range(0, frame.height, chunk_rows)]
+    counts, _ = upsert.load_entity(conn, spec, chunks, tenant)
+    return counts + settled
+
+
+def table(conn: connection, statement: str) -> list[tuple]:
+    with conn, conn.cursor() as cur:
+        cur.execute(statement)
+        return cur.fetchall()
