@@ -27,7 +27,11 @@ class Format(StrEnum):
 
 @dataclass(frozen=True)
 class Field:
-    """One column of an entity as it is stored in `commerce.<entity>`."""
+    """One column of an entity as it is stored in `commerce.<entity>`.
+
+    A `derived` field is computed by the pipeline (never read from a file or mapped by a
+    profile), e.g. a product's quality score.
+    """
 
     name: str
     kind: Kind = Kind.TEXT
@@ -38,6 +42,7 @@ class Field:
     exclusive_minimum: bool = False
     choices: tuple[str, ...] = ()
     lowercase: bool = False
+    derived: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ PRODUCTS = EntitySpec(
         Field("category", max_length=200),
         Field("price", Kind.DECIMAL, minimum=0),
         Field("currency", format=Format.CURRENCY),
+        Field("quality_score", Kind.INT, derived=True),
         _UPDATED_AT,
     ),
     file_prefixes=("products",),

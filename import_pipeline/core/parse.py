@@ -36,6 +36,7 @@ class ReadOptions:
     quote_char: str | None = '"'
     encoding: str = "utf-8"
     has_header: bool = True
+    skip_rows: int = 0
 
 
 def decompress(data: bytes, file_name: str) -> bytes:
@@ -122,6 +123,7 @@ def _read_csv(data: bytes, file_name: str, options: ReadOptions) -> pl.DataFrame
         frame = pl.read_csv(
             data,
             has_header=options.has_header,
+            skip_rows=options.skip_rows,
             separator=options.delimiter or default_delimiter(file_name),
             quote_char=options.quote_char,
             infer_schema=False,

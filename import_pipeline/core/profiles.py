@@ -1,29 +1,49 @@
 """Source profiles: how a source's files map onto entities.
 
 The canonical profile is built in: the file name says the entity (`customers*`, ...) and
-columns carry the entity's field names (any case).
+columns carry the entity's field names (any case). Every other source is a YAML file in
+the profiles directory (`IMPORT_PROFILES_DIR`, default the project's `profiles/`), so a
+new source is onboarded by writing a file, not by changing code.
 """
 
+import fnmatch
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
 from import_pipeline.core.entities import entity_for_file
 from import_pipeline.core.errors import UnknownEntity
+from import_pipeline.core.mapping import SourceMapping
 from import_pipeline.core.parse import ROW, ReadOptions
+from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
 from import_pipeline.core.rules import CastOptions
 
+PROFILES_ENV = "IMPORT_PROFILES_DIR"
+DEFAULT_PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class Profile:
-    """How to read a source's files and turn them into entity slices."""
+    """How to read a source's files and turn them into entity slices.
+
+    `files` are globs matched against a landed file's name and its key below the landing
+    root (`shopify/*`); `max_reject_rate`, when set, replaces the load's default threshold.
+    Without a `mapping` the file is canonical: its name says the entity.
+    """
 
     name: str
     read: ReadOptions = field(default_factory=ReadOptions)
     cast: CastOptions = field(default_factory=CastOptions)
+    files: tuple[str, ...] = ()
+    max_reject_rate: float | None = None
+    mapping: SourceMapping | None = None
 
     def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, pl.DataFrame]:
         """Entity name -> the file's rows as that entity's text columns (plus extras)."""
+        if self.mapping is not None:
+            return self.mapping.slices(frame, file_name)
         spec = entity_for_file(file_name)
         if spec is None:
             raise UnknownEntity(
@@ -38,5 +58,63 @@ class Profile:
         }
         return {spec.name: frame.rename(renames).select(ROW, pl.exclude(ROW))}
 
+    def specificity(self, key: str) -> int:
+        """Length of the longest glob matching the file's key or name; 0 if none does."""
+        name = key.rsplit("/", 1)[-1].lower()
+        matching = [
+            len(glob)
+            for glob in self.files
+            if fnmatch.fnmatchcase(name, glob.lower())
+            or fnmatch.fnmatchcase(key.lower(), glob.lower())
+        ]
+        return max(matching, default=0)
+
 
 CANONICAL = Profile(name="canonical")
+
+
+def profiles_dir() -> Path:
+    """Where profile YAML files live: `IMPORT_PROFILES_DIR`, else the project's profiles/."""
+    configured = os.environ.get(PROFILES_ENV)
+    return Path(configured) if configured else DEFAULT_PROFILES_DIR
+
+
+def profile_from_file(path: Path) -> Profile:
+    """One YAML profile, checked; its name is the file's stem."""
+    files, rate, read, cast, mapping = load_profile_file(path)
+    return Profile(
+        name=path.stem, read=read, cast=cast, files=files, max_reject_rate=rate, mapping=mapping
+    )
+
+
+def all_profiles(directory: Path | None = None) -> list[Profile]:
+    """Every profile in the directory, by name; a missing directory holds none."""
+    directory = directory or profiles_dir()
+    if not directory.is_dir():
+        return []
+    return [profile_from_file(p) for p in sorted(directory.glob("*.yaml"))]
+
+
+def load_profile(name: str, directory: Path | None = None) -> Profile:
+    """The profile a batch was registered with (the ledger's `profile` column)."""
+    if name == CANONICAL.name:
+        return CANONICAL
+    path = (directory or profiles_dir()) / f"{name}.yaml"
+    if not path.is_file():
+        raise ProfileError(
+            str(path),
+            f"the source profile {name!r} does not exist",
+            f"Restore {path.name} in the profiles directory, or re-drop the file.",
+        )
+    return profile_from_file(path)
+
+
+def resolve_profile(key: str, directory: Path | None = None) -> Profile:
+    """The profile for a landed file's key: the one with the most specific matching glob
+    (ties: first by name), else the built-in canonical profile."""
+    best, best_score = CANONICAL, 0
+    for profile in all_profiles(directory):
+        score = profile.specificity(key)
+        if score > best_score:
+            best, best_score = profile, score
+    return best

@@ -35,10 +35,12 @@ _WHITESPACE = " \t\r\n"
 
 @dataclass(frozen=True)
 class CastOptions:
-    """How text becomes typed values: timestamp formats and the zone of naive timestamps."""
+    """How text becomes typed values: timestamp formats, the zone of naive timestamps, and
+    whether numbers are written `1.234,5` (decimal comma, `.` grouping digits)."""
 
     timestamp_formats: tuple[str, ...] = DEFAULT_TIMESTAMP_FORMATS
     time_zone: str = "UTC"
+    decimal_comma: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ def sanitised(name: str) -> pl.Expr:
 
 def typed(field: Field, text: pl.Expr, options: CastOptions) -> pl.Expr:
     """The field's value cast from sanitised text; null where it does not cast."""
+    if options.decimal_comma and field.kind in (Kind.INT, Kind.DECIMAL):
+        text = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
     if field.kind is Kind.INT:
         number = text.str.replace_all(",", "").cast(pl.Float64, strict=False)
         whole = number.is_finite() & (number == number.floor()) & (number.abs() < 2**53)

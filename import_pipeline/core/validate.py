@@ -10,6 +10,7 @@ import polars as pl
 
 from import_pipeline.core.entities import EntitySpec
 from import_pipeline.core.parse import ROW
+from import_pipeline.core.quality import derived_value
 from import_pipeline.core.rules import (
     CastOptions,
     Rule,
@@ -55,6 +56,9 @@ def validate(frame: pl.DataFrame, spec: EntitySpec, options: CastOptions) -> Val
     rules: list[Rule] = []
     columns: list[pl.Expr] = [pl.col(ROW), _attributes(extras)]
     for field in spec.fields:
+        if field.derived:
+            columns.append(derived_value(field, extras).alias(field.name))
+            continue
         text = pl.col(_TEXT + field.name)
         rules += field_rules(field, text, pl.col(field.name))
         columns += [typed(field, sanitised(field.name), options).alias(field.name)]

@@ -1,0 +1,105 @@
+"""A source's mapping: one parsed file -> the text columns of each entity it feeds.
+
+Set-based from start to end (polars expressions, no loop over rows): rename layout
+variants, forward-fill columns a source fills only on a group's first row, add helper
+columns, then per entity keep its rows, compute its fields and carry the columns it does
+not map along as extras (which validation turns into the JSONB `attributes`).
+"""
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from import_pipeline.core.derive import Derived
+from import_pipeline.core.entities import ENTITIES
+from import_pipeline.core.errors import MissingColumns
+from import_pipeline.core.parse import ROW
+from import_pipeline.core.rules import sanitised
+
+
+@dataclass(frozen=True, eq=False)
+class EntityMapping:
+    """How one entity's rows come out of the file.
+
+    `skip_rows_without`: rows blank in these columns are not rows of this entity (Shopify
+    image-only rows are no products; Online Retail rows without a customer id make no
+    customer). `one_row_per`: keep each group's first row (an order from its first line).
+    `attributes`: the unmapped columns to keep; None keeps every unmapped source column.
+    """
+
+    entity: str
+    fields: dict[str, Derived]
+    attributes: tuple[str, ...] | None = None
+    one_row_per: tuple[str, ...] = ()
+    skip_rows_without: tuple[str, ...] = ()
+
+    def referenced(self) -> set[str]:
+        used = set().union(*(d.columns for d in self.fields.values()))
+        return used | set(self.one_row_per) | set(self.skip_rows_without)
+
+
+@dataclass(frozen=True, eq=False)
+class SourceMapping:
+    """Everything a profile says about turning its files into entity slices."""
+
+    entities: dict[str, EntityMapping]
+    rename: dict[str, str] = field(default_factory=dict)
+    forward_fill_by: tuple[str, ...] = ()
+    forward_fill: tuple[str, ...] = ()
+    helpers: dict[str, Derived] = field(default_factory=dict)
+
+    def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, pl.DataFrame]:
+        """Entity name -> that entity's rows: `_row`, its fields as text, extra columns."""
+        frame = frame.rename({k: v for k, v in self.rename.items() if k in frame.columns})
+        source = [c for c in frame.columns if c != ROW]
+        self._require(set(self.forward_fill) | set(self.forward_fill_by), frame, file_name)
+        if self.forward_fill:
+            groups = [sanitised(c) for c in self.forward_fill_by]
+            frame = frame.with_columns(
+                sanitised(c).forward_fill().over(groups).alias(c) for c in self.forward_fill
+            )
+        for name, helper in self.helpers.items():
+            self._require(helper.columns, frame, file_name)
+            frame = frame.with_columns(helper.expr.alias(name))
+        return {
+            name: self._slice(frame, mapping, source, file_name)
+            for name, mapping in self.entities.items()
+        }
+
+    def _slice(
+        self, frame: pl.DataFrame, mapping: EntityMapping, source: list[str], file_name: str
+    ) -> pl.DataFrame:
+        self._require(mapping.referenced() | set(mapping.attributes or ()), frame, file_name)
+        rows = frame
+        if mapping.skip_rows_without:
+            rows = rows.filter(
+                pl.all_horizontal(sanitised(c).is_not_null() for c in mapping.skip_rows_without)
+            )
+        if mapping.one_row_per:
+            keys = [sanitised(c).alias(f"__key{i}") for i, c in enumerate(mapping.one_row_per)]
+            rows = rows.with_columns(keys).unique(
+                subset=[k.meta.output_name() for k in keys], keep="first", maintain_order=True
+            )
+        fields = ENTITIES[mapping.entity].field_names
+        if mapping.attributes is None:
+            used = mapping.referenced()
+            extras = [c for c in source if c not in used and c not in fields]
+        else:
+            extras = [c for c in mapping.attributes if c not in fields]
+        return rows.select(
+            ROW,
+            *[derived.expr.alias(name) for name, derived in mapping.fields.items()],
+            *extras,
+        )
+
+    @staticmethod
+    def _require(columns: set[str] | frozenset[str], frame: pl.DataFrame, file_name: str) -> None:
+        missing = sorted(c for c in columns if c not in frame.columns)
+        if missing:
+            found = ", ".join(c for c in frame.columns if c != ROW)
+            raise MissingColumns(
+                file_name,
+                f"its source profile reads the column(s) {', '.join(missing)}; the file has "
+                f"{found}",
+                "Export the file with those columns, or fix the column names in the profile.",
+            )
