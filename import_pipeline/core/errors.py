@@ -41,3 +41,7 @@ class TooManyRejects(ImportFileError):
 
 class FileChanged(ImportFileError):
     """The file's bytes changed after it landed; the new version is a new batch."""
+
+
+class ManifestMismatch(ImportFileError):
+    """A folder batch does not hold what its `manifest.json` lists (files or row counts)."""

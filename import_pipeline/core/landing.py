@@ -1,18 +1,26 @@
-"""Landed files -> batches: which files are ready, and each batch's partition key.
+"""Landed files -> batches: which files are ready, how they group, each batch's partition key.
 
-Pure decisions over small file records, so the sensors only list and compare.
+Pure decisions over small file records, so the sensors and the schedule only list and compare.
+
+Layout below the landing root (or below `<root>/<tenant>/` when tenants come from the path):
+a file at the top is a batch of its own; a top-level folder is ONE batch of every file in it,
+ready once it holds a marker (`_SUCCESS` or `manifest.json`) and waiting until then.
 """
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from import_pipeline.core.formats import strip_compression_suffix
 
 DEFAULT_TENANT = "default"
+SUCCESS_MARKER = "_SUCCESS"
+MANIFEST = "manifest.json"
+MARKERS = (SUCCESS_MARKER, MANIFEST)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_IGNORED_PREFIXES = (".", "_", "~")
+_HIDDEN_PREFIXES = (".", "~")
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
 
 
@@ -32,38 +40,169 @@ class FileRecord:
         return self.key.rsplit("/", 1)[-1]
 
 
-def is_candidate(key: str) -> bool:
-    """Hidden, underscore-prefixed (markers) and temp-upload files are never batches."""
-    name = key.rsplit("/", 1)[-1]
-    return (
-        bool(name)
-        and not name.startswith(_IGNORED_PREFIXES)
-        and not name.lower().endswith(_IGNORED_SUFFIXES)
+@dataclass(frozen=True)
+class LandedBatch:
+    """Files that load together: one file, or every data file of a marked folder.
+
+    `key` is the file's key, or the folder's key ending in `/`; `version` covers every
+    member (and the markers), so any change to any of them makes a new batch.
+    """
+
+    uri: str
+    key: str
+    tenant: str
+    members: tuple[FileRecord, ...]
+    version: str
+    landed_at: datetime
+
+    @property
+    def is_folder(self) -> bool:
+        return self.key.endswith("/")
+
+    @property
+    def name(self) -> str:
+        return self.key.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def partition_key(self) -> str:
+        """Short, UI-safe and deterministic from tenant, URI and version: the same bytes map
+        to the same key (never loaded twice); a changed file maps to a new one."""
+        identity = f"{self.tenant}\n{self.uri}\n{self.version}"
+        digest = hashlib.sha1(identity.encode()).hexdigest()[:12]
+        stem = _UNSAFE.sub("_", strip_compression_suffix(self.name)).strip("._-")[:48]
+        return f"{stem or 'batch'}-{digest}"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Where a key belongs: its tenant and its batch key (a file, or a folder ending `/`)."""
+
+    tenant: str
+    key: str
+
+    @property
+    def is_folder(self) -> bool:
+        return self.key.endswith("/")
+
+
+def is_listed(key: str) -> bool:
+    """Hidden and temp-upload files are never listed; markers (`_SUCCESS`) are."""
+    return all(
+        part
+        and not part.startswith(_HIDDEN_PREFIXES)
+        and not part.lower().endswith(_IGNORED_SUFFIXES)
+        for part in key.split("/")
     )
 
 
-def partition_key(record: FileRecord, tenant: str) -> str:
-    """Short, UI-safe and deterministic from tenant, URI and version: the same bytes map to
-    the same key (never loaded twice); a changed file maps to a new one."""
-    digest = hashlib.sha1(f"{tenant}\n{record.uri}\n{record.version}".encode()).hexdigest()[:12]
-    stem = _UNSAFE.sub("_", strip_compression_suffix(record.name)).strip("._-")[:48] or "batch"
-    return f"{stem}-{digest}"
+def unit_of(key: str, tenant_from_path: bool) -> Unit:
+    """`t1/orders.csv` -> (t1, `t1/orders.csv`); `t1/drop/a.csv` -> (t1, `t1/drop/`)."""
+    parts = key.split("/")
+    tenant, depth = DEFAULT_TENANT, 1
+    if tenant_from_path and len(parts) > 1:
+        tenant, depth = parts[0], 2
+    if len(parts) <= depth:
+        return Unit(tenant, key)
+    return Unit(tenant, "/".join(parts[:depth]) + "/")
+
+
+def plan(
+    records: list[FileRecord], tenant_from_path: bool, uri_for: Callable[[str], str]
+) -> list[LandedBatch]:
+    """Group listed files into the batches that are ready; unmarked folders wait.
+
+    `uri_for` turns a batch key into its URI (the listing knows how its zone addresses keys).
+    """
+    units: dict[Unit, list[FileRecord]] = {}
+    for record in records:
+        units.setdefault(unit_of(record.key, tenant_from_path), []).append(record)
+    batches = []
+    for unit, files in units.items():
+        if not unit.is_folder:
+            (record,) = files
+            if is_data_file(record.key):
+                batches.append(_batch(unit, record.uri, files, (record,), record.version))
+        elif any(f.key.removeprefix(unit.key) in MARKERS for f in files):
+            members = tuple(f for f in files if is_data_file(f.key.removeprefix(unit.key)))
+            batches.append(_batch(unit, uri_for(unit.key), files, members, folder_version(files)))
+    return sorted(batches, key=lambda b: b.key)
+
+
+def is_data_file(relative_key: str) -> bool:
+    """Markers and `_`-prefixed names (e.g. `_SUCCESS`, `_logs/`) are not data."""
+    return relative_key not in MARKERS and not any(
+        part.startswith("_") for part in relative_key.split("/")
+    )
+
+
+def folder_version(files: list[FileRecord]) -> str:
+    """One version for a folder batch: a hash of every file's key and version."""
+    lines = "\n".join(f"{f.key}\t{f.version}" for f in sorted(files, key=lambda f: f.key))
+    return hashlib.sha1(lines.encode()).hexdigest()
+
+
+def _batch(
+    unit: Unit,
+    uri: str,
+    files: list[FileRecord],
+    members: tuple[FileRecord, ...],
+    version: str,
+) -> LandedBatch:
+    return LandedBatch(
+        uri=uri,
+        key=unit.key,
+        tenant=unit.tenant,
+        members=members,
+        version=version,
+        landed_at=max(f.modified for f in files),
+    )
+
+
+@dataclass(frozen=True)
+class Window:
+    """A bounded, key-ordered listing: the usable records, every key it listed (hidden and
+    temp files too) and whether it reached the end of the landing zone."""
+
+    records: list[FileRecord]
+    keys: list[str]
+    exhausted: bool
+
+
+def complete_window(window: Window, tenant_from_path: bool) -> tuple[list[FileRecord], str, str]:
+    """Cut a bounded listing back to whole batches; return them, where the next window
+    starts ("" = wrap around to the start, so changed objects are found on the next pass),
+    and the key of a folder skipped for being bigger than a whole window ("" = none).
+
+    A listing that stopped at its bound may have cut its last folder in two; that folder is
+    left for the next window. A folder bigger than a window would stop the sensor for good,
+    so it is skipped (the reconciliation schedule lists without a bound and still finds it).
+    """
+    if window.exhausted or not window.keys:
+        return window.records, "", ""
+    last = unit_of(window.keys[-1], tenant_from_path)
+    if not last.is_folder:
+        return window.records, window.keys[-1], ""
+    before = [k for k in window.keys if not k.startswith(last.key)]
+    if not before:
+        return [], window.keys[-1], last.key
+    kept = [r for r in window.records if not r.key.startswith(last.key)]
+    return kept, before[-1], ""
 
 
 def settled(
-    records: list[FileRecord], seen: dict[str, str], now: datetime, settle_seconds: float
-) -> tuple[list[FileRecord], dict[str, str]]:
-    """Split listed files into those ready to load and those possibly still being written.
+    batches: list[LandedBatch], seen: dict[str, str], now: datetime, settle_seconds: float
+) -> tuple[list[LandedBatch], dict[str, str]]:
+    """Split batches into those ready to load and those possibly still being written.
 
-    A file is ready when its version is the one seen on the previous tick, or when it has
-    not been modified for `settle_seconds`. Returns the ready files and the new `seen`
-    map (uri -> version) of the files still waiting, which is all the cursor keeps.
+    A batch is ready when its version is the one seen on the previous tick, or when none of
+    its files changed for `settle_seconds`. Returns the ready batches and the new `seen`
+    map (uri -> version) of the batches still waiting, which is all the cursor keeps.
     """
     ready, waiting = [], {}
-    for record in records:
-        quiet = (now - record.modified).total_seconds() >= settle_seconds
-        if quiet or seen.get(record.uri) == record.version:
-            ready.append(record)
+    for batch in batches:
+        quiet = (now - batch.landed_at).total_seconds() >= settle_seconds
+        if quiet or seen.get(batch.uri) == batch.version:
+            ready.append(batch)
         else:
-            waiting[record.uri] = record.version
+            waiting[batch.uri] = batch.version
     return ready, waiting

@@ -1,22 +1,39 @@
-"""A landed file's bytes -> per-entity staged rows and rejects, ready to upsert.
+"""A landed batch's files -> per-entity staged rows and rejects, ready to upsert.
 
-Parse once, slice by entity through the profile, validate, fill the version, dedupe.
-Every entity appears in the result, most with zero rows, so all four assets always run.
+Parse each file once, slice by entity through the profile, concatenate an entity's slices
+of all files, validate, fill the version, dedupe. Every entity appears in the result, most
+with zero rows, so all four assets always run.
+
+Row numbers (`_row`) count across the batch's files (in name order), so they stay unique per
+batch and entity (the rejects table's key), and a later file wins a dedupe tie; each reject
+also says where it came from (`_source` = `<file>:<row in that file>`).
 """
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import polars as pl
 
 from import_pipeline.core.dedupe import dedupe
 from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
-from import_pipeline.core.errors import MissingColumns, TooManyRejects
+from import_pipeline.core.errors import EmptyFile, MissingColumns, TooManyRejects
+from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.parse import ROW, parse_bytes
 from import_pipeline.core.profiles import Profile
 from import_pipeline.core.report import StageReport
 from import_pipeline.core.rules import TIMESTAMP
 from import_pipeline.core.validate import Validated, validate
+
+SOURCE = "_source"
+"""In a rejects frame: `<file>:<row in that file>`, so a multi-file batch's reject is found."""
+
+
+class LandedFile(NamedTuple):
+    """One file of a batch: its name (relative to the batch's folder) and bytes."""
+
+    name: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -65,16 +82,39 @@ class StagedBatch:
 
 def stage_file(data: bytes, file_name: str, landed_at: datetime, profile: Profile) -> StagedBatch:
     """Parse, map, validate and dedupe one file; raise a named error if it is unusable."""
-    frame = parse_bytes(data, file_name, profile.read)
-    slices = profile.slices(frame, file_name)
-    entities = {}
-    for name, spec in ENTITIES.items():
-        if name in slices:
-            _require_columns(slices[name], spec, file_name)
-            entities[name] = _stage_entity(slices[name], spec, profile, landed_at)
-        else:
-            entities[name] = _stage_entity(_empty(spec), spec, profile, landed_at)
-    return StagedBatch(file_name=file_name, rows_read=frame.height, entities=entities)
+    return stage_files([LandedFile(file_name, data)], file_name, landed_at, profile)
+
+
+def stage_files(
+    files: list[LandedFile],
+    batch_name: str,
+    landed_at: datetime,
+    profile: Profile,
+    manifest: Manifest | None = None,
+) -> StagedBatch:
+    """Stage several files as one batch (a folder): an entity's rows from all of them are
+    validated and deduped together; any unusable file fails the whole batch."""
+    manifest = manifest or Manifest()
+    manifest.check_files([f.name for f in files])
+    if not files:
+        raise EmptyFile(batch_name, "the folder holds no data files", "Drop the files first.")
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in ENTITIES}
+    firsts, rows_read = [], 0
+    for landed in files:
+        frame = parse_bytes(landed.data, landed.name, profile.read)
+        manifest.check_rows(landed.name, frame.height)
+        frame = frame.with_columns(pl.col(ROW) + rows_read)
+        for name, part in profile.slices(frame, landed.name).items():
+            _require_columns(part, ENTITIES[name], landed.name)
+            parts[name].append(part)
+        firsts.append((rows_read + 1, landed.name))
+        rows_read += frame.height
+    sources = pl.DataFrame(firsts, schema={ROW: pl.Int64, SOURCE: pl.String}, orient="row")
+    entities = {
+        name: _stage_entity(_concat(parts[name], spec), spec, profile, landed_at, sources)
+        for name, spec in ENTITIES.items()
+    }
+    return StagedBatch(file_name=batch_name, rows_read=rows_read, entities=entities)
 
 
 def check_reject_rate(batch: StagedBatch, max_rate: float) -> None:
@@ -90,7 +130,11 @@ def check_reject_rate(batch: StagedBatch, max_rate: float) -> None:
 
 
 def _stage_entity(
-    frame: pl.DataFrame, spec: EntitySpec, profile: Profile, landed_at: datetime
+    frame: pl.DataFrame,
+    spec: EntitySpec,
+    profile: Profile,
+    landed_at: datetime,
+    sources: pl.DataFrame,
 ) -> StagedEntity:
     checked: Validated = validate(frame, spec, profile.cast)
     versioned = checked.valid.with_columns(
@@ -106,7 +150,23 @@ def _stage_entity(
         conflicting_keys=deduped.conflicting_keys,
         rejects_by_rule=checked.rejects_by_rule(),
     )
-    return StagedEntity(rows=deduped.rows, rejects=checked.rejects, report=report)
+    rejects = _with_source(checked.rejects, sources)
+    return StagedEntity(rows=deduped.rows, rejects=rejects, report=report)
+
+
+def _concat(parts: list[pl.DataFrame], spec: EntitySpec) -> pl.DataFrame:
+    """One frame of an entity's slices from every file (columns one file lacks are null)."""
+    return pl.concat(parts, how="diagonal") if parts else _empty(spec)
+
+
+def _with_source(rejects: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
+    """Add `_source` (`file:row`) from the batch row number and each file's first row."""
+    located = rejects.join_asof(
+        sources.rename({SOURCE: "_file"}).with_columns(pl.col(ROW).alias("_first")),
+        on=ROW,
+    )
+    source = pl.format("{}:{}", pl.col("_file"), pl.col(ROW) - pl.col("_first") + 1)
+    return located.with_columns(source.alias(SOURCE)).drop("_file", "_first")
 
 
 def _require_columns(frame: pl.DataFrame, spec: EntitySpec, file_name: str) -> None:

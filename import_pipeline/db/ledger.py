@@ -17,6 +17,7 @@ import polars as pl
 from psycopg2.extensions import connection
 
 from import_pipeline.core.parse import ROW
+from import_pipeline.core.stage import SOURCE
 from import_pipeline.core.validate import ERRORS
 
 
@@ -144,7 +145,7 @@ def fail(conn: connection, partition_key: str, run_id: str, error: str) -> None:
 
 def save_rejects(conn: connection, partition_key: str, entity: str, rejects: pl.DataFrame) -> None:
     """Replace this batch's rejects of `entity` (idempotent on re-runs) through COPY."""
-    raw_columns = [c for c in rejects.columns if c not in (ROW, ERRORS)]
+    raw_columns = [c for c in rejects.columns if c not in (ROW, ERRORS, SOURCE)]
     with conn, conn.cursor() as cur:
         cur.execute(
             "DELETE FROM ingest.rejects WHERE partition_key = %s AND entity = %s",
@@ -159,12 +160,13 @@ def save_rejects(conn: connection, partition_key: str, entity: str, rejects: pl.
             pl.col(ROW).alias("source_row"),
             pl.struct(pl.col(ERRORS).alias("e")).struct.json_encode().str.slice(5).str.head(-1),
             raw.alias("raw"),
+            pl.col(SOURCE) if SOURCE in rejects.columns else pl.lit(None, pl.String),
         )
         buffer = io.BytesIO()
         frame.write_csv(buffer, include_header=False)
         buffer.seek(0)
         cur.copy_expert(
-            "COPY ingest.rejects (partition_key, entity, source_row, errors, raw)"
+            "COPY ingest.rejects (partition_key, entity, source_row, errors, raw, source)"
             " FROM STDIN WITH (FORMAT csv)",
             buffer,
         )

@@ -1,19 +1,29 @@
-"""Resources: the database of record, the landing zone, the staging area, load settings."""
+"""Resources: the database of record, the landing zone, the staging area, load settings.
+
+The landing zone and the staging area are each a local folder or an `s3://bucket/prefix`;
+S3 goes through dagster-aws's `S3Resource`, whose endpoint comes from its config or the
+standard `AWS_ENDPOINT_URL` variable (MinIO, moto), credentials from the usual AWS_* ones.
+"""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
+from dagster_aws.s3 import S3Resource
 from psycopg2.extensions import connection
 from pydantic import PrivateAttr
 
 from import_pipeline.core.errors import FileChanged
-from import_pipeline.core.landing import FileRecord
+from import_pipeline.core.landing import MANIFEST, FileRecord, LandedBatch, Window, plan
+from import_pipeline.core.manifest import Manifest, parse_manifest
+from import_pipeline.core.stage import LandedFile
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
-from import_pipeline.files import local
+from import_pipeline.files import local, s3
+from import_pipeline.files.s3 import S3Location
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -32,56 +42,134 @@ class PostgresResource(dg.ConfigurableResource):
             yield conn
 
 
+def _client(resource: S3Resource | None) -> Any:
+    return (resource or S3Resource()).get_client()
+
+
 class LandingZone(dg.ConfigurableResource):
-    """Where partners drop files: a local folder (S3 is added by `s3_landing_sensor`)."""
+    """Where partners drop files: a local folder or `s3://bucket/prefix`. With
+    `tenant_from_path`, the first folder below the root names the tenant."""
 
     url: str
     settle_seconds: float = 10.0
+    tenant_from_path: bool = False
+    max_keys_per_tick: int = 1000
+    s3: S3Resource | None = None
 
     @property
     def is_s3(self) -> bool:
         return self.url.startswith("s3://")
 
-    def list_files(self) -> list[FileRecord]:
-        return local.list_folder(Path(self.url))
+    def list_files(self, under: str = "") -> list[FileRecord]:
+        """Every file of the zone (or of its folder `under`), without a bound."""
+        if self.is_s3:
+            return s3.list_prefix(_client(self.s3), S3Location.parse(self.url), under)
+        return local.list_folder(Path(self.url), under)
 
-    def read(self, uri: str, version: str, file_name: str) -> bytes:
-        """The file's bytes, refusing a file whose version changed since it landed: that
-        version is a batch of its own, and loading it here would load it twice."""
-        path = local.path_of(uri)
-        if not path.exists() or local.version_of(path) != version:
-            raise FileChanged(
-                file_name,
-                "the file was changed or removed after it landed",
-                "Nothing to fix here: a changed file is loaded as a new batch of its own.",
-            )
-        return path.read_bytes()
+    def list_window(self, after: str) -> Window:
+        """At most `max_keys_per_tick` keys of an S3 zone after the key `after`."""
+        location = S3Location.parse(self.url)
+        return s3.list_window(_client(self.s3), location, after, self.max_keys_per_tick)
+
+    def batches(self, records: list[FileRecord]) -> list[LandedBatch]:
+        """The ready batches among listed files (a marked folder is one batch)."""
+        return plan(records, self.tenant_from_path, self._uri)
+
+    def read_batch(self, uri: str, version: str, name: str) -> tuple[list[LandedFile], Manifest]:
+        """Every file of the batch and its manifest, refusing a batch any file of which
+        changed since it landed: that version is a batch of its own, loaded separately."""
+        if not uri.endswith("/"):
+            return [LandedFile(name, self._read(uri, version, name))], Manifest()
+        folder = self._key(uri)
+        records = self.list_files(folder)
+        current = [b for b in self.batches(records) if b.key == folder]
+        if not current or current[0].version != version:
+            raise _changed(name)
+        files = [
+            LandedFile(m.key.removeprefix(folder), self._read(m.uri, m.version, name))
+            for m in current[0].members
+        ]
+        manifest = Manifest()
+        for record in records:
+            if record.key == folder + MANIFEST:
+                manifest = parse_manifest(self._read(record.uri, record.version, name))
+        return files, manifest
+
+    def _read(self, uri: str, version: str, name: str) -> bytes:
+        if self.is_s3:
+            location = S3Location.parse(self.url)
+            data = s3.read(_client(self.s3), location, location.key_of(uri), version)
+        else:
+            path = local.path_of(uri)
+            current = path.is_file() and local.version_of(path) == version
+            data = path.read_bytes() if current else None
+        if data is None:
+            raise _changed(name)
+        return data
+
+    def _uri(self, key: str) -> str:
+        if self.is_s3:
+            return S3Location.parse(self.url).uri(key)
+        return local.uri_of(Path(self.url), key)
+
+    def _key(self, uri: str) -> str:
+        if self.is_s3:
+            return S3Location.parse(self.url).key_of(uri)
+        return local.path_of(uri).relative_to(Path(self.url).resolve()).as_posix() + "/"
+
+
+def _changed(name: str) -> FileChanged:
+    return FileChanged(
+        name,
+        "a file of the batch was changed or removed after it landed",
+        "Nothing to fix here: a changed file is loaded as a new batch of its own.",
+    )
 
 
 class StagingArea(dg.ConfigurableResource):
-    """Where staged Parquet and rejects CSVs are written between steps (a local folder)."""
+    """Where staged Parquet and rejects CSVs are written between steps: a local folder, or
+    `s3://bucket/prefix` so that any worker can run any step."""
 
     url: str
+    s3: S3Resource | None = None
 
     def path(self, partition_key: str, name: str) -> str:
+        if self.url.startswith("s3://"):
+            return S3Location.parse(self.url).uri(f"{partition_key}/{name}")
         return str(Path(self.url) / partition_key / name)
 
     def write_parquet(
         self, frame: pl.DataFrame, partition_key: str, name: str, row_group: int
     ) -> str:
-        path = Path(self.path(partition_key, name))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(path, row_group_size=row_group)
-        return str(path)
+        path = self.path(partition_key, name)
+        if not self.url.startswith("s3://"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(path, row_group_size=row_group, storage_options=self._options())
+        return path
 
     def write_bytes(self, data: bytes, partition_key: str, name: str) -> str:
+        if self.url.startswith("s3://"):
+            location = S3Location.parse(self.url)
+            return s3.write(_client(self.s3), location, f"{partition_key}/{name}", data)
         path = Path(self.path(partition_key, name))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         return str(path)
 
     def scan_parquet(self, partition_key: str, name: str) -> pl.LazyFrame:
-        return pl.scan_parquet(self.path(partition_key, name))
+        return pl.scan_parquet(self.path(partition_key, name), storage_options=self._options())
+
+    def _options(self) -> dict[str, str] | None:
+        if not self.url.startswith("s3://"):
+            return None
+        resource = self.s3 or S3Resource()
+        keys = {
+            "aws_access_key_id": resource.aws_access_key_id,
+            "aws_secret_access_key": resource.aws_secret_access_key,
+            "aws_session_token": resource.aws_session_token,
+        }
+        credentials = {k: v for k, v in keys.items() if v}
+        return s3.polars_options(_client(resource), credentials)
 
 
 class ImportSettings(dg.ConfigurableResource):
@@ -92,13 +180,23 @@ class ImportSettings(dg.ConfigurableResource):
     held_max_age_hours: float = 72.0
 
 
+def env_flag(name: str) -> bool:
+    """An optional yes/no deployment setting (Dagster's EnvVar has no default)."""
+    return (dg.EnvVar(name).get_value("") or "").lower() in ("1", "true", "yes")
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
+    aws = S3Resource()
     return dg.Definitions(
         resources={
             "postgres": PostgresResource(url=dg.EnvVar("DATABASE_URL")),
-            "landing": LandingZone(url=dg.EnvVar("IMPORT_LANDING_URL")),
-            "staging": StagingArea(url=dg.EnvVar("IMPORT_STAGING_URL")),
+            "landing": LandingZone(
+                url=dg.EnvVar("IMPORT_LANDING_URL"),
+                tenant_from_path=env_flag("IMPORT_TENANT_FROM_PATH"),
+                s3=aws,
+            ),
+            "staging": StagingArea(url=dg.EnvVar("IMPORT_STAGING_URL"), s3=aws),
             "settings": ImportSettings(),
         }
     )

@@ -1,11 +1,15 @@
-"""Landing sensors: list the landing zone, register new batches, request their runs."""
+"""Landing sensors: list the landing zone, register new batches, request their runs.
+
+`local_landing_sensor` watches a folder, `s3_landing_sensor` a bucket prefix; each skips when
+the configured landing zone is the other kind, so one code location serves both.
+"""
 
 import json
 from datetime import UTC, datetime
 
 import dagster as dg
 
-from import_pipeline.core.landing import DEFAULT_TENANT, FileRecord, partition_key, settled
+from import_pipeline.core.landing import LandedBatch, complete_window, settled
 from import_pipeline.core.profiles import CANONICAL
 from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
@@ -17,14 +21,14 @@ TAG_TENANT = "import/tenant"
 TAG_PROFILE = "import/profile"
 
 
-def batch_of(record: FileRecord, tenant: str) -> ledger.Batch:
+def batch_of(landed: LandedBatch) -> ledger.Batch:
     return ledger.Batch(
-        partition_key=partition_key(record, tenant),
-        uri=record.uri,
-        tenant=tenant,
+        partition_key=landed.partition_key,
+        uri=landed.uri,
+        tenant=landed.tenant,
         profile=CANONICAL.name,
-        version=record.version,
-        landed_at=record.modified,
+        version=landed.version,
+        landed_at=landed.landed_at,
     )
 
 
@@ -37,16 +41,18 @@ def request_runs(ready: list[ledger.Batch], postgres: PostgresResource) -> list[
     return new
 
 
+def run_request(batch: ledger.Batch, run_key: str) -> dg.RunRequest:
+    """A run of the import job for one batch; its URI, tenant and profile as run tags."""
+    return dg.RunRequest(
+        partition_key=batch.partition_key,
+        run_key=run_key,
+        tags={TAG_URI: batch.uri, TAG_TENANT: batch.tenant, TAG_PROFILE: batch.profile},
+    )
+
+
 def sensor_result(new: list[ledger.Batch], cursor: dict) -> dg.SensorResult:
     return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(
-                partition_key=b.partition_key,
-                run_key=b.partition_key,
-                tags={TAG_URI: b.uri, TAG_TENANT: b.tenant, TAG_PROFILE: b.profile},
-            )
-            for b in new
-        ],
+        run_requests=[run_request(b, b.partition_key) for b in new],
         dynamic_partitions_requests=(
             [batches.build_add_request([b.partition_key for b in new])] if new else []
         ),
@@ -62,13 +68,42 @@ def sensor_result(new: list[ledger.Batch], cursor: dict) -> dg.SensorResult:
 def local_landing_sensor(
     context: dg.SensorEvaluationContext, landing: LandingZone, postgres: PostgresResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """Watches a local landing folder: a file whose size and mtime held still since the
-    previous tick (or for the settle time) becomes a batch and a run."""
+    """Watches a local landing folder: a file (or a marked folder) whose size and mtime held
+    still since the previous tick (or for the settle time) becomes a batch and a run."""
     if landing.is_s3:
         return dg.SkipReason(f"the landing zone {landing.url} is watched by s3_landing_sensor")
     cursor = json.loads(context.cursor) if context.cursor else {}
     ready, waiting = settled(
-        landing.list_files(), cursor.get("waiting", {}), datetime.now(UTC), landing.settle_seconds
+        landing.batches(landing.list_files()),
+        cursor.get("waiting", {}),
+        datetime.now(UTC),
+        landing.settle_seconds,
     )
-    new = request_runs([batch_of(r, DEFAULT_TENANT) for r in ready], postgres)
+    new = request_runs([batch_of(b) for b in ready], postgres)
     return sensor_result(new, {"waiting": waiting})
+
+
+@dg.sensor(
+    job=import_batch,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def s3_landing_sensor(
+    context: dg.SensorEvaluationContext, landing: LandingZone, postgres: PostgresResource
+) -> dg.SensorResult | dg.SkipReason:
+    """Watches an S3 prefix, at most `max_keys_per_tick` keys a tick: the cursor is the last
+    key looked at, and a listing that reaches the end starts over on the next tick, so a
+    re-uploaded object (new ETag) is found too. S3 objects appear only once fully written,
+    so nothing needs to settle; a folder loads once its marker is there."""
+    if not landing.is_s3:
+        return dg.SkipReason(f"the landing zone {landing.url} is watched by local_landing_sensor")
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    window = landing.list_window(cursor.get("after", ""))
+    records, after, skipped = complete_window(window, landing.tenant_from_path)
+    if skipped:
+        context.log.warning(
+            f"{skipped} holds more than {landing.max_keys_per_tick} files, more than one tick "
+            "lists: raise max_keys_per_tick, or let the daily reconciliation load it"
+        )
+    new = request_runs([batch_of(b) for b in landing.batches(records)], postgres)
+    return sensor_result(new, {"after": after})

@@ -4,29 +4,36 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from import_pipeline.core.landing import FileRecord, is_candidate
+from import_pipeline.core.landing import FileRecord, is_listed
 
 
-def list_folder(root: Path) -> list[FileRecord]:
-    """Every candidate file below `root`, sorted by key; a missing root lists nothing."""
-    if not root.is_dir():
+def list_folder(root: Path, under: str = "") -> list[FileRecord]:
+    """Every listed file below `root` (or below its sub-folder `under`), sorted by key;
+    keys are relative to `root`. A missing folder lists nothing."""
+    folder = root / under
+    if not folder.is_dir():
         return []
     records = []
-    for path in sorted(root.rglob("*")):
+    for path in sorted(folder.rglob("*")):
         key = path.relative_to(root).as_posix()
-        if not path.is_file() or not all(is_candidate(part) for part in key.split("/")):
-            continue
-        stat = path.stat()
-        records.append(
-            FileRecord(
-                uri=path.resolve().as_uri(),
-                key=key,
-                size=stat.st_size,
-                modified=datetime.fromtimestamp(stat.st_mtime, UTC),
-                version=f"{stat.st_size}-{stat.st_mtime_ns}",
+        if path.is_file() and is_listed(key):
+            stat = path.stat()
+            records.append(
+                FileRecord(
+                    uri=path.resolve().as_uri(),
+                    key=key,
+                    size=stat.st_size,
+                    modified=datetime.fromtimestamp(stat.st_mtime, UTC),
+                    version=f"{stat.st_size}-{stat.st_mtime_ns}",
+                )
             )
-        )
-    return records
+    return sorted(records, key=lambda r: r.key)
+
+
+def uri_of(root: Path, key: str) -> str:
+    """The URI of a key below `root`; a folder key keeps its trailing `/`."""
+    uri = (root / key).resolve().as_uri()
+    return uri + "/" if key.endswith("/") else uri
 
 
 def path_of(uri: str) -> Path:

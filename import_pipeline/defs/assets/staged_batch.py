@@ -1,4 +1,4 @@
-"""staged_batch: read the landed file once, validate, dedupe, stage per entity."""
+"""staged_batch: read the landed batch (one file or a folder) once, validate, dedupe, stage."""
 
 import time
 from collections.abc import Iterator
@@ -9,7 +9,7 @@ import dagster as dg
 from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.profiles import CANONICAL
 from import_pipeline.core.rejects import rejects_csv
-from import_pipeline.core.stage import StagedBatch, check_reject_rate, stage_file
+from import_pipeline.core.stage import StagedBatch, check_reject_rate, stage_files
 from import_pipeline.db import ledger
 from import_pipeline.defs import metadata
 from import_pipeline.defs.jobs import IMPORT_GROUP
@@ -37,9 +37,10 @@ def staged_batch(
     staging: StagingArea,
     settings: ImportSettings,
 ) -> dg.MaterializeResult:
-    """Reads the landed file once, checks every row against its entity's rules, keeps the
-    newest row per key and stages Parquet per entity plus a rejects CSV. A file that cannot
-    be loaded fails here with a named error, before anything reaches the tables."""
+    """Reads the landed batch (a file, or every file of a marked folder) once, checks every
+    row against its entity's rules, keeps the newest row per key and stages Parquet per
+    entity plus a rejects CSV. A file that cannot be loaded fails the batch here with a
+    named error, before anything reaches the tables."""
     key = context.partition_key
     started = time.monotonic()
     with postgres.connect() as conn:
@@ -51,8 +52,9 @@ def staged_batch(
             )
         ledger.start(conn, key, context.run_id)
         with ledger.failures_recorded(conn, key, context.run_id), named_failure():
-            data = landing.read(batch.uri, batch.version, batch.file_name)
-            staged = stage_file(data, batch.file_name, batch.landed_at, CANONICAL)
+            files, manifest = landing.read_batch(batch.uri, batch.version, batch.file_name)
+            profile = CANONICAL
+            staged = stage_files(files, batch.file_name, batch.landed_at, profile, manifest)
             check_reject_rate(staged, settings.max_reject_rate)
             rejects_path = _write(staged, key, staging, settings.chunk_rows)
             for entity, part in staged.entities.items():
@@ -64,6 +66,7 @@ def staged_batch(
             "uri": batch.uri,
             "tenant": batch.tenant,
             "profile": batch.profile,
+            "files": len(files),
             **_summary(staged),
             "rejects_by_rule": metadata.rejects_by_rule(staged.rejects_by_rule()),
             "rejects_preview": metadata.rejects_preview(staged.rejects()),

@@ -1,0 +1,66 @@
+"""`manifest.json` of a folder batch: the files it should hold and their row counts.
+
+    {"files": [{"name": "customers.csv", "rows": 2}, {"name": "orders.csv"}]}
+
+`files` and `rows` are optional: a manifest without them is only a completion marker.
+"""
+
+import json
+from dataclasses import dataclass
+
+from import_pipeline.core.errors import ManifestMismatch, UnreadableFile
+from import_pipeline.core.landing import MANIFEST
+
+_FIX = "Make manifest.json list exactly the files of the folder and their data row counts."
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """File name (relative to the folder) -> expected data rows (None: not stated).
+    `files` is None when the manifest lists no files."""
+
+    files: dict[str, int | None] | None = None
+
+    def check_files(self, names: list[str]) -> None:
+        """Fail on a listed file that is missing, or a present file that is not listed."""
+        if self.files is None:
+            return
+        missing = sorted(set(self.files) - set(names))
+        if missing:
+            problem = "manifest.json lists it but the folder does not hold it"
+            raise ManifestMismatch(", ".join(missing), problem, _FIX)
+        unlisted = sorted(set(names) - set(self.files))
+        if unlisted:
+            problem = "it is in the folder but manifest.json does not list it"
+            raise ManifestMismatch(", ".join(unlisted), problem, _FIX)
+
+    def check_rows(self, name: str, rows: int) -> None:
+        expected = (self.files or {}).get(name)
+        if expected is not None and expected != rows:
+            raise ManifestMismatch(
+                name, f"manifest.json says {expected} rows but the file has {rows}", _FIX
+            )
+
+
+def parse_manifest(data: bytes) -> Manifest:
+    """Read a manifest; a broken one fails the batch rather than loading unchecked files."""
+    try:
+        document = json.loads(data or b"{}")
+        listed = document.get("files")
+        if listed is None:
+            return Manifest()
+        return Manifest({entry["name"]: _rows(entry.get("rows")) for entry in listed})
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UnreadableFile(
+            MANIFEST,
+            f"it is not a manifest ({type(exc).__name__}: {exc})",
+            'Write {"files": [{"name": "customers.csv", "rows": 2}, ...]} (or {}).',
+        ) from exc
+
+
+def _rows(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"rows must be a non-negative integer, not {value!r}")
+    return value
