@@ -58,6 +58,10 @@ class Profile:
         }
         return {spec.name: frame.rename(renames).select(ROW, pl.exclude(ROW))}
 
+    def reject_threshold(self, default: float) -> float:
+        """The reject rate above which a batch fails: the profile's own, else `default`."""
+        return default if self.max_reject_rate is None else self.max_reject_rate
+
     def specificity(self, key: str) -> int:
         """Length of the longest glob matching the file's key or name; 0 if none does."""
         name = key.rsplit("/", 1)[-1].lower()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from import_pipeline.core.landing import LandedBatch, complete_window, settled
-from import_pipeline.core.profiles import CANONICAL
+from import_pipeline.core.profiles import resolve_profile
 from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
 from import_pipeline.defs.partitions import batches
@@ -26,7 +26,7 @@ def batch_of(landed: LandedBatch) -> ledger.Batch:
         partition_key=landed.partition_key,
         uri=landed.uri,
         tenant=landed.tenant,
-        profile=CANONICAL.name,
+        profile=resolve_profile(landed.key).name,
         version=landed.version,
         landed_at=landed.landed_at,
     )

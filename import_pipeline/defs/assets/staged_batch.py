@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from import_pipeline.core.errors import ImportFileError
-from import_pipeline.core.profiles import CANONICAL
+from import_pipeline.core.profiles import load_profile
 from import_pipeline.core.rejects import rejects_csv
 from import_pipeline.core.stage import StagedBatch, check_reject_rate, stage_files
 from import_pipeline.db import ledger
@@ -53,9 +53,9 @@ def staged_batch(
         ledger.start(conn, key, context.run_id)
         with ledger.failures_recorded(conn, key, context.run_id), named_failure():
             files, manifest = landing.read_batch(batch.uri, batch.version, batch.file_name)
-            profile = CANONICAL
+            profile = load_profile(batch.profile)
             staged = stage_files(files, batch.file_name, batch.landed_at, profile, manifest)
-            check_reject_rate(staged, settings.max_reject_rate)
+            check_reject_rate(staged, profile.reject_threshold(settings.max_reject_rate))
             rejects_path = _write(staged, key, staging, settings.chunk_rows)
             for entity, part in staged.entities.items():
                 ledger.save_rejects(conn, key, entity, part.rejects)
