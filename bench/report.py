@@ -57,7 +57,9 @@ def machine() -> dict[str, str]:
         ram = f"{psutil.virtual_memory().total / 2**30:.1f} GiB"
     except ImportError:
         ram = "unknown"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return {
+        "load average (1, 5, 15 min) when written": load,
         "nproc": str(os.cpu_count()),
         "RAM": ram,
         "CPU": cpu,

@@ -47,6 +47,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--only", default=",".join(LOADERS), help="comma list of " + "|".join(LOADERS)
     )
     parser.add_argument("--chunk-rows", type=int, default=None, help="import_pipeline chunk size")
+    parser.add_argument(
+        "--batch",
+        choices=("files", "folder"),
+        default="files",
+        help="land the four files as four batches, or as one folder batch with _SUCCESS",
+    )
     parser.add_argument("--seed", type=int, default=7, help="the generator's random seed")
     parser.add_argument(
         "--seed-orders",
@@ -160,6 +166,7 @@ def ours(spec: DropSpec, server: str, args, work: Path) -> tuple[list[report.Row
                 "staging": str(scratch / "staging"),
                 "tag": tag,
                 "chunk_rows": args.chunk_rows,
+                "batch": args.batch,
             }
             if args.profile and phase == "fresh":
                 job["profile"] = str(work / "profile-ours-fresh.prof")
@@ -210,6 +217,7 @@ def run_bench(argv: list[str]) -> Bench:
         f"{spec.orders:,} orders, {drop.total_rows:,} rows "
         f"({', '.join(f'{k} {v:,}' for k, v in drop.rows.items())}), {spec.format}"
         + (", dirty" if spec.dirty else "")
+        + f", landed as {'one folder batch' if args.batch == 'folder' else 'four file batches'}"
         + (". Measured --in-process: peak RSS is cumulative" if args.in_process else "")
     )
     text = report.markdown(rows, argv, databases.server_version(server), note)
