@@ -49,9 +49,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--chunk-rows", type=int, default=None, help="import_pipeline chunk size")
     parser.add_argument(
         "--batch",
-        choices=("files", "folder"),
-        default="files",
-        help="land the four files as four batches, or as one folder batch with _SUCCESS",
+        choices=("folder", "files"),
+        default="folder",
+        help="land the drop as one folder batch with _SUCCESS (one run), or four file batches",
     )
     parser.add_argument("--seed", type=int, default=7, help="the generator's random seed")
     parser.add_argument(
