@@ -1,0 +1,120 @@
+"""Measure candidate fixes of the upsert statement: `python -m bench.variants --orders 100000`.
+
+Loads customers, products and orders with the package's own `load_entity`, then loads the
+line items chunk by chunk (COPY into the stage table as the package does) with several
+variants of `upsert_statement`, each from an empty table (fresh) and again over the
+loaded table (unchanged re-load). Only the upsert statement is timed. The variants are
+text edits of the package's statement, so this measures proposals without changing the
+package.
+"""
+
+import argparse
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import polars as pl
+from psycopg2 import sql
+
+from bench import databases
+from bench.generate import DropSpec, generate
+from bench.profile_db import stage_all
+from import_pipeline.core.entities import ENTITIES
+from import_pipeline.core.landing import DEFAULT_TENANT
+from import_pipeline.db import upsert
+from import_pipeline.db.connect import connected
+from import_pipeline.db.sql import BATCH, create_stage
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = ENTITIES["line_items"]
+STAGE = '"pg_temp"."stage_line_items"'
+JOIN = (
+    'JOIN "commerce"."line_items" t'
+    ' ON t.tenant = %(tenant)s AND t."line_item_id" = s."line_item_id"'
+)
+KEY_RANGE = (
+    f' AND t."line_item_id" BETWEEN (SELECT min("line_item_id") FROM {STAGE})'
+    f' AND (SELECT max("line_item_id") FROM {STAGE})'
+)
+
+
+def variants(base: str) -> dict[str, tuple[list[str], str]]:
+    """name -> (statements run after the COPY, upsert text)."""
+    assert JOIN in base, "upsert_statement changed shape; update bench/variants.py"
+    mem = ["SET LOCAL work_mem = '64MB'"]
+    no_existing = base.replace(
+        "SELECT (SELECT stale FROM existing), (SELECT version_only FROM existing),",
+        "SELECT 0, 0,",
+    )
+    return {
+        "as is": ([], base),
+        "work_mem 64MB (sort in memory)": (mem, base),
+        "work_mem + ANALYZE stage": ([*mem, f"ANALYZE {STAGE}"], base),
+        "work_mem + key range on `existing`": (mem, base.replace(JOIN, JOIN + KEY_RANGE)),
+        "work_mem + no `existing` (lower bound)": (mem, no_existing),
+        "no ORDER BY (reference)": ([], base.replace(' ORDER BY s."line_item_id"', "")),
+    }
+
+
+def run_variant(conn, chunks: list[pl.DataFrame], prep: list[str], text: str) -> float:
+    seconds = 0.0
+    for chunk in chunks:
+        with conn, conn.cursor() as cur:
+            upsert.copy_chunk(cur, SPEC, chunk)
+            for statement in prep:
+                cur.execute(statement)
+            started = time.monotonic()
+            cur.execute(text, {"tenant": DEFAULT_TENANT})
+            cur.fetchall()
+            seconds += time.monotonic() - started
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.variants", description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--work", default=str(REPO / "bench" / "out"))
+    args = parser.parse_args(argv)
+    work = Path(args.work).resolve()
+    drop = generate(work / "drops" / f"profile-{args.orders}-csv", DropSpec(orders=args.orders))
+    scratch = work / "variants"
+    scratch.mkdir(parents=True, exist_ok=True)
+    staged = stage_all(drop.files, scratch, defaultdict(float))
+    server = databases.server_url(work)
+    dsn = databases.fresh_database(server, "variants")
+    try:
+        with connected(dsn) as conn:
+            for entity in ("customers", "products", "orders"):
+                path, _ = staged[entity]
+                frame = pl.read_parquet(path).with_columns(pl.lit("v").alias(BATCH))
+                chunks = [
+                    frame[i : i + args.chunk_rows] for i in range(0, frame.height, args.chunk_rows)
+                ]
+                upsert.load_entity(conn, ENTITIES[entity], chunks, DEFAULT_TENANT)
+            lines = pl.read_parquet(staged["line_items"][0]).with_columns(pl.lit("v").alias(BATCH))
+            chunks = [
+                lines[i : i + args.chunk_rows] for i in range(0, lines.height, args.chunk_rows)
+            ]
+            with conn, conn.cursor() as cur:
+                cur.execute(create_stage(SPEC))
+            base = upsert.upsert_statement(SPEC).as_string(conn)
+            print(f"line items: {lines.height:,} rows in {len(chunks)} chunks; upsert seconds")
+            print("| variant | fresh (empty table) | unchanged re-load |")
+            print("|---|---:|---:|")
+            for name, (prep, text) in variants(base).items():
+                fresh, unchanged = [], []
+                for _ in range(args.repeat):
+                    conn.autocommit = True
+                    conn.cursor().execute(sql.SQL("TRUNCATE commerce.line_items"))
+                    conn.autocommit = False
+                    fresh.append(run_variant(conn, chunks, prep, text))
+                    unchanged.append(run_variant(conn, chunks, prep, text))
+                print(f"| {name} | {min(fresh):.2f} | {min(unchanged):.2f} |")
+    finally:
+        databases.drop_database(server, dsn)
+
+
+if __name__ == "__main__":
+    main()
