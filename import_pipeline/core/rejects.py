@@ -15,7 +15,7 @@ def neutralised(name: str) -> pl.Expr:
     """Prefix formula-like cells with `'` so a spreadsheet shows them as text (OWASP CSV
     injection advice); the replayed file then carries the `'`, which the data engineer
     removes while fixing the row."""
-    col = pl.col(name)
+    col = pl.col(name).cast(pl.String)
     risky = pl.any_horizontal(col.str.starts_with(start) for start in FORMULA_STARTS)
     return pl.when(risky).then(pl.lit("'") + col).otherwise(col).alias(name)
 

@@ -238,3 +238,25 @@ def test_two_overlapping_runs_on_shared_keys_both_succeed(landing, pipeline_env)
     assert query(
         pipeline_env, "SELECT first_name, count(*) FROM commerce.customers GROUP BY 1"
     ) == [("2024-02-01", 3000)]
+
+
+def test_rows_the_database_refuses_are_rejects_in_the_table_and_a_csv(
+    defs, instance, landing, pipeline_env
+):
+    products = [
+        {"product_id": f"P{i}", "name": "n", "sku": "=DUP" if i in (2, 5) else f"S{i}"}
+        for i in range(8)
+    ]
+    result = drop_and_run(defs, instance, landing, pipeline_env, "products_1.csv", products)
+    assert result.success
+    loaded = materialization(result, "products")
+    assert (loaded["inserted"], loaded["rejected"]) == (7, 1)
+    assert query(pipeline_env, "SELECT source_row, errors FROM ingest.rejects") == [
+        (6, ["db:products_sku_unique"])
+    ]
+    refused = pl.read_csv(loaded["db_rejects_file"], infer_schema=False)
+    assert refused.select("product_id", "sku", "_errors").row(0) == (
+        "P5",
+        "'=DUP",
+        "db:products_sku_unique",
+    )

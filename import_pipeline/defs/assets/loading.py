@@ -13,7 +13,9 @@ import polars as pl
 from psycopg2.extensions import connection
 
 from import_pipeline.core.entities import ENTITIES, LINE_ITEMS, ORDERS, EntitySpec
+from import_pipeline.core.rejects import rejects_csv
 from import_pipeline.core.report import LoadCounts
+from import_pipeline.core.validate import ERRORS
 from import_pipeline.db import checks as check_sql
 from import_pipeline.db import ledger, upsert
 from import_pipeline.db.sql import BATCH
@@ -76,14 +78,30 @@ def load_staged(
                 Progress(context, conn, spec.name, total),
             )
             ledger.save_db_rejects(conn, key, spec.name, db_rejects)
+            db_rejects_file = _write_db_rejects(staging, key, spec, db_rejects)
             counts = loaded + settled
             ledger.record(conn, key, spec.name, counts.as_dict())
             ledger.finish_if_complete(conn, key, list(ENTITIES))
             results = _check_results(conn, spec, batch, total, counts, settings, staging)
     return dg.MaterializeResult(
-        metadata=metadata.load_metadata(total, counts, time.monotonic() - started),
+        metadata={
+            **metadata.load_metadata(total, counts, time.monotonic() - started),
+            "db_rejects_file": dg.MetadataValue.path(db_rejects_file or "no rejects"),
+        },
         check_results=results,
     )
+
+
+def _write_db_rejects(
+    staging: StagingArea, key: str, spec: EntitySpec, rejects: list[upsert.DbReject]
+) -> str | None:
+    """Rows the database refused, as a rejects CSV of their own beside the staged output
+    (the batch's rejects.csv was written before the load knew about them)."""
+    if not rejects:
+        return None
+    frame = pl.DataFrame([r.row for r in rejects]).drop(BATCH, strict=False)
+    frame = frame.with_columns(pl.Series(ERRORS, [[r.error] for r in rejects]))
+    return staging.write_bytes(rejects_csv(frame), key, f"rejects_{spec.name}_db.csv")
 
 
 def _check_results(
