@@ -61,3 +61,15 @@ def _count_present(names: list[str]) -> pl.Expr:
     if not names:
         return pl.lit(0, pl.Int64)
     return pl.sum_horizontal(sanitised(c).is_not_null().cast(pl.Int64) for c in names)
+
+
+def quality_summary(scores: pl.Series) -> dict[str, int | float]:
+    """Mean, minimum and number of weak listings among a batch's products (none if empty)."""
+    scores = scores.drop_nulls()
+    if scores.len() == 0:
+        return {}
+    return {
+        "quality_mean": round(float(scores.mean()), 1),  # type: ignore[arg-type]
+        "quality_min": int(scores.min()),  # type: ignore[arg-type]
+        "quality_below_50": int((scores < WEAK_BELOW).sum()),
+    }

@@ -1,0 +1,175 @@
+"""Profiles: YAML checked on load with the bad line named; choice by file name or prefix;
+derivations as polars expressions on plain frames."""
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from import_pipeline.core.errors import MissingColumns
+from import_pipeline.core.parse import ROW
+from import_pipeline.core.profile_yaml import ProfileError
+from import_pipeline.core.profiles import (
+    CANONICAL,
+    DEFAULT_PROFILES_DIR,
+    all_profiles,
+    load_profile,
+    profile_from_file,
+    resolve_profile,
+)
+from import_pipeline.core.quality import quality_score
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def frame(**columns: list[str | None]) -> pl.DataFrame:
+    return (
+        pl.DataFrame(columns).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    )
+
+
+MINIMAL = """\
+files: ["acme_*.csv"]
+entities:
+  customers:
+    fields:
+      customer_id: id
+"""
+
+
+def test_every_shipped_profile_loads():
+    names = {p.name for p in all_profiles(DEFAULT_PROFILES_DIR)}
+    assert names == {
+        "jaffle_customers",
+        "jaffle_items",
+        "jaffle_orders",
+        "jaffle_products",
+        "online_retail",
+        "shopify_orders",
+        "shopify_products",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        (MINIMAL.replace("files:", "filez:"), 1, "unknown key 'filez'"),
+        (MINIMAL.replace("customers:", "clients:"), 3, "unknown key 'clients'"),
+        (MINIMAL.replace("customer_id: id", "customer_id: id\n      colour: x"), 6, "'colour'"),
+        (MINIMAL.replace("customer_id: id", "email: mail"), 5, "needs the field(s) customer_id"),
+        (
+            MINIMAL.replace("customer_id: id", "customer_id: {templat: x}"),
+            5,
+            "unknown key 'templat'",
+        ),
+        (MINIMAL.replace("customer_id: id", "customer_id: {template: x}"), 5, "placeholder"),
+        (MINIMAL + "read:\n  time_zone: Mars/Olympus\n", 7, "unknown time zone"),
+        (MINIMAL + "read:\n  delimiter: ';;'\n", 7, "single character"),
+        (MINIMAL + "max_reject_rate: 2\n", 6, "between 0 and 1"),
+        (MINIMAL.replace("fields:", "fields: [a"), 5, "not valid YAML"),
+    ],
+)
+def test_a_bad_profile_names_its_file_and_line(tmp_path, text, line, words):
+    path = write(tmp_path, "acme", text)
+    with pytest.raises(ProfileError) as raised:
+        profile_from_file(path)
+    message = str(raised.value)
+    assert str(path) in message and f"line {line}:" in message and words in message
+
+
+def test_the_most_specific_matching_profile_wins_else_canonical(tmp_path):
+    write(tmp_path, "acme", MINIMAL)
+    write(tmp_path, "acme_eu", MINIMAL.replace('"acme_*.csv"', '"acme_eu_*.csv"'))
+    write(tmp_path, "by_prefix", MINIMAL.replace('"acme_*.csv"', '"partner_x/*"'))
+    assert resolve_profile("acme_2024.csv", tmp_path).name == "acme"
+    assert resolve_profile("ACME_EU_2024.CSV", tmp_path).name == "acme_eu"
+    assert resolve_profile("partner_x/", tmp_path).name == "by_prefix"
+    assert resolve_profile("customers_2024.csv", tmp_path) is CANONICAL
+    assert load_profile("canonical", tmp_path) is CANONICAL
+    with pytest.raises(ProfileError, match="does not exist"):
+        load_profile("nope", tmp_path)
+
+
+def test_fan_out_with_forward_fill_row_numbers_templates_and_value_maps(tmp_path):
+    path = write(
+        tmp_path,
+        "shop",
+        """\
+files: ["shop_*.csv"]
+forward_fill: {by: [order], columns: [state]}
+derive:
+  line: {row_number: {by: [order]}}
+entities:
+  orders:
+    one_row_per: [order]
+    fields:
+      order_id: order
+      status:
+        when:
+          - if: {column: order, starts_with: C}
+            then: {constant: cancelled}
+        else: {map: {column: state, values: {Done: completed}}}
+      ordered_at: {constant: "2024-01-01"}
+    attributes: []
+  line_items:
+    fields:
+      line_item_id: {template: "{order}-{line}"}
+      order_id: order
+      product_id: {coalesce: [sku, name]}
+      quantity: {abs: qty}
+      unit_price: {scale: {column: cents, divide_by: 100}}
+""",
+    )
+    source = frame(
+        order=["A", "A", "C9"],
+        state=["Done", "", "Done"],
+        sku=["S1", None, "S1"],
+        name=["Tea", "Tip", "Tea"],
+        qty=["2", "1", "-3"],
+        cents=["350", "100", "x"],
+    )
+    slices = profile_from_file(path).slices(source, "shop_1.csv")
+    assert_frame_equal(
+        slices["orders"].select("order_id", "status"),
+        pl.DataFrame({"order_id": ["A", "C9"], "status": ["completed", "cancelled"]}),
+    )
+    assert_frame_equal(
+        slices["line_items"].drop(ROW),
+        pl.DataFrame(
+            {
+                "line_item_id": ["A-1", "A-2", "C9-1"],
+                "order_id": ["A", "A", "C9"],
+                "product_id": ["S1", "Tip", "S1"],
+                "quantity": ["2", "1", "3"],
+                "unit_price": ["3.5", "1.0", "x"],
+                "state": ["Done", "Done", "Done"],
+            }
+        ),
+    )
+
+
+def test_a_column_the_profile_reads_must_be_in_the_file(tmp_path):
+    profile = profile_from_file(write(tmp_path, "acme", MINIMAL))
+    with pytest.raises(MissingColumns, match="reads the column"):
+        profile.slices(frame(identifier=["1"]), "acme_1.csv")
+
+
+def test_quality_score_rewards_complete_listings():
+    rows = pl.DataFrame(
+        {
+            "name": ["Mug", "Mug"],
+            "category": ["Drinkware", None],
+            "price": ["9.5", None],
+            "sku": ["M-1", None],
+            "Body (HTML)": ["<p>white</p>", None],
+            "image": ["https://x/1.png", None],
+            "Vendor": ["Acme", None],
+        }
+    )
+    scores = rows.select(quality_score(["Body (HTML)", "image", "Vendor"])).to_series()
+    assert scores.to_list() == [10 + 10 + 10 + 10 + 20 + 20 + 2, 10]

@@ -1,0 +1,124 @@
+"""`import-pipeline`: validate reports every sample and exits 0, fails a broken file with its
+named error; template writes a CSV that validates clean; drop copies or uploads a file."""
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from import_pipeline.cli import main
+from import_pipeline.core.entities import ENTITIES
+
+SAMPLES = Path("/work/shared/samples/real")
+SAMPLE_PROFILES = {
+    "shopify/orders_export_1__store_AP_pseudonymized.csv": "shopify_orders",
+    "shopify/products_export_1__store_AP.csv": "shopify_products",
+    "online_retail/online_retail_head_14k_CR.csv": "online_retail",
+    "online_retail/online_retail_II_head98_bom.csv": "online_retail",
+    "jaffle_shop/raw_customers.csv": "jaffle_customers",
+    "jaffle_shop/raw_products.csv": "jaffle_products",
+    "jaffle_shop/raw_orders.csv": "jaffle_orders",
+    "jaffle_shop/raw_items.csv": "jaffle_items",
+}
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLE_PROFILES))
+def test_validate_prints_the_report_of_every_sample_and_exits_0(sample, capsys):
+    assert main(["validate", str(SAMPLES / sample)]) == 0
+    out = capsys.readouterr().out
+    assert f"profile: {SAMPLE_PROFILES[sample]}" in out
+    assert "rows read: " in out and "ok: the file would load" in out
+
+
+def test_validate_lists_rejects_by_rule_and_the_first_rejects(capsys):
+    assert main(["validate", str(SAMPLES / "online_retail/online_retail_head_14k_CR.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "quantity:minimum: 45" in out and "first rejects (of 47):" in out
+
+
+def test_validate_warns_of_skus_the_database_will_refuse(capsys):
+    assert main(["validate", str(SAMPLES / "shopify/products_export_1__store_AP.csv")]) == 0
+    assert "products sharing a SKU: 137" in capsys.readouterr().out
+
+
+def test_validate_fails_a_broken_file_with_its_named_error(tmp_path, capsys):
+    header = (SAMPLES / "shopify/products_export_1__store_AP.csv").read_bytes().split(b"\n")[0]
+    broken = tmp_path / "products_export_cut.csv"
+    broken.write_bytes(header + b"\n")
+    assert main(["validate", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert "EmptyFile" in err and broken.name in err
+
+
+def test_validate_fails_when_too_many_rows_are_rejected(tmp_path, capsys):
+    path = tmp_path / "customers_bad.csv"
+    path.write_text("customer_id,email\nC1,not-an-email\nC2,ok@example.com\n")
+    assert main(["validate", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "email:format: 1" in captured.out and "TooManyRejects" in captured.err
+    assert main(["validate", str(path), "--max-reject-rate", "0.5"]) == 0
+
+
+def test_validate_uses_the_named_profile_from_a_profiles_directory(tmp_path, capsys):
+    (tmp_path / "acme.yaml").write_text(
+        "files: [nothing]\nentities:\n  customers:\n    fields:\n      customer_id: id\n"
+    )
+    data = tmp_path / "clients.csv"
+    data.write_text("id,colour\n1,red\n")
+    argv = ["validate", str(data), "--profile", "acme", "--profiles-dir", str(tmp_path)]
+    assert main(argv) == 0
+    assert "profile: acme" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("entity", list(ENTITIES))
+def test_a_template_validates_clean(entity, tmp_path, capsys):
+    target = tmp_path / f"{entity}_template.csv"
+    assert main(["template", entity, "--output", str(target)]) == 0
+    header = target.read_text().splitlines()[0].split(",")
+    assert header == [f.name for f in ENTITIES[entity].fields if not f.derived]
+    assert main(["validate", str(target)]) == 0
+    assert "rejected: 0 " in capsys.readouterr().out
+
+
+def test_drop_copies_a_file_into_the_landing_folder(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    source = SAMPLES / "jaffle_shop/raw_products.csv"
+    monkeypatch.setenv("IMPORT_LANDING_URL", str(landing))
+    assert main(["drop", str(source)]) == 0
+    assert [p.name for p in landing.iterdir()] == ["raw_products.csv"]
+    assert (landing / "raw_products.csv").read_bytes() == source.read_bytes()
+
+
+def test_drop_uploads_to_an_s3_landing_zone(tmp_path, monkeypatch):
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        for name, value in {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="drops")
+        source = SAMPLES / "jaffle_shop/raw_products.csv"
+        assert main(["drop", str(source), "--landing", "s3://drops/in/", "--name", "p.csv"]) == 0
+        body = client.get_object(Bucket="drops", Key="in/p.csv")["Body"].read()
+        assert body == source.read_bytes()
+    finally:
+        server.stop()
+
+
+def test_the_console_script_is_installed():
+    script = Path(sys.executable).parent / "import-pipeline"
+    done = subprocess.run([script, "template", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "ENTITY" in done.stdout.upper()
