@@ -110,18 +110,33 @@ def copy_chunk(cur: cursor, spec: EntitySpec, chunk: pl.DataFrame) -> None:
     cur.copy_expert(copy.as_string(cur), buffer)
 
 
-def write_staged(cur: cursor, spec: EntitySpec, tenant: str) -> LoadCounts:
-    """Hold orphans, then upsert what is in the stage table; the caller commits."""
-    held_now = held.hold_orphans(cur, spec, tenant) if spec.parents else 0
-    cur.execute(sql.SQL("SELECT count(*) FROM {}").format(stage(spec)))
-    rows = cur.fetchone()[0]
+def write_staged(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts:
+    """Upsert the `rows` in the stage table, holding orphans; the caller commits.
+
+    The upsert is tried first: the foreign keys check every parent anyway, so a separate
+    orphan search on every chunk would pay for those lookups twice. Only when a foreign
+    key refuses the chunk is it rolled back to the savepoint, its orphans moved to held
+    rows, and the rest upserted.
+    """
+    if not spec.parents:
+        return _upsert(cur, spec, tenant, rows)
+    cur.execute("SAVEPOINT optimistic")
+    try:
+        counts = _upsert(cur, spec, tenant, rows)
+    except pg_errors.ForeignKeyViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT optimistic")
+        held_now = held.hold_orphans(cur, spec, tenant)
+        return _upsert(cur, spec, tenant, rows - held_now) + LoadCounts(held=held_now)
+    cur.execute("RELEASE SAVEPOINT optimistic")
+    return counts
+
+
+def _upsert(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts:
     cur.execute(upsert_statement(spec), {"tenant": tenant})
     stale, version_only, inserted, written_over = cur.fetchone()
     updated = written_over - version_only
     unchanged = rows - stale - inserted - updated
-    return LoadCounts(
-        inserted=inserted, updated=updated, unchanged=unchanged, stale=stale, held=held_now
-    )
+    return LoadCounts(inserted=inserted, updated=updated, unchanged=unchanged, stale=stale)
 
 
 def load_chunk(
@@ -167,7 +182,7 @@ def _load(
     cur: cursor, spec: EntitySpec, chunk: pl.DataFrame, tenant: str, drop_held: bool
 ) -> LoadCounts:
     copy_chunk(cur, spec, chunk)
-    counts = write_staged(cur, spec, tenant)
+    counts = write_staged(cur, spec, tenant, chunk.height)
     if drop_held:
         held.drop_superseded(cur, spec, tenant)
     return counts
@@ -217,7 +232,7 @@ def resolve_held(conn: connection, spec: EntitySpec, tenant: str) -> int:
         cur.execute(create_stage(spec))
         released = held.release_ready(cur, spec, tenant)
         if released:
-            write_staged(cur, spec, tenant)
+            write_staged(cur, spec, tenant, released)
         return LoadCounts(resolved=released)
 
     return _with_retry(conn, release).resolved
