@@ -2,15 +2,18 @@
 `DATABASE_URL`), a fresh database per test, temp landing and staging folders."""
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
+from dagster_aws.s3 import S3Resource
 from psycopg2 import sql
 
 from import_pipeline.db.connect import embedded_server_url
+from import_pipeline_tests.support import s3_settings
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +64,36 @@ def pipeline_env(
     monkeypatch.setenv("IMPORT_LANDING_URL", str(landing))
     monkeypatch.setenv("IMPORT_STAGING_URL", str(staging))
     return database_url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-protocol server for the session: moto in server mode, over HTTP on
+    127.0.0.1 (not in-process patching, so boto3 and polars talk to it like to MinIO)."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A fresh, empty bucket for one test."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    S3Resource(**s3_settings(s3_endpoint)).get_client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> str:
+    """The standard AWS_* variables pointing boto3 and polars at the moto server."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return s3_endpoint

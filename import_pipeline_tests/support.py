@@ -5,14 +5,16 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 import psycopg2
+from dagster_aws.s3 import S3Resource
 
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import LandingZone, PostgresResource
-from import_pipeline.defs.sensors import local_landing_sensor
+from import_pipeline.defs.sensors import local_landing_sensor, s3_landing_sensor
 
 
 def write_csv(path: Path, rows: list[dict], compress: bool = False) -> Path:
@@ -72,7 +74,7 @@ def run(
 
 def query(database_url: str, statement: str, params: tuple = ()) -> list[tuple]:
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute(statement, params)
+        cur.execute(statement, params or None)
         rows = cur.fetchall()
     conn.close()
     return rows
@@ -83,3 +85,57 @@ def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     events = result.asset_materializations_for_node(asset)
     assert len(events) == 1, f"{asset} materialised {len(events)} times"
     return {k: getattr(v, "value", v) for k, v in events[0].metadata.items()}
+
+
+def s3_settings(endpoint: str) -> dict:
+    """S3Resource fields for the test's moto server."""
+    return {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+
+
+class CountingS3(S3Resource):
+    """A real S3 client that also counts the keys each ListObjectsV2 call returned, so a
+    test can check how much one sensor tick listed."""
+
+    def get_client(self) -> Any:
+        client = super().get_client()
+        client.meta.events.register("after-call.s3.ListObjectsV2", _count_keys)
+        return client
+
+
+LISTED: list[int] = []
+"""Keys returned by each ListObjectsV2 call of a `CountingS3` client, in call order."""
+
+
+def _count_keys(parsed: dict, **_: Any) -> None:
+    LISTED.append(parsed.get("KeyCount", 0))
+
+
+def put(client: Any, bucket: str, key: str, data: bytes) -> None:
+    client.put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def csv_bytes(rows: list[dict]) -> bytes:
+    buffer = io.BytesIO()
+    pl.DataFrame(rows).write_csv(buffer)
+    return buffer.getvalue()
+
+
+def s3_tick(
+    instance: dg.DagsterInstance,
+    landing: LandingZone,
+    database_url: str,
+    cursor: str | None = None,
+) -> Tick:
+    """Evaluate the S3 landing sensor once and apply its partitions."""
+    resources = {"landing": landing, "postgres": PostgresResource(url=database_url)}
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
+        result = s3_landing_sensor(ctx)
+    assert isinstance(result, dg.SensorResult)
+    keys = [r.partition_key for r in result.run_requests or []]
+    instance.add_dynamic_partitions(batches.name, keys)
+    return Tick(list(result.run_requests or []), result.cursor)

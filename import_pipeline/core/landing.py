@@ -123,7 +123,7 @@ def plan(
             if is_data_file(record.key):
                 batches.append(_batch(unit, record.uri, files, (record,), record.version))
         elif any(f.key.removeprefix(unit.key) in MARKERS for f in files):
-            members = tuple(f for f in files if is_data_file(f.key.removeprefix(unit.key)))
+            members = folder_members(files, unit.key)
             batches.append(_batch(unit, uri_for(unit.key), files, members, folder_version(files)))
     return sorted(batches, key=lambda b: b.key)
 
@@ -133,6 +133,11 @@ def is_data_file(relative_key: str) -> bool:
     return relative_key not in MARKERS and not any(
         part.startswith("_") for part in relative_key.split("/")
     )
+
+
+def folder_members(files: list[FileRecord], folder: str) -> tuple[FileRecord, ...]:
+    """The data files of a folder batch (every file below it but markers and `_` names)."""
+    return tuple(f for f in files if is_data_file(f.key.removeprefix(folder)))
 
 
 def folder_version(files: list[FileRecord]) -> str:

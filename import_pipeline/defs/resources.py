@@ -17,7 +17,15 @@ from psycopg2.extensions import connection
 from pydantic import PrivateAttr
 
 from import_pipeline.core.errors import FileChanged
-from import_pipeline.core.landing import MANIFEST, FileRecord, LandedBatch, Window, plan
+from import_pipeline.core.landing import (
+    MANIFEST,
+    FileRecord,
+    LandedBatch,
+    Window,
+    folder_members,
+    folder_version,
+    plan,
+)
 from import_pipeline.core.manifest import Manifest, parse_manifest
 from import_pipeline.core.stage import LandedFile
 from import_pipeline.db.connect import connected
@@ -82,12 +90,11 @@ class LandingZone(dg.ConfigurableResource):
             return [LandedFile(name, self._read(uri, version, name))], Manifest()
         folder = self._key(uri)
         records = self.list_files(folder)
-        current = [b for b in self.batches(records) if b.key == folder]
-        if not current or current[0].version != version:
+        if folder_version(records) != version:
             raise _changed(name)
         files = [
             LandedFile(m.key.removeprefix(folder), self._read(m.uri, m.version, name))
-            for m in current[0].members
+            for m in folder_members(records, folder)
         ]
         manifest = Manifest()
         for record in records:

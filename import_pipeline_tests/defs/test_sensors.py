@@ -1,0 +1,78 @@
+"""The local landing sensor: folder batches wait for their marker, tenants from the path."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from import_pipeline.definitions import defs as load_definitions
+from import_pipeline.defs.resources import LandingZone, PostgresResource
+from import_pipeline.defs.sensors import (
+    TAG_PROFILE,
+    TAG_TENANT,
+    TAG_URI,
+    local_landing_sensor,
+    s3_landing_sensor,
+)
+from import_pipeline_tests.support import query, run, tick, write_csv
+
+pytestmark = pytest.mark.postgres
+
+CUSTOMERS = [{"customer_id": "C1", "email": "ada@example.com"}]
+ORDERS = [{"order_id": "O1", "customer_id": "C1", "status": "paid", "ordered_at": "2024-05-01"}]
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def test_a_folder_waits_for_its_marker_then_loads_as_one_batch(instance, landing, pipeline_env):
+    drop = landing / "drop-1"
+    drop.mkdir()
+    write_csv(drop / "orders.csv", ORDERS)
+    write_csv(drop / "customers.csv", CUSTOMERS)
+    waiting = tick(instance, landing, pipeline_env)
+    assert waiting.keys == []
+    (drop / "_SUCCESS").touch()
+    (request,) = tick(instance, landing, pipeline_env, waiting.cursor).run_requests
+    assert request.tags[TAG_URI] == drop.resolve().as_uri() + "/"
+    assert request.tags[TAG_PROFILE] == "canonical"
+    result = run(load_definitions(), instance, request)
+    assert result.success
+    assert query(pipeline_env, "SELECT order_id, customer_id FROM commerce.orders") == [
+        ("O1", "C1")
+    ]
+    assert query(pipeline_env, "SELECT status, counts ? 'orders' FROM ingest.files") == [
+        ("succeeded", True)
+    ]
+
+
+def test_a_tenant_folder_sets_the_tenant_of_every_row(instance, landing, pipeline_env, monkeypatch):
+    monkeypatch.setenv("IMPORT_TENANT_FROM_PATH", "true")
+    (landing / "acme").mkdir()
+    write_csv(landing / "acme" / "customers_1.csv", CUSTOMERS)
+    resources = {
+        "landing": LandingZone(url=str(landing), settle_seconds=0, tenant_from_path=True),
+        "postgres": PostgresResource(url=pipeline_env),
+    }
+    with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
+        result = local_landing_sensor(ctx)
+    assert isinstance(result, dg.SensorResult)
+    (request,) = result.run_requests or []
+    assert request.tags[TAG_TENANT] == "acme"
+    instance.add_dynamic_partitions("batches", [request.partition_key])
+    assert run(load_definitions(), instance, request).success
+    assert query(pipeline_env, "SELECT tenant, customer_id FROM commerce.customers") == [
+        ("acme", "C1")
+    ]
+
+
+def test_the_s3_sensor_leaves_a_local_folder_alone(landing: Path, database_url: str):
+    resources = {
+        "landing": LandingZone(url=str(landing)),
+        "postgres": PostgresResource(url=database_url),
+    }
+    with dg.build_sensor_context(resources=resources) as ctx:
+        assert isinstance(s3_landing_sensor(ctx), dg.SkipReason)

@@ -1,0 +1,121 @@
+"""A folder batch dropped into S3 loads together, staged on S3, into Postgres."""
+
+import json
+
+import dagster as dg
+import polars as pl
+import pytest
+from dagster_aws.s3 import S3Resource
+
+from import_pipeline.definitions import defs as load_definitions
+from import_pipeline.defs.resources import LandingZone
+from import_pipeline_tests.support import csv_bytes, put, query, run, s3_tick
+
+pytestmark = [pytest.mark.s3, pytest.mark.postgres]
+
+CUSTOMERS = [
+    {"customer_id": "C1", "email": "ada@example.com"},
+    {"customer_id": "C2", "email": "not-an-email"},
+]
+MORE_CUSTOMERS = [{"customer_id": "C3", "email": "cy@example.com"}]
+PRODUCTS = [{"product_id": "P1", "sku": "S1", "name": "Tea", "price": "3.50"}]
+ORDERS = [{"order_id": "O1", "customer_id": "C3", "status": "paid", "ordered_at": "2024-05-01"}]
+LINES = [
+    {"line_item_id": "L1", "order_id": "O1", "product_id": "P1", "quantity": "2",
+     "unit_price": "3.50", "line_total": "7.00"}
+]  # fmt: skip
+FILES = {
+    "customers_a.csv": CUSTOMERS,
+    "customers_b.csv": MORE_CUSTOMERS,
+    "products.csv": PRODUCTS,
+    "orders.csv": ORDERS,
+    "line_items.csv": LINES,
+}
+
+
+@pytest.fixture
+def env(monkeypatch, s3_env, s3_bucket, database_url) -> str:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("IMPORT_LANDING_URL", f"s3://{s3_bucket}/landing")
+    monkeypatch.setenv("IMPORT_STAGING_URL", f"s3://{s3_bucket}/staging")
+    monkeypatch.setenv("IMPORT_TENANT_FROM_PATH", "true")
+    return database_url
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
+def client():
+    return S3Resource().get_client()
+
+
+def drop_folder(client, bucket: str, manifest: dict) -> None:
+    for name, rows in FILES.items():
+        put(client, bucket, f"landing/acme/drop-1/{name}", csv_bytes(rows))
+    put(client, bucket, "landing/acme/drop-1/manifest.json", json.dumps(manifest).encode())
+
+
+def landing(bucket: str) -> LandingZone:
+    return LandingZone(url=f"s3://{bucket}/landing", tenant_from_path=True, s3=S3Resource())
+
+
+def test_a_folder_loads_as_one_batch_in_fk_order_with_staging_on_s3(
+    env, instance, client, s3_bucket
+):
+    files = [{"name": name, "rows": len(rows)} for name, rows in FILES.items()]
+    drop_folder(client, s3_bucket, {"files": files})
+    (request,) = s3_tick(instance, landing(s3_bucket), env).run_requests
+    result = run(load_definitions(), instance, request, _lenient())
+    assert result.success
+    assert query(env, "SELECT tenant, customer_id FROM commerce.customers ORDER BY 2") == [
+        ("acme", "C1"),
+        ("acme", "C3"),
+    ]
+    assert query(env, "SELECT order_id FROM commerce.orders") == [("O1",)]
+    assert query(env, "SELECT line_item_id FROM commerce.line_items") == [("L1",)]
+    assert query(env, "SELECT source_row, source FROM ingest.rejects") == [(2, "customers_a.csv:2")]
+    staged = client.list_objects_v2(Bucket=s3_bucket, Prefix=f"staging/{request.partition_key}/")
+    names = sorted(item["Key"].rsplit("/", 1)[1] for item in staged["Contents"])
+    assert names == [
+        "customers.parquet",
+        "line_items.parquet",
+        "orders.parquet",
+        "products.parquet",
+        "rejects.csv",
+    ]
+    rejects = client.get_object(
+        Bucket=s3_bucket, Key=f"staging/{request.partition_key}/rejects.csv"
+    )["Body"].read()
+    assert pl.read_csv(rejects)["_source"].to_list() == ["customers_a.csv:2"]
+
+
+def test_a_manifest_that_disagrees_fails_the_batch_naming_the_file(
+    env, instance, client, s3_bucket
+):
+    files = [{"name": name, "rows": 1} for name in FILES]
+    drop_folder(client, s3_bucket, {"files": files})
+    (request,) = s3_tick(instance, landing(s3_bucket), env).run_requests
+    result = run(load_definitions(), instance, request)
+    assert not result.success
+    failure = result.failure_data_for_node("staged_batch")
+    assert failure is not None
+    assert "ManifestMismatch: customers_a.csv" in failure.error.message
+    assert "says 1 rows but the file has 2" in failure.error.message
+    assert query(env, "SELECT count(*) FROM commerce.customers") == [(0,)]
+
+
+def test_a_member_changed_after_landing_fails_as_file_changed(env, instance, client, s3_bucket):
+    drop_folder(client, s3_bucket, {})
+    (request,) = s3_tick(instance, landing(s3_bucket), env).run_requests
+    put(client, s3_bucket, "landing/acme/drop-1/orders.csv", csv_bytes(ORDERS * 2))
+    result = run(load_definitions(), instance, request)
+    failure = result.failure_data_for_node("staged_batch")
+    assert failure is not None and "FileChanged" in failure.error.message
+
+
+def _lenient() -> dict:
+    return {"resources": {"settings": {"config": {"max_reject_rate": 0.5}}}}
