@@ -147,13 +147,10 @@ CONDITION_TESTS = ("starts_with", "equals", "matches", "one_of", "present")
 
 def when(cases: list[tuple[Condition, Derived]], otherwise: Derived | None) -> Derived:
     """The first case whose condition holds gives the value (`C` invoices -> cancelled)."""
-    chain = None
-    for condition, value in cases:
-        test = condition.expr().fill_null(False)
-        chain = (
-            pl.when(test).then(value.expr) if chain is None else chain.when(test).then(value.expr)
-        )
-    assert chain is not None
+    (condition, value), *others = cases
+    chain = pl.when(condition.expr().fill_null(False)).then(value.expr)
+    for condition, value in others:
+        chain = chain.when(condition.expr().fill_null(False)).then(value.expr)
     result = chain.otherwise(otherwise.expr if otherwise else pl.lit(None, pl.String))
     columns = {c.column for c, _ in cases} | _union([v for _, v in cases])
     return Derived(result, frozenset(columns | (otherwise.columns if otherwise else set())))

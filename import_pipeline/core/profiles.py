@@ -7,6 +7,7 @@ new source is onboarded by writing a file, not by changing code.
 """
 
 import fnmatch
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,13 @@ def profiles_dir() -> Path:
 
 def profile_from_file(path: Path) -> Profile:
     """One YAML profile, checked; its name is the file's stem."""
+    return _parsed(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(path: Path, modified_ns: int) -> Profile:
+    """Profiles are parsed once per file version: the sensor resolves one per landed batch,
+    and an edited file (new mtime) is parsed again."""
     files, rate, read, cast, mapping = load_profile_file(path)
     return Profile(
         name=path.stem, read=read, cast=cast, files=files, max_reject_rate=rate, mapping=mapping
