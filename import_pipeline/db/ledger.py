@@ -190,3 +190,18 @@ def save_db_rejects(conn: connection, partition_key: str, entity: str, rejects: 
                 for r in rejects
             ],
         )
+
+
+def reconcilable(conn: connection, keys: list[str], stuck_after_hours: float) -> set[str]:
+    """Of `keys`, those the reconciliation should (re)request: unknown to the ledger,
+    failed, or queued / running for longer than `stuck_after_hours` (a run lost with its
+    daemon or worker never finishes on its own)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT k FROM unnest(%s::text[]) k LEFT JOIN ingest.files f ON f.partition_key = k"
+            " WHERE f.partition_key IS NULL OR f.status = 'failed'"
+            " OR (f.status IN ('queued', 'running')"
+            "     AND coalesce(f.started_at, f.registered_at) < now() - make_interval(secs => %s))",
+            (keys, stuck_after_hours * 3600),
+        )
+        return {row[0] for row in cur.fetchall()}

@@ -185,6 +185,7 @@ class ImportSettings(dg.ConfigurableResource):
     max_reject_rate: float = 0.10
     chunk_rows: int = 50_000
     held_max_age_hours: float = 72.0
+    stuck_after_hours: float = 6.0
 
 
 def env_flag(name: str) -> bool:

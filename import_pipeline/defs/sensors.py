@@ -33,23 +33,27 @@ def profile_names(keys: list[str]) -> dict[str, str]:
     return names
 
 
+def ledger_batches(landed: list[LandedBatch]) -> list[ledger.Batch]:
+    """Landed batches as the ledger records them, each with its source profile."""
+    profiles = profile_names([b.key for b in landed])
+    return [
+        ledger.Batch(
+            partition_key=b.partition_key,
+            uri=b.uri,
+            tenant=b.tenant,
+            profile=profiles[b.key],
+            version=b.version,
+            landed_at=b.landed_at,
+        )
+        for b in landed
+    ]
+
+
 def request_runs(ready: list[LandedBatch], postgres: PostgresResource) -> list[ledger.Batch]:
     """Register batches the ledger has not seen; return those still needing a run."""
     with postgres.connect() as conn:
         wanted = ledger.needing_runs(conn, [b.partition_key for b in ready])
-        landed = [b for b in ready if b.partition_key in wanted]
-        profiles = profile_names([b.key for b in landed])
-        new = [
-            ledger.Batch(
-                partition_key=b.partition_key,
-                uri=b.uri,
-                tenant=b.tenant,
-                profile=profiles[b.key],
-                version=b.version,
-                landed_at=b.landed_at,
-            )
-            for b in landed
-        ]
+        new = ledger_batches([b for b in ready if b.partition_key in wanted])
         ledger.register(conn, new)
     return new
 

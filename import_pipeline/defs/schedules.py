@@ -1,0 +1,44 @@
+"""Schedules: the daily reconciliation of the landing zone against the ledger."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from import_pipeline.core.landing import settled
+from import_pipeline.db import ledger
+from import_pipeline.defs.jobs import import_batch
+from import_pipeline.defs.partitions import batches
+from import_pipeline.defs.resources import ImportSettings, LandingZone, PostgresResource
+from import_pipeline.defs.sensors import ledger_batches, run_request
+
+
+@dg.schedule(
+    job=import_batch,
+    cron_schedule="0 3 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def reconciliation_schedule(
+    context: dg.ScheduleEvaluationContext,
+    landing: LandingZone,
+    postgres: PostgresResource,
+    settings: ImportSettings,
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """Lists the whole landing zone (no per-tick bound) and requests every batch the
+    ledger lacks, records as failed, or has had queued or running for longer than
+    `stuck_after_hours`: whatever a sensor missed or a crash left behind loads by morning."""
+    landed, _ = settled(
+        landing.batches(landing.list_files()), {}, datetime.now(UTC), landing.settle_seconds
+    )
+    with postgres.connect() as conn:
+        keys = [b.partition_key for b in landed]
+        wanted = ledger.reconcilable(conn, keys, settings.stuck_after_hours)
+        todo = ledger_batches([b for b in landed if b.partition_key in wanted])
+        ledger.register(conn, todo)
+    if not todo:
+        return dg.SkipReason(f"all {len(landed)} landed batches are in the ledger and not failed")
+    # NOTE: a schedule cannot return dynamic partition requests (only sensors can), so it
+    # adds the partitions itself before requesting runs of them.
+    context.instance.add_dynamic_partitions(batches.name, [b.partition_key for b in todo])
+    day = (context.scheduled_execution_time or datetime.now(UTC)).date().isoformat()
+    return [run_request(b, f"reconcile-{day}-{b.partition_key}") for b in todo]
