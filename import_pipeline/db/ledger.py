@@ -205,3 +205,16 @@ def reconcilable(conn: connection, keys: list[str], stuck_after_hours: float) ->
             (keys, stuck_after_hours * 3600),
         )
         return {row[0] for row in cur.fetchall()}
+
+
+def outcome(conn: connection, partition_key: str) -> dict | None:
+    """The ledger row's status, counts, totals and error, as a notification reports them."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT uri, tenant, profile, status, rows_total, rows_done, counts, error"
+            " FROM ingest.files WHERE partition_key = %s",
+            (partition_key,),
+        )
+        row = cur.fetchone()
+        names = [column.name for column in cur.description]
+    return dict(zip(names, row, strict=True)) if row else None

@@ -188,6 +188,28 @@ class ImportSettings(dg.ConfigurableResource):
     stuck_after_hours: float = 6.0
 
 
+class Notifier(dg.ConfigurableResource):
+    """Webhooks told about every import run's outcome (comma-separated URLs; empty: none).
+    Each POST is signed with `secret` (HMAC-SHA256), times out, and is retried with backoff."""
+
+    webhook_urls: str = ""
+    secret: str = ""
+    ui_base_url: str = "http://localhost:3000"
+    timeout_seconds: float = 5.0
+    retries: int = 2
+    backoff_seconds: float = 0.5
+
+    @property
+    def urls(self) -> list[str]:
+        return [url.strip() for url in self.webhook_urls.split(",") if url.strip()]
+
+
+def optional_env(name: str) -> str:
+    """`EnvVar(name)` when set (its value never shows in the UI), else "" (Dagster's EnvVar
+    has no default, and an unset one would fail every tick of the notification sensors)."""
+    return dg.EnvVar(name) if dg.EnvVar(name).get_value() is not None else ""
+
+
 def env_flag(name: str) -> bool:
     """An optional yes/no deployment setting (Dagster's EnvVar has no default)."""
     return (dg.EnvVar(name).get_value("") or "").lower() in ("1", "true", "yes")
@@ -206,5 +228,10 @@ def resources() -> dg.Definitions:
             ),
             "staging": StagingArea(url=dg.EnvVar("IMPORT_STAGING_URL"), s3=aws),
             "settings": ImportSettings(),
+            "notifier": Notifier(
+                webhook_urls=optional_env("IMPORT_WEBHOOK_URLS"),
+                secret=optional_env("IMPORT_WEBHOOK_SECRET"),
+                ui_base_url=optional_env("IMPORT_UI_BASE_URL") or "http://localhost:3000",
+            ),
         }
     )

@@ -1,0 +1,156 @@
+"""Webhook notifications: signed JSON summaries; a slow webhook never turns a run red."""
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dagster as dg
+import pytest
+
+from import_pipeline.core.notify import SIGNATURE_HEADER, post
+from import_pipeline.definitions import defs as load_definitions
+from import_pipeline.defs.notifications import notify_on_failure, notify_on_success
+from import_pipeline.defs.resources import Notifier, PostgresResource, StagingArea
+from import_pipeline_tests.support import run, tick
+
+pytestmark = pytest.mark.postgres
+
+SECRET = "s3cr3t"
+
+
+class Webhook:
+    """A local HTTP server that records what it receives, after an optional delay."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.received: list[tuple[dict, bytes]] = []
+        self.delay = delay
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(webhook.delay)
+                webhook.received.append((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.close()
+
+
+@pytest.fixture
+def slow_webhook() -> Iterator[Webhook]:
+    hook = Webhook(delay=1.0)
+    yield hook
+    hook.close()
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def load(instance, landing, pipeline_env, name: str, data: bytes) -> dg.ExecuteInProcessResult:
+    (landing / name).write_bytes(data)
+    (request,) = tick(instance, landing, pipeline_env).run_requests
+    return run(load_definitions(), instance, request)
+
+
+def evaluate(sensor, result, instance, resources, event) -> None:
+    with dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=event,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources=resources,
+    ) as context:
+        sensor(context)
+
+
+def resources(urls: list[str], database_url: str, staging, **fields) -> dict:
+    return {
+        "notifier": Notifier(
+            webhook_urls=",".join(urls),
+            secret=SECRET,
+            ui_base_url="https://dagster.example/",
+            **fields,
+        ),
+        "postgres": PostgresResource(url=database_url),
+        "staging": StagingArea(url=str(staging)),
+    }
+
+
+def test_a_successful_run_posts_a_signed_summary(instance, landing, staging, pipeline_env, webhook):
+    valid = "".join(f"C{i},c{i}@example.com\n" for i in range(10))
+    rows = f"customer_id,email\n{valid}CX,not-an-email\n".encode()
+    result = load(instance, landing, pipeline_env, "customers_1.csv", rows)
+    assert result.success
+    hooks = resources([webhook.url], pipeline_env, staging)
+    evaluate(notify_on_success, result, instance, hooks, result.get_run_success_event())
+
+    ((headers, body),) = webhook.received
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert headers[SIGNATURE_HEADER] == expected
+    summary = json.loads(body)
+    assert summary["batch"] == result.dagster_run.tags["dagster/partition"]
+    assert (summary["tenant"], summary["status"], summary["ledger_status"]) == (
+        "default",
+        "succeeded",
+        "succeeded",
+    )
+    assert summary["counts"]["customers"]["inserted"] == 10
+    assert summary["rejects_file"].endswith("/rejects.csv")
+    assert summary["ui_url"] == f"https://dagster.example/runs/{result.run_id}"
+
+
+def test_a_failed_run_posts_its_error(instance, landing, staging, pipeline_env, webhook):
+    result = load(instance, landing, pipeline_env, "customers_1.csv", b"")
+    assert not result.success
+    hooks = resources([webhook.url], pipeline_env, staging)
+    evaluate(notify_on_failure, result, instance, hooks, result.get_run_failure_event())
+    summary = json.loads(webhook.received[0][1])
+    assert summary["status"] == "failed" and "EmptyFile" in summary["error"]
+
+
+def test_a_webhook_that_times_out_leaves_the_run_green_and_the_sensor_completes(
+    instance, landing, staging, pipeline_env, slow_webhook, webhook
+):
+    result = load(instance, landing, pipeline_env, "customers_1.csv", b"customer_id\nC1\n")
+    hooks = resources(
+        [slow_webhook.url, webhook.url],
+        pipeline_env,
+        staging,
+        timeout_seconds=0.2,
+        retries=1,
+        backoff_seconds=0.05,
+    )
+    started = time.monotonic()
+    evaluate(notify_on_success, result, instance, hooks, result.get_run_success_event())
+    assert time.monotonic() - started < 3
+    assert len(webhook.received) == 1, "the next webhook is still notified"
+    assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.SUCCESS
+
+
+def test_a_refused_connection_is_retried_then_reported_not_raised():
+    refused = post("http://127.0.0.1:9/hook", b"{}", SECRET, 0.5, 2, 0.01)
+    assert (refused.delivered, refused.attempts) == (False, 3)
