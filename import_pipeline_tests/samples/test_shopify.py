@@ -68,7 +68,7 @@ def test_emails_that_differ_only_by_case_are_one_customer(loader: Loader, landin
     assert query(loader.database_url, "SELECT count(*) FROM commerce.orders") == [(2,)]
 
 
-def test_the_products_export_folds_variants_and_reports_duplicate_skus(loader: Loader):
+def test_the_products_export_folds_variants_scores_them_and_reports_duplicate_skus(loader: Loader):
     raw = raw_csv(PRODUCTS_EXPORT)
     variants = raw.filter(pl.col("Variant Price").is_not_null())
     skus = variants["Variant SKU"].drop_nulls()
@@ -89,21 +89,16 @@ def test_the_products_export_folds_variants_and_reports_duplicate_skus(loader: L
     ]
     loaded = materialization(result, "products")
     assert loaded["rejected"] == duplicate_skus
+    ((low, high, nulls),) = query(
+        loader.database_url,
+        "SELECT min(quality_score), max(quality_score), count(*) - count(quality_score)"
+        " FROM commerce.products",
+    )
+    assert 0 <= low <= high <= 100 and nulls == 0
+    assert loaded["quality_min"] <= low and 0 < loaded["quality_mean"] <= 100
+    assert isinstance(loaded["quality_below_50"], int)
     statuses = query(
         loader.database_url,
         "SELECT DISTINCT attributes ->> 'Status' FROM commerce.products ORDER BY 1",
     )
     assert statuses == [("active",), ("archived",), ("draft",)]
-
-
-def test_every_shopify_product_has_a_quality_score_summarised_in_metadata(loader: Loader):
-    (result,) = loader.load((PRODUCTS_EXPORT, "products_export_1.csv")).values()
-    ((low, high, nulls, mean),) = query(
-        loader.database_url,
-        "SELECT min(quality_score), max(quality_score), count(*) - count(quality_score),"
-        " avg(quality_score)::float FROM commerce.products",
-    )
-    assert 0 <= low <= high <= 100 and nulls == 0
-    loaded = materialization(result, "products")
-    assert loaded["quality_min"] <= low and loaded["quality_mean"] > 0
-    assert isinstance(loaded["quality_below_50"], int)
