@@ -1,5 +1,7 @@
 """The local landing sensor: folder batches wait for their marker, tenants from the path."""
 
+import os
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -76,3 +78,18 @@ def test_the_s3_sensor_leaves_a_local_folder_alone(landing: Path, database_url: 
     }
     with dg.build_sensor_context(resources=resources) as ctx:
         assert isinstance(s3_landing_sensor(ctx), dg.SkipReason)
+
+
+def test_partitions_run_in_reverse_order_still_leave_the_newer_rows(
+    instance, landing, pipeline_env
+):
+    for month, name, age in (("04", "Old", 120), ("05", "New", 60)):
+        path = write_csv(landing / f"customers_{month}.csv", [dict(CUSTOMERS[0], first_name=name)])
+        os.utime(path, (time.time() - age, time.time() - age))
+    requests = sorted(
+        tick(instance, landing, pipeline_env).run_requests, key=lambda r: r.tags[TAG_URI]
+    )
+    defs = load_definitions()
+    for request in reversed(requests):  # newest first, as a backfill may run them
+        assert run(defs, instance, request).success
+    assert query(pipeline_env, "SELECT first_name FROM commerce.customers") == [("New",)]
