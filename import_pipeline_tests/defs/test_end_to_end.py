@@ -4,10 +4,8 @@ import os
 import time
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from import_pipeline.definitions import defs as load_definitions
 from import_pipeline_tests.support import materialization, query, run, tick, write_csv, write_ndjson
 
 CUSTOMERS = [
@@ -62,17 +60,6 @@ LINE_ITEMS = [
         "line_total": "8.00",
     },
 ]
-
-
-@pytest.fixture
-def defs(pipeline_env: str) -> dg.Definitions:
-    return load_definitions()
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def drop_canonical(landing: Path) -> None:

@@ -5,22 +5,10 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pytest
 
 from import_pipeline.definitions import defs as load_definitions
 from import_pipeline.defs.held_rows import retry_held_rows
 from import_pipeline_tests.support import materialization, query, run, tick, write_csv
-
-
-@pytest.fixture
-def defs(pipeline_env: str) -> dg.Definitions:
-    return load_definitions()
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def settings(**values) -> dict:
@@ -69,9 +57,8 @@ def test_an_order_before_its_customer_is_held_then_loaded_with_the_customer(
     assert second.success
     assert materialization(second, "orders")["resolved"] == 1
     assert check(second, "orders", "held_rows").passed
-    assert query(pipeline_env, "SELECT order_id, starts_with(_batch, 'orders_1') FROM commerce.orders") == [
-        ("O1", True)
-    ]
+    loaded = "SELECT order_id, starts_with(_batch, 'orders_1') FROM commerce.orders"
+    assert query(pipeline_env, loaded) == [("O1", True)]
     assert query(pipeline_env, "SELECT count(*) FROM ingest.held_rows") == [(0,)]
 
 
