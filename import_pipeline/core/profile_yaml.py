@@ -5,7 +5,9 @@ Every mistake is reported with the profile's path and the line of the offending 
 The format is documented in README.md ("Adding a source profile").
 """
 
+import codecs
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import available_timezones
 
@@ -117,10 +119,19 @@ READ_KEYS = (
 ENTITY_KEYS = ("fields", "attributes", "one_row_per", "skip_rows_without")
 
 
-def load_profile_file(
-    path: Path,
-) -> tuple[tuple[str, ...], float | None, ReadOptions, CastOptions, SourceMapping]:
-    """Parse and check one profile file: (file globs, max reject rate, read, cast, mapping)."""
+@dataclass(frozen=True, eq=False)
+class ProfileFile:
+    """What one profile file says, checked: which files, how to read, cast and map them."""
+
+    files: tuple[str, ...]
+    max_reject_rate: float | None
+    read: ReadOptions
+    cast: CastOptions
+    mapping: SourceMapping
+
+
+def load_profile_file(path: Path) -> ProfileFile:
+    """Parse and check one profile file; raise `ProfileError` at the first mistake."""
     try:
         root = yaml.compose(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -149,7 +160,7 @@ def load_profile_file(
         else {},
         **_forward_fill(top.get("forward_fill")),
     )
-    return files, rate, read, cast, mapping
+    return ProfileFile(files, rate, read, cast, mapping)
 
 
 def _read_options(node: _Node) -> tuple[ReadOptions, CastOptions]:
@@ -157,16 +168,16 @@ def _read_options(node: _Node) -> tuple[ReadOptions, CastOptions]:
     file_format = None
     if "format" in keys:
         name = keys["format"].text().lower()
-        if name not in FileFormat.__members__.values():
+        if name not in [f.value for f in FileFormat]:
             raise keys["format"].fail(f"format is one of {', '.join(FileFormat)}")
         file_format = FileFormat(name)
     read = ReadOptions(
         format=file_format,
         delimiter=_single_char(keys["delimiter"]) if "delimiter" in keys else None,
         quote_char=_single_char(keys["quote"]) if "quote" in keys else '"',
-        encoding=keys["encoding"].text() if "encoding" in keys else "utf-8",
+        encoding=_encoding(keys["encoding"]) if "encoding" in keys else "utf-8",
         has_header=keys["header"].flag() if "header" in keys else True,
-        skip_rows=int(keys["skip_rows"].number()) if "skip_rows" in keys else 0,
+        skip_rows=_count(keys["skip_rows"]) if "skip_rows" in keys else 0,
     )
     zone = keys["time_zone"].text() if "time_zone" in keys else "UTC"
     if zone != "UTC" and zone not in available_timezones():
@@ -178,6 +189,22 @@ def _read_options(node: _Node) -> tuple[ReadOptions, CastOptions]:
         decimal_comma=keys["decimal_comma"].flag() if "decimal_comma" in keys else False,
     )
     return read, cast
+
+
+def _encoding(node: _Node) -> str:
+    name = node.text()
+    try:
+        codecs.lookup(name)
+    except LookupError as exc:
+        raise node.fail(f"unknown encoding {name!r} (e.g. utf-8, cp1252, latin-1)") from exc
+    return name
+
+
+def _count(node: _Node) -> int:
+    value = node.number()
+    if value < 0 or value != int(value):
+        raise node.fail("expected a whole number, 0 or more")
+    return int(value)
 
 
 def _single_char(node: _Node) -> str:

@@ -93,9 +93,14 @@ def profile_from_file(path: Path) -> Profile:
 def _parsed(path: Path, modified_ns: int) -> Profile:
     """Profiles are parsed once per file version: the sensor resolves one per landed batch,
     and an edited file (new mtime) is parsed again."""
-    files, rate, read, cast, mapping = load_profile_file(path)
+    loaded = load_profile_file(path)
     return Profile(
-        name=path.stem, read=read, cast=cast, files=files, max_reject_rate=rate, mapping=mapping
+        name=path.stem,
+        read=loaded.read,
+        cast=loaded.cast,
+        files=loaded.files,
+        max_reject_rate=loaded.max_reject_rate,
+        mapping=loaded.mapping,
     )
 
 

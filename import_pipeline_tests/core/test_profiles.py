@@ -8,7 +8,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from import_pipeline.core.errors import MissingColumns
-from import_pipeline.core.parse import ROW
+from import_pipeline.core.parse import ROW, parse_bytes
 from import_pipeline.core.profile_yaml import ProfileError
 from import_pipeline.core.profiles import (
     CANONICAL,
@@ -71,6 +71,8 @@ def test_every_shipped_profile_loads():
         (MINIMAL + "read:\n  time_zone: Mars/Olympus\n", 7, "unknown time zone"),
         (MINIMAL + "read:\n  delimiter: ';;'\n", 7, "single character"),
         (MINIMAL + "max_reject_rate: 2\n", 6, "between 0 and 1"),
+        (MINIMAL + "read:\n  encoding: klingon\n", 7, "unknown encoding"),
+        (MINIMAL + "read:\n  skip_rows: -1\n", 7, "whole number"),
         (MINIMAL.replace("fields:", "fields: [a"), 5, "not valid YAML"),
     ],
 )
@@ -151,6 +153,21 @@ entities:
             }
         ),
     )
+
+
+def test_read_options_skip_preamble_lines_and_read_decimal_commas(tmp_path):
+    profile = profile_from_file(
+        write(
+            tmp_path,
+            "acme",
+            MINIMAL.replace("customer_id: id", "customer_id: id\n      phone: tel")
+            + "read:\n  skip_rows: 2\n  delimiter: '\\t'\n  decimal_comma: true\n",
+        )
+    )
+    data = b"Export of 2024-05-01\n\nid\ttel\n1\t+49 30 1\n"
+    parsed = parse_bytes(data, "acme_1.csv", profile.read)
+    assert parsed.select("id", "tel").rows() == [("1", "+49 30 1")]
+    assert profile.cast.decimal_comma
 
 
 def test_a_column_the_profile_reads_must_be_in_the_file(tmp_path):
