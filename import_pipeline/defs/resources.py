@@ -50,11 +50,21 @@ class PostgresResource(dg.ConfigurableResource):
             yield conn
 
 
-def _client(resource: S3Resource | None) -> Any:
-    return (resource or S3Resource()).get_client()
+class S3Backed(dg.ConfigurableResource):
+    """A resource that may live on S3: one boto3 client per resource instance (building a
+    client costs tens of milliseconds; a folder batch reads many files)."""
+
+    s3: S3Resource | None = None
+
+    _s3_client: Any = PrivateAttr(default=None)
+
+    def client(self) -> Any:
+        if self._s3_client is None:
+            self._s3_client = (self.s3 or S3Resource()).get_client()
+        return self._s3_client
 
 
-class LandingZone(dg.ConfigurableResource):
+class LandingZone(S3Backed):
     """Where partners drop files: a local folder or `s3://bucket/prefix`. With
     `tenant_from_path`, the first folder below the root names the tenant."""
 
@@ -62,7 +72,6 @@ class LandingZone(dg.ConfigurableResource):
     settle_seconds: float = 10.0
     tenant_from_path: bool = False
     max_keys_per_tick: int = 1000
-    s3: S3Resource | None = None
 
     @property
     def is_s3(self) -> bool:
@@ -71,13 +80,13 @@ class LandingZone(dg.ConfigurableResource):
     def list_files(self, under: str = "") -> list[FileRecord]:
         """Every file of the zone (or of its folder `under`), without a bound."""
         if self.is_s3:
-            return s3.list_prefix(_client(self.s3), S3Location.parse(self.url), under)
+            return s3.list_prefix(self.client(), S3Location.parse(self.url), under)
         return local.list_folder(Path(self.url), under)
 
     def list_window(self, after: str) -> Window:
         """At most `max_keys_per_tick` keys of an S3 zone after the key `after`."""
         location = S3Location.parse(self.url)
-        return s3.list_window(_client(self.s3), location, after, self.max_keys_per_tick)
+        return s3.list_window(self.client(), location, after, self.max_keys_per_tick)
 
     def batches(self, records: list[FileRecord]) -> list[LandedBatch]:
         """The ready batches among listed files (a marked folder is one batch)."""
@@ -105,7 +114,7 @@ class LandingZone(dg.ConfigurableResource):
     def _read(self, uri: str, version: str, name: str) -> bytes:
         if self.is_s3:
             location = S3Location.parse(self.url)
-            data = s3.read(_client(self.s3), location, location.key_of(uri), version)
+            data = s3.read(self.client(), location, location.key_of(uri), version)
         else:
             path = local.path_of(uri)
             current = path.is_file() and local.version_of(path) == version
@@ -133,12 +142,11 @@ def _changed(name: str) -> FileChanged:
     )
 
 
-class StagingArea(dg.ConfigurableResource):
+class StagingArea(S3Backed):
     """Where staged Parquet and rejects CSVs are written between steps: a local folder, or
     `s3://bucket/prefix` so that any worker can run any step."""
 
     url: str
-    s3: S3Resource | None = None
 
     def path(self, partition_key: str, name: str) -> str:
         if self.url.startswith("s3://"):
@@ -157,7 +165,7 @@ class StagingArea(dg.ConfigurableResource):
     def write_bytes(self, data: bytes, partition_key: str, name: str) -> str:
         if self.url.startswith("s3://"):
             location = S3Location.parse(self.url)
-            return s3.write(_client(self.s3), location, f"{partition_key}/{name}", data)
+            return s3.write(self.client(), location, f"{partition_key}/{name}", data)
         path = Path(self.path(partition_key, name))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -176,7 +184,7 @@ class StagingArea(dg.ConfigurableResource):
             "aws_session_token": resource.aws_session_token,
         }
         credentials = {k: v for k, v in keys.items() if v}
-        return s3.polars_options(_client(resource), credentials)
+        return s3.polars_options(self.client(), credentials)
 
 
 class ImportSettings(dg.ConfigurableResource):
