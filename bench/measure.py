@@ -40,7 +40,12 @@ def measure(job: dict) -> dict:
         landing = Path(job["landing"])
         pipeline.land(drop, landing, job["tag"], folder=job.get("batch") == "folder")
         outcome = pipeline.load(
-            dsn, landing, Path(job["staging"]), job.get("chunk_rows"), drop.total_rows
+            dsn,
+            landing,
+            Path(job["staging"]),
+            job.get("chunk_rows"),
+            drop.total_rows,
+            fk_order=job.get("run_order", "fk") == "fk",
         )
     else:
         raise ValueError(f"unknown loader {loader!r}")

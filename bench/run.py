@@ -65,6 +65,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="cProfile ours' fresh load")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measurement")
     parser.add_argument(
+        "--run-order",
+        choices=("fk", "sensor"),
+        default="fk",
+        help="with --batch files: run batches parents first, or in the sensor's (name) order",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="measure each loader N times, keep the fastest"
     )
     parser.add_argument(
@@ -190,6 +196,7 @@ def _ours_once(spec: DropSpec, server: str, args, work: Path) -> tuple[list[repo
                 "tag": tag,
                 "chunk_rows": args.chunk_rows,
                 "batch": args.batch,
+                "run_order": args.run_order,
             }
             if args.profile and phase == "fresh":
                 job["profile"] = str(work / "profile-ours-fresh.prof")
