@@ -24,7 +24,7 @@ def dagster_home(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPa
     at a fresh database (a Unix-socket server is reached through libpq's PGHOST)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(PROJECT / "docker" / "dagster.yaml", home / "dagster.yaml")
     dsn = psycopg2.extensions.parse_dsn(database_url)
     host = dsn.get("host", "")
     if host.startswith("/"):
