@@ -27,7 +27,8 @@ def retry_held(
                         "expired": counts.expired,
                     }
                     context.log.info(
-                        f"{tenant}/{spec.name}: {counts.resolved} resolved, {counts.expired} expired"
+                        f"{tenant}/{spec.name}: {counts.resolved} resolved, "
+                        f"{counts.expired} expired"
                     )
     return dg.Output(
         None,
