@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 CONSTRAINT_ERRORS = (pg_errors.IntegrityError, pg_errors.DataError)
 MAX_ATTEMPTS = 6
+_STORED = "stored_"
 
 
 @dataclass(frozen=True)
@@ -48,37 +49,53 @@ class DbReject:
 
 
 def upsert_statement(spec: EntitySpec) -> sql.Composable:
-    """One INSERT .. SELECT .. ORDER BY key ON CONFLICT DO UPDATE for the whole chunk.
+    """Classify the chunk against the stored rows once, then upsert only what must change.
 
-    A stored row is overwritten only when the incoming version is not older and something
-    differs. A row whose values are the same but whose version is newer is rewritten too
-    (so a later, older file cannot win against it) yet counted as unchanged: only a change
-    of values is an update. The `existing` CTE reads the snapshot before the statement to
-    count rows that lost to a newer stored version (stale) and such version-only rewrites.
-    Returns (stale, version_only, inserted, written_over).
+    One key-ranged LEFT JOIN (chunks are contiguous key ranges, so the range keeps the join
+    on the primary key index however large the table) marks each row new, stale (older
+    than the stored version), unchanged, or newer. Only new and newer rows reach
+    INSERT .. ON CONFLICT, whose WHERE stays as the guard against a concurrent writer.
+    A row whose values are the same but whose version is newer is rewritten (so a later,
+    older file cannot win against it) yet counted as unchanged: only a change of values
+    is an update. Returns (stale, version_only, inserted, written_over).
     """
     key = ident(spec.key)
     values = [*spec.field_names, ATTRIBUTES]
     changing = [n for n in values if n != spec.key]
     content = [n for n in changing if n != VERSION_FIELD]
+    version = ident(VERSION_FIELD)
+    stored_version = ident(_STORED + VERSION_FIELD)
+    same_content = sql.SQL(" AND ").join(
+        sql.SQL("c.{} IS NOT DISTINCT FROM c.{}").format(ident(n), ident(_STORED + n))
+        for n in content
+    )
     return sql.SQL(
         """
-        WITH existing AS (
-            SELECT count(*) FILTER (WHERE s.{version} < t.{version}) AS stale,
-                   count(*) FILTER (WHERE s.{version} > t.{version}
-                                      AND ({s_content}) IS NOT DISTINCT FROM ({t_content}))
-                       AS version_only
-              FROM {stage} s JOIN {target} t ON t.tenant = %(tenant)s AND t.{key} = s.{key}
+        WITH classified AS MATERIALIZED (
+            SELECT s.*, t.{key} IS NOT NULL AS known, {stored}
+              FROM {stage} s LEFT JOIN {target} t
+                ON t.tenant = %(tenant)s AND t.{key} = s.{key}
+               AND t.{key} BETWEEN (SELECT min({key}) FROM {stage})
+                               AND (SELECT max({key}) FROM {stage})
+        ), counted AS (
+            SELECT count(*) FILTER (WHERE known AND c.{version} < c.{stored_version}) AS stale,
+                   count(*) FILTER (WHERE known AND c.{version} > c.{stored_version}
+                                      AND {same_content}) AS version_only
+              FROM classified c
         ), written AS (
             INSERT INTO {target} AS t (tenant, {columns}, {batch}, _loaded_at)
-            SELECT %(tenant)s, {s_columns}, s.{batch}, now() FROM {stage} s ORDER BY s.{key}
+            SELECT %(tenant)s, {c_columns}, c.{batch}, now() FROM classified c
+             WHERE NOT c.known
+                OR (c.{version} >= c.{stored_version}
+                    AND NOT (c.{version} = c.{stored_version} AND {same_content}))
+             ORDER BY c.{key}
             ON CONFLICT (tenant, {key}) DO UPDATE SET ({changing}, {batch}, _loaded_at)
                 = ROW({excluded}, EXCLUDED.{batch}, EXCLUDED._loaded_at)
              WHERE EXCLUDED.{version} >= t.{version}
                AND ({t_changing}) IS DISTINCT FROM ({excluded})
             RETURNING (xmax = 0) AS inserted
         )
-        SELECT (SELECT stale FROM existing), (SELECT version_only FROM existing),
+        SELECT (SELECT stale FROM counted), (SELECT version_only FROM counted),
                count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
           FROM written
         """
@@ -86,11 +103,14 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
         stage=stage(spec),
         target=target(spec),
         key=key,
-        version=ident(VERSION_FIELD),
+        version=version,
+        stored_version=stored_version,
+        stored=sql.SQL(", ").join(
+            sql.SQL("t.{} AS {}").format(ident(n), ident(_STORED + n)) for n in changing
+        ),
+        same_content=same_content,
         columns=column_list(values),
-        s_columns=column_list(values, "s"),
-        s_content=column_list(content, "s"),
-        t_content=column_list(content, "t"),
+        c_columns=column_list(values, "c"),
         batch=ident(BATCH),
         changing=column_list(changing),
         t_changing=column_list(changing, "t"),
