@@ -181,3 +181,10 @@ def entity_for_file(file_name: str) -> EntitySpec | None:
         if any(lowered.startswith(prefix) for prefix in spec.file_prefixes):
             return spec
     return None
+
+
+def load_rank(file_name: str) -> int:
+    """Where a file's entity stands in foreign-key order (customers 0 .. line items 3); 0
+    when the name does not say (folder batches and fan-out files load every entity)."""
+    spec = entity_for_file(file_name)
+    return list(ENTITIES).index(spec.name) if spec else 0

@@ -9,7 +9,7 @@ from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import ImportSettings, LandingZone, PostgresResource
-from import_pipeline.defs.sensors import ledger_batches, run_request
+from import_pipeline.defs.sensors import ledger_batches, parents_first, run_request
 
 
 @dg.schedule(
@@ -41,4 +41,4 @@ def reconciliation_schedule(
     # adds the partitions itself before requesting runs of them.
     context.instance.add_dynamic_partitions(batches.name, [b.partition_key for b in todo])
     day = (context.scheduled_execution_time or datetime.now(UTC)).date().isoformat()
-    return [run_request(b, f"reconcile-{day}-{b.partition_key}") for b in todo]
+    return [run_request(b, f"reconcile-{day}-{b.partition_key}") for b in parents_first(todo)]

@@ -69,10 +69,13 @@ def drop_canonical(landing: Path) -> None:
     write_ndjson(landing / "order_items_2024-05.ndjson", LINE_ITEMS)
 
 
-def test_dropped_files_load_into_postgres_in_any_run_order(defs, instance, landing, pipeline_env):
+def test_dropped_files_are_requested_parents_first_and_load_into_postgres(
+    defs, instance, landing, pipeline_env
+):
     drop_canonical(landing)
     first = tick(instance, landing, pipeline_env)
-    assert len(first.keys) == 4
+    assert [k.split("_")[0] for k in first.keys] == ["customers", "products", "orders", "order"]
+    assert [r.tags["dagster/priority"] for r in first.run_requests] == ["4", "3", "2", "1"]
     results = [run(defs, instance, request) for request in first.run_requests]
     assert all(r.success for r in results)
 
