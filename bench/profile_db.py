@@ -36,6 +36,10 @@ EXPLAINED = ("hold_orphans", "upsert")
 KINDS = (
     ("WITH checked AS", "hold_orphans (anti-join per chunk)"),
     ("WITH existing AS", "upsert"),
+    ("WITH classified AS", "upsert"),
+    ("ROLLBACK TO SAVEPOINT", "rollback to savepoint"),
+    ("RELEASE SAVEPOINT", "release savepoint"),
+    ("SAVEPOINT", "savepoint"),
     ("pg_advisory_xact_lock", "held-row lock"),
     ("DELETE FROM ingest.held_rows h USING", "drop superseded held rows"),
     ("SELECT count(*) FROM", "count stage rows"),
