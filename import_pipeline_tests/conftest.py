@@ -7,12 +7,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import psycopg2
 import pytest
 from dagster_aws.s3 import S3Resource
 from psycopg2 import sql
 
 from import_pipeline.db.connect import embedded_server_url
+from import_pipeline.definitions import defs as load_definitions
 from import_pipeline_tests.support import s3_settings
 
 
@@ -97,3 +99,15 @@ def s3_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> str:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     return s3_endpoint
+
+
+@pytest.fixture
+def defs(pipeline_env: str) -> dg.Definitions:
+    """The code location as deployed: resources read from the test's environment."""
+    return load_definitions()
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as instance:
+        yield instance

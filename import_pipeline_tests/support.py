@@ -16,6 +16,9 @@ from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import LandingZone, PostgresResource
 from import_pipeline.defs.sensors import local_landing_sensor, s3_landing_sensor
 
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "real"
+"""The real exports, read-only, in the `shared/` folder that sits beside the repository."""
+
 
 def write_csv(path: Path, rows: list[dict], compress: bool = False) -> Path:
     buffer = io.BytesIO()

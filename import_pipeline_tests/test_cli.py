@@ -11,8 +11,8 @@ import pytest
 
 from import_pipeline.cli import main
 from import_pipeline.core.entities import ENTITIES
+from import_pipeline_tests.support import SAMPLES
 
-SAMPLES = Path("/work/shared/samples/real")
 SAMPLE_PROFILES = {
     "shopify/orders_export_1__store_AP_pseudonymized.csv": "shopify_orders",
     "shopify/products_export_1__store_AP.csv": "shopify_products",

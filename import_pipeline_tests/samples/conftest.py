@@ -2,31 +2,16 @@
 real sample files into the landing folder and runs each batch through sensor -> job."""
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from import_pipeline.definitions import defs as load_definitions
 from import_pipeline_tests.support import query, run, tick
 
-SAMPLES = Path("/work/shared/samples/real")
-"""The real exports (read-only); tests copy them into their own landing folder."""
-
 TABLES = ("customers", "products", "orders", "line_items")
-
-
-@pytest.fixture
-def defs(pipeline_env: str) -> dg.Definitions:
-    return load_definitions()
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 @dataclass

@@ -5,9 +5,9 @@ prices in cents become units, `ItemType.*` becomes a category."""
 import polars as pl
 import pytest
 
-from import_pipeline_tests.samples.conftest import SAMPLES, Loader
+from import_pipeline_tests.samples.conftest import Loader
 from import_pipeline_tests.samples.expect import raw_csv, succeeded
-from import_pipeline_tests.support import query
+from import_pipeline_tests.support import SAMPLES, query
 
 JAFFLE = SAMPLES / "jaffle_shop"
 SEEDS = ("customers", "products", "orders", "items")

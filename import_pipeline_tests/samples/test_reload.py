@@ -4,9 +4,9 @@ the same rows as before (rejects are per batch, so the second batch records its 
 
 import pytest
 
-from import_pipeline_tests.samples.conftest import SAMPLES, TABLES, Loader
+from import_pipeline_tests.samples.conftest import TABLES, Loader
 from import_pipeline_tests.samples.expect import succeeded
-from import_pipeline_tests.support import materialization
+from import_pipeline_tests.support import SAMPLES, materialization
 
 SAMPLE_DROPS = {
     "shopify_orders": [
