@@ -15,6 +15,7 @@ from import_pipeline.db.migrate import migrate
 PROJECT = Path(__file__).resolve().parent.parent
 DEV = PROJECT / ".dev"
 DEMO = PROJECT / "examples" / "demo"
+INSTANCE_CONFIG = PROJECT / "dev" / "dagster.yaml"
 
 log = logging.getLogger("import_pipeline.dev")
 
@@ -31,6 +32,7 @@ def prepare() -> dict[str, str]:
             shutil.copy2(example, landing / example.name)
     home = DEV / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(INSTANCE_CONFIG, home / "dagster.yaml")
     return {
         **os.environ,
         "DATABASE_URL": url,
