@@ -88,10 +88,6 @@ class Drop:
     def total_rows(self) -> int:
         return sum(self.rows.values())
 
-    @property
-    def expected_total(self) -> int:
-        return sum(self.expected.values())
-
 
 def generate(root: Path, spec: DropSpec) -> Drop:
     """Write the drop under `root` (reusing it when a manifest of the same spec is there)."""

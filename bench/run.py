@@ -35,7 +35,6 @@ class Bench:
     rows: list[report.Row]
     drop: Drop
     counts: dict[str, int]
-    results_path: Path
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -257,7 +256,7 @@ def run_bench(argv: list[str]) -> Bench:
     if args.profile:
         stats = pstats.Stats(str(work / "profile-ours-fresh.prof"))
         stats.sort_stats("cumulative").print_stats(40)
-    return Bench(rows=rows, drop=drop, counts=counts, results_path=results)
+    return Bench(rows=rows, drop=drop, counts=counts)
 
 
 def main(argv: list[str] | None = None) -> int:

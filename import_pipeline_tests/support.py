@@ -47,12 +47,21 @@ def tick(
     instance: dg.DagsterInstance, landing: Path, database_url: str, cursor: str | None = None
 ) -> Tick:
     """Evaluate the local landing sensor once (settle time 0) and apply its partitions."""
-    resources = {
-        "landing": LandingZone(url=str(landing), settle_seconds=0),
-        "postgres": PostgresResource(url=database_url),
-    }
+    zone = LandingZone(url=str(landing), settle_seconds=0)
+    return evaluate(local_landing_sensor, instance, zone, database_url, cursor)
+
+
+def evaluate(
+    sensor: dg.SensorDefinition,
+    instance: dg.DagsterInstance,
+    landing: LandingZone,
+    database_url: str,
+    cursor: str | None,
+) -> Tick:
+    """One tick of a landing sensor; its partitions are added, as only the daemon would."""
+    resources = {"landing": landing, "postgres": PostgresResource(url=database_url)}
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
-        result = local_landing_sensor(ctx)
+        result = sensor(ctx)
     assert isinstance(result, dg.SensorResult)
     keys = [r.partition_key for r in result.run_requests or []]
     instance.add_dynamic_partitions(batches.name, keys)
@@ -135,10 +144,4 @@ def s3_tick(
     cursor: str | None = None,
 ) -> Tick:
     """Evaluate the S3 landing sensor once and apply its partitions."""
-    resources = {"landing": landing, "postgres": PostgresResource(url=database_url)}
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
-        result = s3_landing_sensor(ctx)
-    assert isinstance(result, dg.SensorResult)
-    keys = [r.partition_key for r in result.run_requests or []]
-    instance.add_dynamic_partitions(batches.name, keys)
-    return Tick(list(result.run_requests or []), result.cursor)
+    return evaluate(s3_landing_sensor, instance, landing, database_url, cursor)

@@ -4,7 +4,7 @@ Everything downstream (validation, staging, the upsert SQL, the migrations' shap
 these specs, so adding a field means changing it here and in one migration.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -62,7 +62,6 @@ class EntitySpec:
     fields: tuple[Field, ...]
     parents: tuple[Parent, ...] = ()
     file_prefixes: tuple[str, ...] = ()
-    alternate_keys: tuple[str, ...] = field(default=())
 
     @property
     def table(self) -> str:
@@ -133,7 +132,6 @@ PRODUCTS = EntitySpec(
         _UPDATED_AT,
     ),
     file_prefixes=("products",),
-    alternate_keys=("sku",),
 )
 
 ORDERS = EntitySpec(

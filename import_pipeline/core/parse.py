@@ -175,14 +175,15 @@ def _all_text(frame: pl.DataFrame) -> pl.DataFrame:
         elif isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
             exprs.append(col.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.f+00:00"))
         elif dtype.is_nested():
-            encoded = col.struct.json_encode() if dtype == pl.Struct else _list_json(col)
+            encoded = col.struct.json_encode() if dtype == pl.Struct else list_as_json(col)
             exprs.append(pl.when(col.is_not_null()).then(encoded).alias(name))
         else:
             exprs.append(col.cast(pl.String))
     return frame.select(exprs)
 
 
-def _list_json(col: pl.Expr) -> pl.Expr:
+def list_as_json(col: pl.Expr) -> pl.Expr:
+    """A list column as JSON array text (polars encodes only structs: wrap, encode, unwrap)."""
     return pl.struct(col.alias("v")).struct.json_encode().str.slice(5).str.head(-1)
 
 

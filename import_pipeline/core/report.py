@@ -15,10 +15,6 @@ class StageReport:
     conflicting_keys: int = 0
     rejects_by_rule: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def staged(self) -> int:
-        return self.valid - self.duplicates
-
 
 @dataclass(frozen=True)
 class LoadCounts:

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import polars as pl
 from psycopg2.extensions import connection
 
-from import_pipeline.core.parse import ROW
+from import_pipeline.core.parse import ROW, list_as_json
 from import_pipeline.core.stage import SOURCE
 from import_pipeline.core.validate import ERRORS
 
@@ -158,7 +158,7 @@ def save_rejects(conn: connection, partition_key: str, entity: str, rejects: pl.
             pl.lit(partition_key).alias("partition_key"),
             pl.lit(entity).alias("entity"),
             pl.col(ROW).alias("source_row"),
-            pl.struct(pl.col(ERRORS).alias("e")).struct.json_encode().str.slice(5).str.head(-1),
+            list_as_json(pl.col(ERRORS)),
             raw.alias("raw"),
             pl.col(SOURCE) if SOURCE in rejects.columns else pl.lit(None, pl.String),
         )

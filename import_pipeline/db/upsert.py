@@ -181,9 +181,9 @@ def load_entity(
     spec: EntitySpec,
     chunks: Iterable[pl.DataFrame],
     tenant: str,
-    on_chunk: Callable[[int, LoadCounts], None] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> tuple[LoadCounts, list[DbReject]]:
-    """Load staged rows chunk by chunk; `on_chunk(rows_in_chunk, totals)` reports progress."""
+    """Load staged rows chunk by chunk; `on_chunk(rows_in_chunk)` reports progress."""
     with conn, conn.cursor() as cur:
         cur.execute(create_stage(spec))
         drop_held = held.any_held(cur, spec, tenant)
@@ -194,7 +194,7 @@ def load_entity(
         counts, chunk_rejects = load_chunk(conn, spec, chunk, tenant, drop_held)
         totals, rejects = totals + counts, rejects + chunk_rejects
         if on_chunk is not None:
-            on_chunk(chunk.height, totals)
+            on_chunk(chunk.height)
     return totals, rejects
 
 

@@ -2,7 +2,6 @@
 real sample files into the landing folder and runs each batch through sensor -> job."""
 
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +60,3 @@ class Loader:
 @pytest.fixture
 def loader(defs, instance, landing, pipeline_env) -> Loader:
     return Loader(defs, instance, landing, pipeline_env)
-
-
-LoadResults = dict[str, dg.ExecuteInProcessResult]
-Check = Callable[[LoadResults], None]

@@ -40,7 +40,7 @@ class Progress:
         self.done = 0
         self.started = time.monotonic()
 
-    def __call__(self, rows: int, _so_far: LoadCounts) -> None:
+    def __call__(self, rows: int) -> None:
         self.done += rows
         ledger.progress(self.conn, self.context.partition_key, rows)
         elapsed = time.monotonic() - self.started
