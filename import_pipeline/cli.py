@@ -22,11 +22,14 @@ from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.parse import ROW
 from import_pipeline.core.profiles import PROFILES_ENV, load_profile, resolve_profile
-from import_pipeline.core.stage import StagedBatch, check_reject_rate, stage_file
+from import_pipeline.core.stage import (
+    DEFAULT_MAX_REJECT_RATE,
+    StagedBatch,
+    check_reject_rate,
+    stage_file,
+)
 from import_pipeline.core.validate import ERRORS
-
-DEFAULT_MAX_REJECT_RATE = 0.10
-"""The same default as the load's `ImportSettings.max_reject_rate`."""
+from import_pipeline.files.s3 import S3Location
 
 FIRST_REJECTS = 10
 LANDING_ENV = "IMPORT_LANDING_URL"
@@ -180,10 +183,9 @@ def _copy(source: Path, landing: Path, name: str) -> str:
 
 def _upload(source: Path, landing: str, name: str) -> str:
     """Upload with boto3 (credentials and endpoint from the standard AWS_* environment)."""
-    bucket, _, prefix = landing.removeprefix("s3://").partition("/")
-    key = f"{prefix.strip('/')}/{name}" if prefix.strip("/") else name
-    boto3.client("s3").upload_file(str(source), bucket, key)
-    return f"s3://{bucket}/{key}"
+    location = S3Location.parse(landing)
+    boto3.client("s3").upload_file(str(source), location.bucket, location.prefix + name)
+    return location.uri(name)
 
 
 def _parser() -> argparse.ArgumentParser:

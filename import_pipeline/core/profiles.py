@@ -126,11 +126,14 @@ def load_profile(name: str, directory: Path | None = None) -> Profile:
     return profile_from_file(path)
 
 
-def resolve_profile(key: str, directory: Path | None = None) -> Profile:
+def resolve_profile(
+    key: str, directory: Path | None = None, profiles: list[Profile] | None = None
+) -> Profile:
     """The profile for a landed file's key: the one with the most specific matching glob
-    (ties: first by name), else the built-in canonical profile."""
+    (ties: first by name), else the built-in canonical profile. Pass `profiles` (from
+    `all_profiles`) to resolve many keys against one reading of the directory."""
     best, best_score = CANONICAL, 0
-    for profile in all_profiles(directory):
+    for profile in all_profiles(directory) if profiles is None else profiles:
         score = profile.specificity(key)
         if score > best_score:
             best, best_score = profile, score

@@ -117,6 +117,10 @@ def stage_files(
     return StagedBatch(file_name=batch_name, rows_read=rows_read, entities=entities)
 
 
+DEFAULT_MAX_REJECT_RATE = 0.10
+"""Above this share of rejected rows a batch fails whole (a profile or run may change it)."""
+
+
 def check_reject_rate(batch: StagedBatch, max_rate: float) -> None:
     """Fail the whole batch when too many rows are rejected: a file that bad is more
     likely a wrong export than a few bad rows, and loading its remainder would mislead."""

@@ -31,7 +31,6 @@ class Batch:
     profile: str
     version: str
     landed_at: datetime
-    status: str = "queued"
 
     @property
     def file_name(self) -> str:
@@ -65,7 +64,7 @@ def needing_runs(conn: connection, keys: list[str]) -> set[str]:
 def get(conn: connection, partition_key: str) -> Batch | None:
     with conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT partition_key, uri, tenant, profile, version, landed_at, status"
+            "SELECT partition_key, uri, tenant, profile, version, landed_at"
             " FROM ingest.files WHERE partition_key = %s",
             (partition_key,),
         )

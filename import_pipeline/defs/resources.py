@@ -27,7 +27,7 @@ from import_pipeline.core.landing import (
     plan,
 )
 from import_pipeline.core.manifest import Manifest, parse_manifest
-from import_pipeline.core.stage import LandedFile
+from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
 from import_pipeline.files import local, s3
@@ -190,7 +190,7 @@ class StagingArea(S3Backed):
 class ImportSettings(dg.ConfigurableResource):
     """Knobs of a load; override per run in the launchpad or per deployment here."""
 
-    max_reject_rate: float = 0.10
+    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
     chunk_rows: int = 50_000
     held_max_age_hours: float = 72.0
     stuck_after_hours: float = 6.0

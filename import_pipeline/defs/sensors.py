@@ -11,7 +11,7 @@ import dagster as dg
 
 from import_pipeline.core.entities import ENTITIES, load_rank
 from import_pipeline.core.landing import LandedBatch, complete_window, settled
-from import_pipeline.core.profiles import CANONICAL, all_profiles
+from import_pipeline.core.profiles import all_profiles, resolve_profile
 from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
 from import_pipeline.defs.partitions import batches
@@ -24,15 +24,10 @@ TAG_PRIORITY = "dagster/priority"
 
 
 def profile_names(keys: list[str]) -> dict[str, str]:
-    """`resolve_profile` for many keys, reading the profiles directory once: parsing every
-    YAML profile again for each key made a tick of 1,000 new files take over a minute.
-    The most specific matching glob wins (ties: first by name), else canonical."""
+    """`resolve_profile` for many keys, listing the profiles directory once per tick (a
+    tick of 1,000 new files would otherwise list and stat it 1,000 times)."""
     profiles = all_profiles()
-    names = {}
-    for key in keys:
-        best = max(profiles, key=lambda p: p.specificity(key), default=CANONICAL)
-        names[key] = best.name if best.specificity(key) > 0 else CANONICAL.name
-    return names
+    return {key: resolve_profile(key, profiles=profiles).name for key in keys}
 
 
 def ledger_batches(landed: list[LandedBatch]) -> list[ledger.Batch]:

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
+import polars as pl
 
 from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.profiles import load_profile
@@ -56,7 +57,8 @@ def staged_batch(
             profile = load_profile(batch.profile)
             staged = stage_files(files, batch.file_name, batch.landed_at, profile, manifest)
             check_reject_rate(staged, profile.reject_threshold(settings.max_reject_rate))
-            rejects_path = _write(staged, key, staging, settings.chunk_rows)
+            rejects = staged.rejects()
+            rejects_path = _write(staged, rejects, key, staging, settings.chunk_rows)
             for entity, part in staged.entities.items():
                 ledger.save_rejects(conn, key, entity, part.rejects)
             ledger.set_total(conn, key, staged.rows_staged)
@@ -69,7 +71,7 @@ def staged_batch(
             "files": len(files),
             **_summary(staged),
             "rejects_by_rule": metadata.rejects_by_rule(staged.rejects_by_rule()),
-            "rejects_preview": metadata.rejects_preview(staged.rejects()),
+            "rejects_preview": metadata.rejects_preview(rejects),
             "rejects_file": dg.MetadataValue.path(rejects_path or "no rejects"),
             "duration_s": round(time.monotonic() - started, 3),
             **metadata.stage_metadata(staged),
@@ -90,13 +92,15 @@ def named_failure() -> Iterator[None]:
         ) from exc
 
 
-def _write(staged: StagedBatch, key: str, staging: StagingArea, row_group: int) -> str | None:
+def _write(
+    staged: StagedBatch, rejects: pl.DataFrame, key: str, staging: StagingArea, row_group: int
+) -> str | None:
     """Stage each entity's rows as Parquet (always, empty too) and the rejects CSV."""
     for entity, part in staged.entities.items():
         staging.write_parquet(part.rows, key, staged_name(entity), row_group)
-    if not staged.rejected:
+    if not rejects.height:
         return None
-    return staging.write_bytes(rejects_csv(staged.rejects()), key, REJECTS_FILE)
+    return staging.write_bytes(rejects_csv(rejects), key, REJECTS_FILE)
 
 
 def _summary(staged: StagedBatch) -> dict[str, int | float]:
