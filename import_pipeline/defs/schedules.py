@@ -9,7 +9,7 @@ from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import ImportSettings, LandingZone, PostgresResource
-from import_pipeline.defs.sensors import ledger_batches, parents_first, run_request
+from import_pipeline.defs.sensors import parents_first, request_runs, run_request
 
 
 @dg.schedule(
@@ -30,11 +30,11 @@ def reconciliation_schedule(
     landed, _ = settled(
         landing.batches(landing.list_files()), {}, datetime.now(UTC), landing.settle_seconds
     )
-    with postgres.connect() as conn:
-        keys = [b.partition_key for b in landed]
-        wanted = ledger.reconcilable(conn, keys, settings.stuck_after_hours)
-        todo = ledger_batches([b for b in landed if b.partition_key in wanted])
-        ledger.register(conn, todo)
+    todo = request_runs(
+        landed,
+        postgres,
+        lambda conn, keys: ledger.reconcilable(conn, keys, settings.stuck_after_hours),
+    )
     if not todo:
         return dg.SkipReason(f"all {len(landed)} landed batches are in the ledger and not failed")
     # NOTE: a schedule cannot return dynamic partition requests (only sensors can), so it

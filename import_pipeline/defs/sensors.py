@@ -5,9 +5,11 @@ the configured landing zone is the other kind, so one code location serves both.
 """
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import dagster as dg
+from psycopg2.extensions import connection
 
 from import_pipeline.core.entities import ENTITIES, load_rank
 from import_pipeline.core.landing import LandedBatch, complete_window, settled
@@ -46,10 +48,17 @@ def ledger_batches(landed: list[LandedBatch]) -> list[ledger.Batch]:
     ]
 
 
-def request_runs(ready: list[LandedBatch], postgres: PostgresResource) -> list[ledger.Batch]:
-    """Register batches the ledger has not seen; return those still needing a run."""
+Wanted = Callable[[connection, list[str]], set[str]]
+"""Which partition keys still need a run, asked of the ledger."""
+
+
+def request_runs(
+    ready: list[LandedBatch], postgres: PostgresResource, wanted_by: Wanted = ledger.needing_runs
+) -> list[ledger.Batch]:
+    """Register batches the ledger has not seen; return those `wanted_by` says still need a
+    run (by default: unknown or never started)."""
     with postgres.connect() as conn:
-        wanted = ledger.needing_runs(conn, [b.partition_key for b in ready])
+        wanted = wanted_by(conn, [b.partition_key for b in ready])
         new = ledger_batches([b for b in ready if b.partition_key in wanted])
         ledger.register(conn, new)
     return new

@@ -1,7 +1,9 @@
 """A landing zone or staging area in a local folder."""
 
 from datetime import UTC, datetime
+from os import stat_result
 from pathlib import Path
+from stat import S_ISREG
 from urllib.parse import unquote, urlparse
 
 from import_pipeline.core.landing import FileRecord, is_listed
@@ -13,18 +15,21 @@ def list_folder(root: Path, under: str = "") -> list[FileRecord]:
     folder = root / under
     if not folder.is_dir():
         return []
+    resolved = root.resolve()
     records = []
-    for path in sorted(folder.rglob("*")):
+    for path in folder.rglob("*"):
         key = path.relative_to(root).as_posix()
-        if path.is_file() and is_listed(key):
-            stat = path.stat()
+        if not is_listed(key):
+            continue
+        stat = path.stat()
+        if S_ISREG(stat.st_mode):
             records.append(
                 FileRecord(
-                    uri=path.resolve().as_uri(),
+                    uri=(resolved / key).as_uri(),
                     key=key,
                     size=stat.st_size,
                     modified=datetime.fromtimestamp(stat.st_mtime, UTC),
-                    version=f"{stat.st_size}-{stat.st_mtime_ns}",
+                    version=_version(stat),
                 )
             )
     return sorted(records, key=lambda r: r.key)
@@ -42,5 +47,9 @@ def path_of(uri: str) -> Path:
 
 
 def version_of(path: Path) -> str:
-    stat = path.stat()
+    return _version(path.stat())
+
+
+def _version(stat: stat_result) -> str:
+    """Size and mtime in ns: changes whenever the bytes may have."""
     return f"{stat.st_size}-{stat.st_mtime_ns}"
