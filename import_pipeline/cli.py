@@ -26,7 +26,7 @@ from import_pipeline.core.stage import (
     DEFAULT_MAX_REJECT_RATE,
     StagedBatch,
     check_reject_rate,
-    stage_file,
+    stage_in_memory,
 )
 from import_pipeline.core.validate import ERRORS
 from import_pipeline.files.s3 import S3Location
@@ -96,15 +96,16 @@ def validate_command(args: argparse.Namespace) -> int:
         profile = load_profile(args.profile, directory)
     else:
         profile = resolve_profile(path.name, directory)
-    staged = stage_file(path.read_bytes(), path.name, datetime.now(UTC), profile)
+    files = [(path.name, path.read_bytes())]
     threshold = profile.reject_threshold(args.max_reject_rate)
-    sys.stdout.write(report(staged, profile.name, threshold))
+    with stage_in_memory(files, path.name, datetime.now(UTC), profile) as (staged, rows):
+        sys.stdout.write(report(staged, rows["products"], profile.name, threshold))
     check_reject_rate(staged, threshold)
     sys.stdout.write("ok: the file would load\n")
     return 0
 
 
-def report(staged: StagedBatch, profile: str, threshold: float) -> str:
+def report(staged: StagedBatch, products: pl.DataFrame, profile: str, threshold: float) -> str:
     """The run's numbers as plain text: per entity, rejects by rule, the first rejects."""
     lines = [
         f"file: {staged.file_name}",
@@ -118,16 +119,17 @@ def report(staged: StagedBatch, profile: str, threshold: float) -> str:
         r = part.report
         lines.append(
             f"{name:<12}{r.rows_read:>8}{r.valid:>8}{r.rejected:>10}{r.duplicates:>12}"
-            f"{part.rows.height:>8}"
+            f"{part.rows:>8}"
         )
-    shared = _shared_skus(staged)
+    shared = _shared_skus(products)
     if shared:
         lines.append(f"\nproducts sharing a SKU: {shared} (the database will reject them)")
     by_rule = staged.rejects_by_rule()
     if by_rule:
         lines += ["", "rejects by rule:", *[f"  {rule}: {n}" for rule, n in by_rule.items()]]
         lines += ["", f"first rejects (of {staged.rejected}):"]
-        lines += [_reject_line(row) for row in staged.rejects().head(FIRST_REJECTS).to_dicts()]
+        first = staged.rejects().head(FIRST_REJECTS).collect()
+        lines += [_reject_line(row) for row in first.to_dicts()]
     return "\n".join(lines) + "\n"
 
 
@@ -138,8 +140,8 @@ def _reject_line(row: dict) -> str:
     return f"  row {row[ROW]}: {'; '.join(row[ERRORS])}: {values[:200]}"
 
 
-def _shared_skus(staged: StagedBatch) -> int:
-    rows = staged.entities["products"].rows.filter(pl.col("sku").is_not_null())
+def _shared_skus(products: pl.DataFrame) -> int:
+    rows = products.filter(pl.col("sku").is_not_null())
     return rows.height - rows["sku"].n_unique()
 
 

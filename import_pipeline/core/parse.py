@@ -1,12 +1,21 @@
-"""Bytes of a landed file -> a polars frame of text columns plus its source row number.
+"""A landed file -> polars frames of text columns plus their source row number.
 
-Everything is read as text: casting is the entity spec's job, so one bad value becomes a
-reject instead of failing the file. File-level problems raise a named `ImportFileError`.
+Files are read from disk in batches of rows, so a file larger than memory stages in
+bounded memory: compressed files are first inflated to a work folder (a stream, never
+whole in memory), then polars scans them. Everything is read as text: casting is the
+entity spec's job, so one bad value becomes a reject instead of failing the file.
+File-level problems raise a named `ImportFileError`.
 """
 
+import codecs
 import gzip
-import io
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 import zstandard
@@ -25,6 +34,10 @@ ROW = "_row"
 """Source row number: 1 for the first data record (header not counted)."""
 
 UTF8_BOM = b"\xef\xbb\xbf"
+BLOCK = 8 << 20
+"""Bytes per read when a file is inflated, transcoded or checked: bounds memory."""
+
+_UTF8 = ("utf-8", "utf8", "utf-8-sig")
 
 
 @dataclass(frozen=True)
@@ -39,130 +52,193 @@ class ReadOptions:
     skip_rows: int = 0
 
 
-def decompress(data: bytes, file_name: str) -> bytes:
-    """Undo gzip or zstd, recognised by magic bytes so a misnamed file still reads."""
+def read_frames(
+    path: Path,
+    file_name: str,
+    workdir: Path,
+    options: ReadOptions | None = None,
+    batch_rows: int | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The file's rows as text frames of at most `batch_rows` rows (None: one frame),
+    numbered by `_row` across the whole file. `workdir` holds inflated or transcoded
+    copies. Raises a named error for an empty, undecodable or unparseable file."""
+    options = options or ReadOptions()
+    path = _inflated(path, file_name, workdir)
+    head = _head(path)
+    if not head.strip() and path.stat().st_size <= len(head):
+        raise EmptyFile(file_name, "the file is empty", "Drop a file with a header and rows.")
+    file_format = options.format or _sniff_format(head, file_name)
+    if file_format is not FileFormat.PARQUET:
+        path = _as_utf8(path, head, file_name, options.encoding, workdir)
+    scan = _scan(path, head, file_name, file_format, options)
+    rows = 0
+    for frame in _batches(scan, path, file_name, file_format, batch_rows):
+        if frame.height == 0:
+            continue
+        if file_format is not FileFormat.CSV:
+            frame = _all_text(frame)
+        numbered = frame.with_row_index(ROW, offset=rows + 1)
+        rows += frame.height
+        yield numbered.with_columns(pl.col(ROW).cast(pl.Int64))
+    if rows == 0:
+        raise EmptyFile(
+            file_name, "the file has a header but no data rows", "Drop a file with rows."
+        )
+
+
+def parse_bytes(data: bytes, file_name: str, options: ReadOptions | None = None) -> pl.DataFrame:
+    """A whole small file already in memory (a test, a preview) as one frame."""
+    with tempfile.TemporaryDirectory(prefix="parse-") as work:
+        path = Path(work) / "landed"
+        path.write_bytes(data)
+        return pl.concat(read_frames(path, file_name, Path(work), options))
+
+
+def _inflated(path: Path, file_name: str, workdir: Path) -> Path:
+    """Undo gzip or zstd (recognised by magic bytes, so a misnamed file still reads) into
+    a plain copy in `workdir`, streaming; an uncompressed file is used where it is."""
+    with path.open("rb") as source:
+        magic = source.read(4)
+    opener: Callable[[BinaryIO], BinaryIO]
+    if magic.startswith(GZIP_MAGIC):
+        opener = _gunzip
+    elif magic.startswith(ZSTD_MAGIC):
+        opener = zstandard.ZstdDecompressor().stream_reader
+    else:
+        return path
+    target = workdir / f"{uuid.uuid4().hex}.inflated"
     try:
-        if data.startswith(GZIP_MAGIC):
-            return gzip.decompress(data)
-        if data.startswith(ZSTD_MAGIC):
-            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        with path.open("rb") as raw, opener(raw) as stream, target.open("wb") as out:
+            shutil.copyfileobj(stream, out, BLOCK)
     except (OSError, EOFError, zstandard.ZstdError) as exc:
         raise UnreadableFile(
             file_name,
             f"the compressed stream is damaged or cut off ({exc})",
             "Upload the file again; check that the upload finished.",
         ) from exc
-    return data
+    return target
 
 
-def parse_bytes(data: bytes, file_name: str, options: ReadOptions | None = None) -> pl.DataFrame:
-    """Parse a whole file (possibly compressed) into text columns plus `_row`."""
-    options = options or ReadOptions()
-    data = decompress(data, file_name)
-    if not data.strip():
-        raise EmptyFile(file_name, "the file is empty", "Drop a file with a header and rows.")
-    file_format = options.format or _sniff_format(data, file_name)
-    if file_format is FileFormat.PARQUET:
-        frame = _read_parquet(data, file_name)
-    else:
-        text = _to_utf8(data, file_name, options.encoding)
-        if file_format is FileFormat.NDJSON:
-            frame = _read_ndjson(text, file_name)
-        else:
-            frame = _read_csv(text, file_name, options)
-    if frame.height == 0:
-        raise EmptyFile(
-            file_name, "the file has a header but no data rows", "Drop a file with rows."
-        )
-    return frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+def _gunzip(raw: BinaryIO) -> BinaryIO:
+    return gzip.GzipFile(fileobj=raw)
 
 
-def _sniff_format(data: bytes, file_name: str) -> FileFormat:
+def _head(path: Path) -> bytes:
+    with path.open("rb") as source:
+        return source.read(1 << 16)
+
+
+def _sniff_format(head: bytes, file_name: str) -> FileFormat:
     """The name's format, else Parquet by magic, NDJSON by a leading `{`, else CSV."""
     named = format_from_name(file_name)
     if named is not None:
         return named
-    if data.startswith(PARQUET_MAGIC):
+    if head.startswith(PARQUET_MAGIC):
         return FileFormat.PARQUET
-    if data.lstrip(UTF8_BOM + b" \t\r\n").startswith(b"{"):
+    if head.lstrip(UTF8_BOM + b" \t\r\n").startswith(b"{"):
         return FileFormat.NDJSON
     return FileFormat.CSV
 
 
-def _to_utf8(data: bytes, file_name: str, encoding: str) -> bytes:
-    """Check (or transcode to) UTF-8 and drop a BOM; polars only reads UTF-8."""
+def _as_utf8(path: Path, head: bytes, file_name: str, encoding: str, workdir: Path) -> Path:
+    """polars reads only UTF-8: transcode a declared legacy encoding, and drop a BOM
+    (streaming, into `workdir`). UTF-8 itself is checked by polars as it reads."""
     codec = encoding.lower().replace("_", "-")
-    if codec in ("utf-8", "utf8", "utf-8-sig"):
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + data.count(b"\r", 0, exc.start) // 2 + 1
-            raise UndecodableFile(
-                file_name,
-                f"it is not valid UTF-8 (byte 0x{data[exc.start]:02x} near line {line})",
-                "Re-export it as UTF-8, or name its encoding in the source profile "
-                "(e.g. `encoding: cp1252`).",
-            ) from exc
-    else:
-        try:
-            data = data.decode(codec).encode("utf-8")
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise UndecodableFile(
-                file_name,
-                f"it cannot be decoded as {encoding} ({exc})",
-                "Fix the `encoding:` of its source profile.",
-            ) from exc
-    return data.removeprefix(UTF8_BOM)
+    if codec in _UTF8 and not head.startswith(UTF8_BOM):
+        return path
+    target = workdir / f"{uuid.uuid4().hex}.utf8"
+    try:
+        decoder = codecs.getincrementaldecoder("utf-8" if codec in _UTF8 else codec)()
+        with path.open("rb") as source, target.open("wb") as out:
+            first = True
+            while block := source.read(BLOCK):
+                text = decoder.decode(block)
+                out.write(text.removeprefix("\ufeff").encode() if first else text.encode())
+                first = False
+            out.write(decoder.decode(b"", final=True).encode())
+    except (UnicodeDecodeError, LookupError) as exc:
+        if codec in _UTF8:
+            raise _not_utf8(path, file_name) from exc
+        raise UndecodableFile(
+            file_name,
+            f"it cannot be decoded as {encoding} ({exc})",
+            "Fix the `encoding:` of its source profile.",
+        ) from exc
+    return target
 
 
-def _read_csv(data: bytes, file_name: str, options: ReadOptions) -> pl.DataFrame:
+def _not_utf8(path: Path, file_name: str) -> UndecodableFile:
+    """Find the first byte that is not UTF-8 (a second pass, only once reading failed)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 1
+    with path.open("rb") as source:
+        while block := source.read(BLOCK):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                line = lines + exc.object.count(b"\n", 0, exc.start)
+                return UndecodableFile(
+                    file_name,
+                    f"it is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} near line {line})",
+                    "Re-export it as UTF-8, or name its encoding in the source profile "
+                    "(e.g. `encoding: cp1252`).",
+                )
+            lines += block.count(b"\n")
+    return UndecodableFile(
+        file_name, "it is not valid UTF-8", "Re-export it as UTF-8, or name its encoding."
+    )
+
+
+def _scan(
+    path: Path, head: bytes, file_name: str, file_format: FileFormat, options: ReadOptions
+) -> pl.LazyFrame:
+    if file_format is FileFormat.PARQUET:
+        return pl.scan_parquet(path)
+    if file_format is FileFormat.NDJSON:
+        return pl.scan_ndjson(path, infer_schema_length=None)
     # NOTE: polars does not recognise CR-only line endings (old Mac exports): it reads a
     # header and zero rows without an error, so look for them ourselves.
-    eol = "\r" if b"\n" not in data and b"\r" in data else "\n"
+    eol = "\r" if b"\n" not in head and b"\r" in head else "\n"
+    return pl.scan_csv(
+        path,
+        has_header=options.has_header,
+        skip_rows=options.skip_rows,
+        separator=options.delimiter or default_delimiter(file_name),
+        quote_char=options.quote_char,
+        infer_schema=False,
+        eol_char=eol,
+        truncate_ragged_lines=True,
+        raise_if_empty=False,
+        empty_string_is_null=False,
+        with_column_names=lambda names: [n.strip().lstrip("\ufeff") for n in names],
+    )
+
+
+def _batches(
+    scan: pl.LazyFrame, path: Path, file_name: str, file_format: FileFormat, rows: int | None
+) -> Iterator[pl.DataFrame]:
+    """The scan's frames, with polars' parse errors turned into named file errors."""
     try:
-        frame = pl.read_csv(
-            data,
-            has_header=options.has_header,
-            skip_rows=options.skip_rows,
-            separator=options.delimiter or default_delimiter(file_name),
-            quote_char=options.quote_char,
-            infer_schema=False,
-            eol_char=eol,
-            truncate_ragged_lines=True,
-            raise_if_empty=False,
-            empty_string_is_null=False,
-        )
+        if rows is None:
+            yield scan.collect()
+        else:
+            yield from scan.collect_batches(chunk_size=rows)
     except pl.exceptions.PolarsError as exc:
-        raise UnreadableFile(
-            file_name,
-            f"it does not parse as CSV ({_first_line(exc)})",
-            "Check the delimiter and quoting, or set them in the source profile.",
-        ) from exc
-    return frame.rename({name: name.strip().lstrip("\ufeff") for name in frame.columns})
+        if "utf-8" in str(exc).lower():
+            raise _not_utf8(path, file_name) from exc
+        raise _unparseable(file_name, file_format, exc) from exc
 
 
-def _read_ndjson(data: bytes, file_name: str) -> pl.DataFrame:
-    try:
-        frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
-    except pl.exceptions.PolarsError as exc:
-        raise UnreadableFile(
-            file_name,
-            f"it does not parse as NDJSON, one JSON object per line ({_first_line(exc)})",
-            "Fix the broken line, or name the file .csv if it is CSV.",
-        ) from exc
-    return _all_text(frame)
-
-
-def _read_parquet(data: bytes, file_name: str) -> pl.DataFrame:
-    try:
-        frame = pl.read_parquet(io.BytesIO(data))
-    except pl.exceptions.PolarsError as exc:
-        raise UnreadableFile(
-            file_name,
-            f"it does not parse as Parquet ({_first_line(exc)})",
-            "Upload the file again; check that the upload finished.",
-        ) from exc
-    return _all_text(frame)
+def _unparseable(file_name: str, file_format: FileFormat, exc: Exception) -> UnreadableFile:
+    if file_format is FileFormat.PARQUET:
+        problem, fix = "Parquet", "Upload the file again; check that the upload finished."
+    elif file_format is FileFormat.NDJSON:
+        problem = "NDJSON, one JSON object per line"
+        fix = "Fix the broken line, or name the file .csv if it is CSV."
+    else:
+        problem = "CSV"
+        fix = "Check the delimiter and quoting, or set them in the source profile."
+    return UnreadableFile(file_name, f"it does not parse as {problem} ({_first_line(exc)})", fix)
 
 
 def _all_text(frame: pl.DataFrame) -> pl.DataFrame:

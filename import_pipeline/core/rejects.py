@@ -1,6 +1,7 @@
 """The rejects CSV a data engineer opens in a spreadsheet, fixes and drops back in."""
 
 import io
+from pathlib import Path
 
 import polars as pl
 
@@ -22,12 +23,21 @@ def neutralised(name: str) -> pl.Expr:
 
 def rejects_csv(rejects: pl.DataFrame) -> bytes:
     """Original columns, then `_row` and `_errors` (`; `-separated), every cell safe."""
-    originals = [c for c in rejects.columns if c not in (ROW, ERRORS)]
-    frame = rejects.select(
+    buffer = io.BytesIO()
+    _spreadsheet_safe(rejects.lazy()).collect().write_csv(buffer)
+    return buffer.getvalue()
+
+
+def write_rejects_csv(rejects: pl.LazyFrame, path: Path) -> None:
+    """The same CSV as `rejects_csv`, streamed to a file (a large batch's rejects)."""
+    _spreadsheet_safe(rejects).sink_csv(path)
+
+
+def _spreadsheet_safe(rejects: pl.LazyFrame) -> pl.LazyFrame:
+    names = rejects.collect_schema().names()
+    originals = [c for c in names if c not in (ROW, ERRORS)]
+    return rejects.select(
         *[neutralised(c) for c in originals],
         pl.col(ROW),
         pl.col(ERRORS).list.join("; "),
     )
-    buffer = io.BytesIO()
-    frame.write_csv(buffer)
-    return buffer.getvalue()

@@ -1,16 +1,27 @@
-"""A landed batch's files -> per-entity staged rows and rejects, ready to upsert.
+"""A landed batch's files -> per-entity staged rows (valid, deduped, key-ordered) and rejects.
 
-Parse each file once, slice by entity through the profile, concatenate an entity's slices
-of all files, validate, fill the version, dedupe. Every entity appears in the result, most
-with zero rows, so all four assets always run.
+Staging runs in two passes so that memory is bounded by a batch of rows, not by the file:
+
+1. `read_batch` reads every file in batches of rows, slices them by entity through the
+   profile, validates each slice and writes its valid rows and its rejects as parts in a
+   work folder. The reject rate is known after this pass, before anything is deduped.
+2. `StagedBatch.deduped` keeps the newest row per key. An entity small enough is deduped
+   in one go; a larger one is first split into key ranges (boundaries from a sample of
+   its keys), and each range is deduped alone, since every version of a key falls into
+   the same range. Each range goes to `write` in key order: the loader's chunks are then
+   contiguous key ranges, which the upsert's key-ranged join relies on.
 
 Row numbers (`_row`) count across the batch's files (in name order), so they stay unique per
 batch and entity (the rejects table's key), and a later file wins a dedupe tie; each reject
 also says where it came from (`_source` = `<file>:<row in that file>`).
 """
 
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import NamedTuple
 
 import polars as pl
@@ -19,35 +30,59 @@ from import_pipeline.core.dedupe import dedupe
 from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
 from import_pipeline.core.errors import EmptyFile, MissingColumns, TooManyRejects
 from import_pipeline.core.manifest import Manifest
-from import_pipeline.core.parse import ROW, parse_bytes
+from import_pipeline.core.parse import ROW, read_frames
 from import_pipeline.core.profiles import Profile
 from import_pipeline.core.report import StageReport
-from import_pipeline.core.rules import TIMESTAMP
-from import_pipeline.core.validate import Validated, validate
+from import_pipeline.core.rules import TIMESTAMP, CastOptions
+from import_pipeline.core.validate import validate
 
 SOURCE = "_source"
 """In a rejects frame: `<file>:<row in that file>`, so a multi-file batch's reject is found."""
 
+BATCH_ROWS = 250_000
+"""Rows of a file read and validated at a time (pass 1): its frames bound staging memory."""
+
+RANGE_ROWS = 1_000_000
+"""Valid rows of an entity deduped at a time (pass 2); above it, the keys are split into
+ranges of about this many rows."""
+
+SAMPLE_EVERY = 100
+"""One key in this many is kept to place the range boundaries."""
+
+DEFAULT_MAX_REJECT_RATE = 0.10
+"""Above this share of rejected rows a batch fails whole (a profile or run may change it)."""
+
+Write = Callable[[str, pl.DataFrame], None]
+"""Receives (entity, rows): an entity's staged rows, one key range at a time, in key order."""
+
 
 class LandedFile(NamedTuple):
-    """One file of a batch: its name (relative to the batch's folder) and bytes."""
+    """One file of a batch: its name (relative to the batch's folder) and a local copy."""
 
     name: str
-    data: bytes
+    path: Path
 
 
 @dataclass(frozen=True)
 class StagedEntity:
-    """One entity's part of a batch: deduped valid rows sorted by key, and rejects."""
+    """One entity's part of a batch. After pass 1: its valid parts (not yet deduped) and a
+    sample of their keys; after pass 2: `rows`, how many deduped rows went to `write`."""
 
-    rows: pl.DataFrame
-    rejects: pl.DataFrame
     report: StageReport
+    valid_parts: tuple[Path, ...] = ()
+    reject_parts: tuple[Path, ...] = ()
+    key_sample: pl.Series = field(default_factory=lambda: pl.Series(dtype=pl.String))
+    rows: int = 0
+
+    def rejects(self) -> Iterator[pl.DataFrame]:
+        """The rejects, one part at a time (source columns, `_row`, `_errors`, `_source`)."""
+        for path in self.reject_parts:
+            yield pl.read_ipc(path)
 
 
 @dataclass(frozen=True)
 class StagedBatch:
-    """All four entities of a batch (empty ones included) and the rows the file had."""
+    """All four entities of a batch (empty ones included) and the rows its files had."""
 
     file_name: str
     rows_read: int
@@ -63,14 +98,14 @@ class StagedBatch:
 
     @property
     def rows_staged(self) -> int:
-        return sum(e.rows.height for e in self.entities.values())
+        return sum(e.rows for e in self.entities.values())
 
-    def rejects(self) -> pl.DataFrame:
-        """Every entity's rejects in one frame (columns of all slices, in file order)."""
-        parts = [e.rejects for e in self.entities.values() if e.rejects.height]
+    def rejects(self) -> pl.LazyFrame:
+        """Every entity's rejects in one frame (columns of all slices), entity by entity."""
+        parts = [pl.scan_ipc(p) for e in self.entities.values() for p in e.reject_parts]
         if not parts:
-            return pl.DataFrame()
-        return pl.concat(parts, how="diagonal_relaxed").sort(ROW)
+            return pl.LazyFrame()
+        return pl.concat(parts, how="diagonal_relaxed")
 
     def rejects_by_rule(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -79,46 +114,71 @@ class StagedBatch:
                 totals[rule] = totals.get(rule, 0) + n
         return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
+    def deduped(self, write: Write, range_rows: int = RANGE_ROWS) -> "StagedBatch":
+        """Pass 2: keep the newest row per key and hand each entity's rows to `write`,
+        key range by key range in key order. Every entity gets at least one (maybe
+        empty) frame, so every loader finds its typed columns."""
+        entities = {
+            name: _deduped(part, ENTITIES[name], write, range_rows)
+            for name, part in self.entities.items()
+        }
+        return replace(self, entities=entities)
 
-def stage_file(data: bytes, file_name: str, landed_at: datetime, profile: Profile) -> StagedBatch:
-    """Parse, map, validate and dedupe one file; raise a named error if it is unusable."""
-    return stage_files([LandedFile(file_name, data)], file_name, landed_at, profile)
 
-
-def stage_files(
+def read_batch(
     files: list[LandedFile],
     batch_name: str,
     landed_at: datetime,
     profile: Profile,
+    workdir: Path,
     manifest: Manifest | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> StagedBatch:
-    """Stage several files as one batch (a folder): an entity's rows from all of them are
-    validated and deduped together; any unusable file fails the whole batch."""
+    """Pass 1: read, map and validate every file of a batch (a file, or a folder whose
+    files are validated together); any unusable file fails the whole batch.
+
+    A mapped profile reads each file whole: its group rules (forward fill within an
+    order, one row per group, row numbers within a group) need every row of a group."""
     manifest = manifest or Manifest()
     manifest.check_files([f.name for f in files])
     if not files:
         raise EmptyFile(batch_name, "the folder holds no data files", "Drop the files first.")
-    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in ENTITIES}
-    firsts, rows_read = [], 0
-    for landed in files:
-        frame = parse_bytes(landed.data, landed.name, profile.read)
-        manifest.check_rows(landed.name, frame.height)
-        frame = frame.with_columns(pl.col(ROW) + rows_read)
-        for name, part in profile.slices(frame, landed.name).items():
-            _require_columns(part, ENTITIES[name], landed.name)
-            parts[name].append(part)
-        firsts.append((rows_read + 1, landed.name))
-        rows_read += frame.height
-    sources = pl.DataFrame(firsts, schema={ROW: pl.Int64, SOURCE: pl.String}, orient="row")
-    entities = {
-        name: _stage_entity(_concat(parts[name], spec), spec, profile, landed_at, sources)
+    stagers = {
+        name: _EntityStager(spec, workdir / name, landed_at, profile.cast)
         for name, spec in ENTITIES.items()
     }
+    frame_rows = None if profile.mapping is not None else batch_rows
+    rows_read = 0
+    for landed in files:
+        file_rows = 0
+        for frame in read_frames(landed.path, landed.name, workdir, profile.read, frame_rows):
+            frame = frame.with_columns(pl.col(ROW) + rows_read)
+            for name, part in profile.slices(frame, landed.name).items():
+                _require_columns(part, ENTITIES[name], landed.name)
+                stagers[name].add(part, landed.name, rows_read)
+            file_rows += frame.height
+        manifest.check_rows(landed.name, file_rows)
+        rows_read += file_rows
+    entities = {name: stager.staged() for name, stager in stagers.items()}
     return StagedBatch(file_name=batch_name, rows_read=rows_read, entities=entities)
 
 
-DEFAULT_MAX_REJECT_RATE = 0.10
-"""Above this share of rejected rows a batch fails whole (a profile or run may change it)."""
+@contextmanager
+def stage_in_memory(
+    files: list[tuple[str, bytes]], batch_name: str, landed_at: datetime, profile: Profile
+) -> Iterator[tuple[StagedBatch, dict[str, pl.DataFrame]]]:
+    """Both passes on files already in memory (the CLI, tests): the staged batch and each
+    entity's deduped rows as one frame. Its rejects can be read inside the block only."""
+    collected: dict[str, list[pl.DataFrame]] = {name: [] for name in ENTITIES}
+    with tempfile.TemporaryDirectory(prefix="stage-") as work:
+        landed = []
+        for index, (name, data) in enumerate(files):
+            path = Path(work) / f"landed-{index}"
+            path.write_bytes(data)
+            landed.append(LandedFile(name, path))
+        staged = read_batch(landed, batch_name, landed_at, profile, Path(work))
+        staged = staged.deduped(lambda entity, rows: collected[entity].append(rows))
+        yield staged, {name: pl.concat(parts) for name, parts in collected.items()}
 
 
 def check_reject_rate(batch: StagedBatch, max_rate: float) -> None:
@@ -133,44 +193,101 @@ def check_reject_rate(batch: StagedBatch, max_rate: float) -> None:
         )
 
 
-def _stage_entity(
-    frame: pl.DataFrame,
-    spec: EntitySpec,
-    profile: Profile,
-    landed_at: datetime,
-    sources: pl.DataFrame,
-) -> StagedEntity:
-    checked: Validated = validate(frame, spec, profile.cast)
-    versioned = checked.valid.with_columns(
-        pl.col(VERSION_FIELD).fill_null(pl.lit(landed_at).cast(TIMESTAMP))
+class _EntityStager:
+    """Pass 1 for one entity: validates each slice and spills its valid rows and rejects
+    to the work folder as Arrow IPC parts (cheap to write and to read back)."""
+
+    def __init__(self, spec: EntitySpec, folder: Path, landed_at: datetime, cast: CastOptions):
+        self.spec, self.folder, self.landed_at, self.cast = spec, folder, landed_at, cast
+        self.valid_parts: list[Path] = []
+        self.reject_parts: list[Path] = []
+        self.samples: list[pl.Series] = []
+        self.rows_read = self.valid = self.rejected = 0
+        self.by_rule: dict[str, int] = {}
+
+    def add(self, part: pl.DataFrame, file_name: str, file_offset: int) -> None:
+        checked = validate(part, self.spec, self.cast)
+        self.rows_read += part.height
+        if checked.valid.height:
+            valid = checked.valid.with_columns(
+                pl.col(VERSION_FIELD).fill_null(pl.lit(self.landed_at).cast(TIMESTAMP))
+            )
+            self.valid_parts.append(self._spill(valid, "valid"))
+            self.samples.append(valid[self.spec.key].gather_every(SAMPLE_EVERY))
+            self.valid += valid.height
+        if checked.rejects.height:
+            source = pl.format("{}:{}", pl.lit(file_name), pl.col(ROW) - file_offset)
+            rejects = checked.rejects.with_columns(source.alias(SOURCE))
+            self.reject_parts.append(self._spill(rejects, "rejects"))
+            self.rejected += rejects.height
+            for rule, n in checked.rejects_by_rule().items():
+                self.by_rule[rule] = self.by_rule.get(rule, 0) + n
+
+    def staged(self) -> StagedEntity:
+        report = StageReport(
+            entity=self.spec.name,
+            rows_read=self.rows_read,
+            valid=self.valid,
+            rejected=self.rejected,
+            rejects_by_rule=dict(sorted(self.by_rule.items(), key=lambda item: -item[1])),
+        )
+        sample = pl.concat(self.samples) if self.samples else pl.Series(dtype=pl.String)
+        return StagedEntity(
+            report=report,
+            valid_parts=tuple(self.valid_parts),
+            reject_parts=tuple(self.reject_parts),
+            key_sample=sample,
+        )
+
+    def _spill(self, frame: pl.DataFrame, kind: str) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{kind}-{len(self.valid_parts) + len(self.reject_parts):06}.arrow"
+        frame.write_ipc(path, compression="lz4")
+        return path
+
+
+def _deduped(part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int) -> StagedEntity:
+    rows = duplicates = conflicting = 0
+    for paths in _key_ranges(part, spec, range_rows):
+        result = dedupe(pl.scan_ipc(paths).collect(), spec)
+        write(spec.name, result.rows)
+        rows += result.rows.height
+        duplicates += result.duplicates
+        conflicting += result.conflicting_keys
+    if not part.valid_parts:
+        write(spec.name, _empty_valid(spec))
+    report = replace(part.report, duplicates=duplicates, conflicting_keys=conflicting)
+    return replace(part, report=report, rows=rows, valid_parts=(), key_sample=pl.Series())
+
+
+def _key_ranges(part: StagedEntity, spec: EntitySpec, range_rows: int) -> list[list[Path]]:
+    """The valid parts, regrouped into key ranges of about `range_rows` rows, in key
+    order: one group of every part when they are small enough together."""
+    if part.report.valid <= range_rows:
+        return [list(part.valid_parts)] if part.valid_parts else []
+    every = max(range_rows // SAMPLE_EVERY, 1)
+    boundaries = (
+        part.key_sample.sort().gather_every(every, offset=every).unique(maintain_order=True)
     )
-    deduped = dedupe(versioned, spec)
-    report = StageReport(
-        entity=spec.name,
-        rows_read=frame.height,
-        valid=checked.valid.height,
-        rejected=checked.rejects.height,
-        duplicates=deduped.duplicates,
-        conflicting_keys=deduped.conflicting_keys,
-        rejects_by_rule=checked.rejects_by_rule(),
-    )
-    rejects = _with_source(checked.rejects, sources)
-    return StagedEntity(rows=deduped.rows, rejects=rejects, report=report)
+    folder = part.valid_parts[0].parent / "ranges"
+    ranges: dict[int, list[Path]] = {}
+    for index, path in enumerate(part.valid_parts):
+        frame = pl.read_ipc(path)
+        which = boundaries.search_sorted(frame[spec.key], side="right").alias("_range")
+        pieces = frame.with_columns(which).partition_by("_range", as_dict=True, include_key=False)
+        for (number,), piece in pieces.items():
+            target = folder / f"{number:06}-{index:06}.arrow"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            piece.write_ipc(target, compression="lz4")
+            ranges.setdefault(int(number), []).append(target)
+        path.unlink()
+    return [ranges[number] for number in sorted(ranges)]
 
 
-def _concat(parts: list[pl.DataFrame], spec: EntitySpec) -> pl.DataFrame:
-    """One frame of an entity's slices from every file (columns one file lacks are null)."""
-    return pl.concat(parts, how="diagonal") if parts else _empty(spec)
-
-
-def _with_source(rejects: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
-    """Add `_source` (`file:row`) from the batch row number and each file's first row."""
-    located = rejects.join_asof(
-        sources.rename({SOURCE: "_file"}).with_columns(pl.col(ROW).alias("_first")),
-        on=ROW,
-    )
-    source = pl.format("{}:{}", pl.col("_file"), pl.col(ROW) - pl.col("_first") + 1)
-    return located.with_columns(source.alias(SOURCE)).drop("_file", "_first")
+def _empty_valid(spec: EntitySpec) -> pl.DataFrame:
+    """No rows, but the typed columns a valid frame has."""
+    empty = pl.DataFrame(schema={ROW: pl.Int64, **{name: pl.String for name in spec.field_names}})
+    return validate(empty, spec, CastOptions()).valid
 
 
 def _require_columns(frame: pl.DataFrame, spec: EntitySpec, file_name: str) -> None:
@@ -182,7 +299,3 @@ def _require_columns(frame: pl.DataFrame, spec: EntitySpec, file_name: str) -> N
             f"{spec.name} needs the column(s) {', '.join(missing)}; the file has {found}",
             "Add the missing column(s) to the export, or map them in the source profile.",
         )
-
-
-def _empty(spec: EntitySpec) -> pl.DataFrame:
-    return pl.DataFrame(schema={ROW: pl.Int64, **{name: pl.String for name in spec.field_names}})

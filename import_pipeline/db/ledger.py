@@ -7,14 +7,14 @@ then records its progress, counts and, on failure, the error.
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 
 import polars as pl
-from psycopg2.extensions import connection
+from psycopg2.extensions import connection, cursor
 
 from import_pipeline.core.parse import ROW, list_as_json
 from import_pipeline.core.stage import SOURCE
@@ -142,33 +142,40 @@ def fail(conn: connection, partition_key: str, run_id: str, error: str) -> None:
         )
 
 
-def save_rejects(conn: connection, partition_key: str, entity: str, rejects: pl.DataFrame) -> None:
-    """Replace this batch's rejects of `entity` (idempotent on re-runs) through COPY."""
-    raw_columns = [c for c in rejects.columns if c not in (ROW, ERRORS, SOURCE)]
+def save_rejects(
+    conn: connection, partition_key: str, entity: str, rejects: Iterable[pl.DataFrame]
+) -> None:
+    """Replace this batch's rejects of `entity` (idempotent on re-runs) through COPY, part
+    by part (a large file's rejects never sit in memory whole)."""
     with conn, conn.cursor() as cur:
         cur.execute(
             "DELETE FROM ingest.rejects WHERE partition_key = %s AND entity = %s",
             (partition_key, entity),
         )
-        if rejects.height == 0:
-            return
-        raw = pl.struct(raw_columns).struct.json_encode() if raw_columns else pl.lit("{}")
-        frame = rejects.select(
-            pl.lit(partition_key).alias("partition_key"),
-            pl.lit(entity).alias("entity"),
-            pl.col(ROW).alias("source_row"),
-            list_as_json(pl.col(ERRORS)),
-            raw.alias("raw"),
-            pl.col(SOURCE) if SOURCE in rejects.columns else pl.lit(None, pl.String),
-        )
-        buffer = io.BytesIO()
-        frame.write_csv(buffer, include_header=False)
-        buffer.seek(0)
-        cur.copy_expert(
-            "COPY ingest.rejects (partition_key, entity, source_row, errors, raw, source)"
-            " FROM STDIN WITH (FORMAT csv)",
-            buffer,
-        )
+        for part in rejects:
+            if part.height:
+                _copy_rejects(cur, partition_key, entity, part)
+
+
+def _copy_rejects(cur: cursor, partition_key: str, entity: str, rejects: pl.DataFrame) -> None:
+    raw_columns = [c for c in rejects.columns if c not in (ROW, ERRORS, SOURCE)]
+    raw = pl.struct(raw_columns).struct.json_encode() if raw_columns else pl.lit("{}")
+    frame = rejects.select(
+        pl.lit(partition_key).alias("partition_key"),
+        pl.lit(entity).alias("entity"),
+        pl.col(ROW).alias("source_row"),
+        list_as_json(pl.col(ERRORS)),
+        raw.alias("raw"),
+        pl.col(SOURCE) if SOURCE in rejects.columns else pl.lit(None, pl.String),
+    )
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False)
+    buffer.seek(0)
+    cur.copy_expert(
+        "COPY ingest.rejects (partition_key, entity, source_row, errors, raw, source)"
+        " FROM STDIN WITH (FORMAT csv)",
+        buffer,
+    )
 
 
 def save_db_rejects(conn: connection, partition_key: str, entity: str, rejects: list) -> None:

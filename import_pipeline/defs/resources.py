@@ -5,6 +5,8 @@ S3 goes through dagster-aws's `S3Resource`, whose endpoint comes from its config
 standard `AWS_ENDPOINT_URL` variable (MinIO, moto), credentials from the usual AWS_* ones.
 """
 
+import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,9 +56,14 @@ class S3Backed(dg.ConfigurableResource):
     """A resource that may live on S3: one boto3 client per resource instance (building a
     client costs tens of milliseconds; a folder batch reads many files)."""
 
+    url: str
     s3: S3Resource | None = None
 
     _s3_client: Any = PrivateAttr(default=None)
+
+    @property
+    def is_s3(self) -> bool:
+        return self.url.startswith("s3://")
 
     def client(self) -> Any:
         if self._s3_client is None:
@@ -68,14 +75,9 @@ class LandingZone(S3Backed):
     """Where partners drop files: a local folder or `s3://bucket/prefix`. With
     `tenant_from_path`, the first folder below the root names the tenant."""
 
-    url: str
     settle_seconds: float = 10.0
     tenant_from_path: bool = False
     max_keys_per_tick: int = 1000
-
-    @property
-    def is_s3(self) -> bool:
-        return self.url.startswith("s3://")
 
     def list_files(self, under: str = "") -> list[FileRecord]:
         """Every file of the zone (or of its folder `under`), without a bound."""
@@ -92,36 +94,41 @@ class LandingZone(S3Backed):
         """The ready batches among listed files (a marked folder is one batch)."""
         return plan(records, self.tenant_from_path, self._uri)
 
-    def read_batch(self, uri: str, version: str, name: str) -> tuple[list[LandedFile], Manifest]:
-        """Every file of the batch and its manifest, refusing a batch any file of which
-        changed since it landed: that version is a batch of its own, loaded separately."""
+    def fetch_batch(
+        self, uri: str, version: str, name: str, workdir: Path
+    ) -> tuple[list[LandedFile], Manifest]:
+        """Every file of the batch as a local path (an S3 object is streamed into
+        `workdir`) and its manifest, refusing a batch any file of which changed since it
+        landed: that version is a batch of its own, loaded separately."""
         if not uri.endswith("/"):
-            return [LandedFile(name, self._read(uri, version, name))], Manifest()
+            return [LandedFile(name, self._fetch(uri, version, name, workdir))], Manifest()
         folder = self._key(uri)
         records = self.list_files(folder)
         if folder_version(records) != version:
             raise _changed(name)
         files = [
-            LandedFile(m.key.removeprefix(folder), self._read(m.uri, m.version, name))
+            LandedFile(m.key.removeprefix(folder), self._fetch(m.uri, m.version, name, workdir))
             for m in folder_members(records, folder)
         ]
         manifest = Manifest()
         for record in records:
             if record.key == folder + MANIFEST:
-                manifest = parse_manifest(self._read(record.uri, record.version, name))
+                path = self._fetch(record.uri, record.version, name, workdir)
+                manifest = parse_manifest(path.read_bytes())
         return files, manifest
 
-    def _read(self, uri: str, version: str, name: str) -> bytes:
+    def _fetch(self, uri: str, version: str, name: str, workdir: Path) -> Path:
+        """A local path holding this version of the file (a local file is used in place)."""
         if self.is_s3:
             location = S3Location.parse(self.url)
-            data = s3.read(self.client(), location, location.key_of(uri), version)
+            target = workdir / f"landed-{uuid.uuid4().hex}"
+            if s3.download(self.client(), location, location.key_of(uri), version, target):
+                return target
         else:
             path = local.path_of(uri)
-            current = path.is_file() and local.version_of(path) == version
-            data = path.read_bytes() if current else None
-        if data is None:
-            raise _changed(name)
-        return data
+            if path.is_file() and local.version_of(path) == version:
+                return path
+        raise _changed(name)
 
     def _uri(self, key: str) -> str:
         if self.is_s3:
@@ -146,10 +153,8 @@ class StagingArea(S3Backed):
     """Where staged Parquet and rejects CSVs are written between steps: a local folder, or
     `s3://bucket/prefix` so that any worker can run any step."""
 
-    url: str
-
     def path(self, partition_key: str, name: str) -> str:
-        if self.url.startswith("s3://"):
+        if self.is_s3:
             return S3Location.parse(self.url).uri(f"{partition_key}/{name}")
         return str(Path(self.url) / partition_key / name)
 
@@ -157,13 +162,13 @@ class StagingArea(S3Backed):
         self, frame: pl.DataFrame, partition_key: str, name: str, row_group: int
     ) -> str:
         path = self.path(partition_key, name)
-        if not self.url.startswith("s3://"):
+        if not self.is_s3:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         frame.write_parquet(path, row_group_size=row_group, storage_options=self._options())
         return path
 
     def write_bytes(self, data: bytes, partition_key: str, name: str) -> str:
-        if self.url.startswith("s3://"):
+        if self.is_s3:
             location = S3Location.parse(self.url)
             return s3.write(self.client(), location, f"{partition_key}/{name}", data)
         path = Path(self.path(partition_key, name))
@@ -171,11 +176,36 @@ class StagingArea(S3Backed):
         path.write_bytes(data)
         return str(path)
 
-    def scan_parquet(self, partition_key: str, name: str) -> pl.LazyFrame:
-        return pl.scan_parquet(self.path(partition_key, name), storage_options=self._options())
+    def put_file(self, source: Path, partition_key: str, name: str) -> str:
+        """Move a finished local file (a rejects CSV) into the staging area."""
+        if self.is_s3:
+            location = S3Location.parse(self.url)
+            return s3.upload(self.client(), location, f"{partition_key}/{name}", source)
+        path = Path(self.path(partition_key, name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(source, path)
+        return str(path)
+
+    def clear(self, partition_key: str, folder: str) -> None:
+        """Remove a staged folder, so a re-run's output never mixes with an older one."""
+        if self.is_s3:
+            location = S3Location.parse(self.url)
+            s3.remove_prefix(self.client(), location, f"{partition_key}/{folder}/")
+        else:
+            shutil.rmtree(self.path(partition_key, folder), ignore_errors=True)
+
+    def scan_folder(self, partition_key: str, folder: str) -> pl.LazyFrame:
+        """Every Parquet file of a staged folder, in name order, as one frame."""
+        if self.is_s3:
+            location = S3Location.parse(self.url)
+            records = s3.list_prefix(self.client(), location, f"{partition_key}/{folder}/")
+            paths = sorted(r.uri for r in records if r.key.endswith(".parquet"))
+        else:
+            paths = sorted(str(p) for p in Path(self.path(partition_key, folder)).glob("*.parquet"))
+        return pl.scan_parquet(paths, storage_options=self._options())
 
     def _options(self) -> dict[str, str] | None:
-        if not self.url.startswith("s3://"):
+        if not self.is_s3:
             return None
         resource = self.s3 or S3Resource()
         keys = {

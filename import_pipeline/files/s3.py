@@ -5,12 +5,16 @@ Listing is bounded: one call lists at most `limit` keys after a start key, so a 
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from import_pipeline.core.landing import FileRecord, Window, is_listed
 
 PAGE = 1000
 """S3 returns at most 1,000 keys per ListObjectsV2 call."""
+
+BLOCK = 8 << 20
+"""Bytes per read when an object is streamed to disk."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,23 @@ def list_prefix(client: Any, location: S3Location, under: str = "") -> list[File
 
 def read(client: Any, location: S3Location, key: str, version: str) -> bytes | None:
     """The object's bytes if its ETag is still `version`, else None (changed or removed)."""
+    body = _body(client, location, key, version)
+    return None if body is None else body.read()
+
+
+def download(client: Any, location: S3Location, key: str, version: str, target: Path) -> bool:
+    """Stream the object into `target` if its ETag is still `version` (False if not), so a
+    file larger than memory lands on local disk without being held whole."""
+    body = _body(client, location, key, version)
+    if body is None:
+        return False
+    with target.open("wb") as out:
+        for block in body.iter_chunks(BLOCK):
+            out.write(block)
+    return True
+
+
+def _body(client: Any, location: S3Location, key: str, version: str) -> Any:
     try:
         response = client.get_object(
             Bucket=location.bucket, Key=f"{location.prefix}{key}", IfMatch=f'"{version}"'
@@ -77,12 +98,26 @@ def read(client: Any, location: S3Location, key: str, version: str) -> bytes | N
         if exc.response["Error"]["Code"] in ("NoSuchKey", "PreconditionFailed", "404", "412"):
             return None
         raise
-    return response["Body"].read()
+    return response["Body"]
 
 
 def write(client: Any, location: S3Location, key: str, data: bytes) -> str:
     client.put_object(Bucket=location.bucket, Key=f"{location.prefix}{key}", Body=data)
     return location.uri(key)
+
+
+def upload(client: Any, location: S3Location, key: str, source: Path) -> str:
+    """A local file to the key, in parts (boto3's managed transfer) for large files."""
+    client.upload_file(str(source), location.bucket, f"{location.prefix}{key}")
+    return location.uri(key)
+
+
+def remove_prefix(client: Any, location: S3Location, under: str) -> None:
+    """Delete every object below `under` (a staged folder a new run replaces)."""
+    keys = [r.key for r in list_prefix(client, location, under)]
+    for start in range(0, len(keys), PAGE):
+        objects = [{"Key": f"{location.prefix}{k}"} for k in keys[start : start + PAGE]]
+        client.delete_objects(Bucket=location.bucket, Delete={"Objects": objects})
 
 
 def polars_options(client: Any, credentials: dict[str, str]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from import_pipeline.core.landing import (
 )
 from import_pipeline.core.manifest import parse_manifest
 from import_pipeline.core.profiles import CANONICAL
-from import_pipeline.core.stage import SOURCE, LandedFile, stage_files
+from import_pipeline.core.stage import SOURCE, stage_in_memory
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -123,28 +123,23 @@ def test_a_broken_manifest_is_unreadable():
 def test_files_of_one_entity_are_deduped_together_and_rejects_say_which_file():
     first = b"customer_id,email,updated_at\nC1,a@x.io,2024-01-01\nC2,bad,2024-01-01\n"
     second = b"customer_id,email,updated_at\nC1,new@x.io,2024-02-01\nC3,bad,2024-01-01\n"
-    files = [LandedFile("customers_1.csv", first), LandedFile("customers_2.csv", second)]
-    staged = stage_files(files, "drop", T0, CANONICAL)
-    customers = staged.entities["customers"]
+    files = [("customers_1.csv", first), ("customers_2.csv", second)]
+    with stage_in_memory(files, "drop", T0, CANONICAL) as (staged, rows):
+        rejects = staged.rejects().select("_row", SOURCE).collect()
     assert staged.rows_read == 4
-    assert customers.rows.select("customer_id", "email").rows() == [("C1", "new@x.io")]
-    assert customers.report.duplicates == 1
-    assert customers.rejects.select("_row", SOURCE).rows() == [
-        (2, "customers_1.csv:2"),
-        (4, "customers_2.csv:2"),
-    ]
+    assert rows["customers"].select("customer_id", "email").rows() == [("C1", "new@x.io")]
+    assert staged.entities["customers"].report.duplicates == 1
+    assert rejects.rows() == [(2, "customers_1.csv:2"), (4, "customers_2.csv:2")]
 
 
 def test_a_folder_can_feed_every_entity_at_once():
-    files = [
-        LandedFile("customers.csv", b"customer_id\nC1\n"),
-        LandedFile("products.csv", b"product_id,name\nP1,Tea\n"),
-    ]
-    staged = stage_files(files, "drop", T0, CANONICAL)
-    assert {e: part.rows.height for e, part in staged.entities.items()} == {
+    files = [("customers.csv", b"customer_id\nC1\n"), ("products.csv", b"product_id,name\nP1,T\n")]
+    with stage_in_memory(files, "drop", T0, CANONICAL) as (staged, rows):
+        pass
+    assert {e: part.rows for e, part in staged.entities.items()} == {
         "customers": 1,
         "products": 1,
         "orders": 0,
         "line_items": 0,
     }
-    assert isinstance(staged.entities["orders"].rows, pl.DataFrame)
+    assert rows["orders"].schema["updated_at"] == pl.Datetime("us", "UTC")

@@ -10,7 +10,7 @@ from psycopg2.extensions import connection
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.profiles import CANONICAL
 from import_pipeline.core.report import LoadCounts
-from import_pipeline.core.stage import stage_file
+from import_pipeline.core.stage import stage_in_memory
 from import_pipeline.db import upsert
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
@@ -34,8 +34,9 @@ def staged_rows(
     entity: str, rows: list[dict], batch: str = "b1", landed_at: datetime = LANDED
 ) -> pl.DataFrame:
     """Canonical rows as the staged, key-ordered frame an entity asset reads."""
-    staged = stage_file(csv_of(rows), f"{entity}.csv", landed_at, CANONICAL).entities[entity]
-    return staged.rows.with_columns(pl.lit(batch).alias(BATCH))
+    name = f"{entity}.csv"
+    with stage_in_memory([(name, csv_of(rows))], name, landed_at, CANONICAL) as (_, staged):
+        return staged[entity].with_columns(pl.lit(batch).alias(BATCH))
 
 
 def load(

@@ -79,12 +79,13 @@ def test_a_folder_loads_as_one_batch_in_fk_order_with_staging_on_s3(
     assert query(env, "SELECT line_item_id FROM commerce.line_items") == [("L1",)]
     assert query(env, "SELECT source_row, source FROM ingest.rejects") == [(2, "customers_a.csv:2")]
     staged = client.list_objects_v2(Bucket=s3_bucket, Prefix=f"staging/{request.partition_key}/")
-    names = sorted(item["Key"].rsplit("/", 1)[1] for item in staged["Contents"])
+    prefix = f"staging/{request.partition_key}/"
+    names = sorted(item["Key"].removeprefix(prefix) for item in staged["Contents"])
     assert names == [
-        "customers.parquet",
-        "line_items.parquet",
-        "orders.parquet",
-        "products.parquet",
+        "customers/000000.parquet",
+        "line_items/000000.parquet",
+        "orders/000000.parquet",
+        "products/000000.parquet",
         "rejects.csv",
     ]
     rejects = client.get_object(

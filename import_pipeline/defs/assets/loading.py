@@ -20,7 +20,7 @@ from import_pipeline.db import checks as check_sql
 from import_pipeline.db import ledger, upsert
 from import_pipeline.db.sql import BATCH
 from import_pipeline.defs import checks, metadata
-from import_pipeline.defs.assets.staged_batch import staged_name
+from import_pipeline.defs.assets.staged_batch import staged_folder
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 
 
@@ -68,7 +68,7 @@ def load_staged(
             settled = upsert.settle_held(
                 conn, spec, batch.tenant, settings.held_max_age_hours * 3600
             )
-            lazy = staging.scan_parquet(key, staged_name(spec.name))
+            lazy = staging.scan_folder(key, staged_folder(spec.name))
             total = lazy.select(pl.len()).collect().item()
             loaded, db_rejects = upsert.load_entity(
                 conn,
@@ -122,7 +122,7 @@ def _check_results(
         order_ids = (
             pl.concat(
                 [
-                    staging.scan_parquet(batch.partition_key, staged_name(s.name)).select(
+                    staging.scan_folder(batch.partition_key, staged_folder(s.name)).select(
                         "order_id"
                     )
                     for s in (ORDERS, LINE_ITEMS)

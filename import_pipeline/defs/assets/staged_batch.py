@@ -1,16 +1,18 @@
 """staged_batch: read the landed batch (one file or a folder) once, validate, dedupe, stage."""
 
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.profiles import load_profile
-from import_pipeline.core.rejects import rejects_csv
-from import_pipeline.core.stage import StagedBatch, check_reject_rate, stage_files
+from import_pipeline.core.rejects import write_rejects_csv
+from import_pipeline.core.stage import StagedBatch, check_reject_rate, read_batch
 from import_pipeline.db import ledger
 from import_pipeline.defs import metadata
 from import_pipeline.defs.jobs import IMPORT_GROUP
@@ -26,8 +28,9 @@ REJECTS_FILE = "rejects.csv"
 STEP = "staged_batch"
 
 
-def staged_name(entity: str) -> str:
-    return f"{entity}.parquet"
+def staged_folder(entity: str) -> str:
+    """The staging area's folder of an entity's staged rows: Parquet files in key order."""
+    return entity
 
 
 @dg.asset(partitions_def=batches, group_name=IMPORT_GROUP, kinds={"polars", "parquet"})
@@ -52,15 +55,23 @@ def staged_batch(
                 "the landing sensors, so drop the file into the landing zone instead."
             )
         ledger.start(conn, key, context.run_id)
-        with ledger.failures_recorded(conn, key, context.run_id), named_failure():
-            files, manifest = landing.read_batch(batch.uri, batch.version, batch.file_name)
+        with (
+            ledger.failures_recorded(conn, key, context.run_id),
+            named_failure(),
+            tempfile.TemporaryDirectory(prefix="stage-") as work,
+        ):
+            workdir = Path(work)
+            files, manifest = landing.fetch_batch(
+                batch.uri, batch.version, batch.file_name, workdir
+            )
             profile = load_profile(batch.profile)
-            staged = stage_files(files, batch.file_name, batch.landed_at, profile, manifest)
-            check_reject_rate(staged, profile.reject_threshold(settings.max_reject_rate))
-            rejects = staged.rejects()
-            rejects_path = _write(staged, rejects, key, staging, settings.chunk_rows)
+            read = read_batch(files, batch.file_name, batch.landed_at, profile, workdir, manifest)
+            check_reject_rate(read, profile.reject_threshold(settings.max_reject_rate))
+            staged = _stage(read, key, staging, settings.chunk_rows)
+            rejects_path = _write_rejects(staged, key, staging, workdir)
+            preview = staged.rejects().head(metadata.PREVIEW_ROWS).collect()
             for entity, part in staged.entities.items():
-                ledger.save_rejects(conn, key, entity, part.rejects)
+                ledger.save_rejects(conn, key, entity, part.rejects())
             ledger.set_total(conn, key, staged.rows_staged)
             ledger.record(conn, key, STEP, _summary(staged))
     return dg.MaterializeResult(
@@ -71,7 +82,7 @@ def staged_batch(
             "files": len(files),
             **_summary(staged),
             "rejects_by_rule": metadata.rejects_by_rule(staged.rejects_by_rule()),
-            "rejects_preview": metadata.rejects_preview(rejects),
+            "rejects_preview": metadata.rejects_preview(preview),
             "rejects_file": dg.MetadataValue.path(rejects_path or "no rejects"),
             "duration_s": round(time.monotonic() - started, 3),
             **metadata.stage_metadata(staged),
@@ -92,15 +103,31 @@ def named_failure() -> Iterator[None]:
         ) from exc
 
 
-def _write(
-    staged: StagedBatch, rejects: pl.DataFrame, key: str, staging: StagingArea, row_group: int
+def _stage(read: StagedBatch, key: str, staging: StagingArea, row_group: int) -> StagedBatch:
+    """Dedupe each entity into its staged folder, one Parquet file per key range (named in
+    key order), replacing whatever an earlier run of this batch staged there."""
+    for entity in read.entities:
+        staging.clear(key, staged_folder(entity))
+    written: dict[str, int] = {}
+
+    def write(entity: str, rows: pl.DataFrame) -> None:
+        index = written.get(entity, 0)
+        written[entity] = index + 1
+        name = f"{staged_folder(entity)}/{index:06}.parquet"
+        staging.write_parquet(rows, key, name, row_group)
+
+    return read.deduped(write)
+
+
+def _write_rejects(
+    staged: StagedBatch, key: str, staging: StagingArea, workdir: Path
 ) -> str | None:
-    """Stage each entity's rows as Parquet (always, empty too) and the rejects CSV."""
-    for entity, part in staged.entities.items():
-        staging.write_parquet(part.rows, key, staged_name(entity), row_group)
-    if not rejects.height:
+    """The batch's rejects CSV, streamed to disk and then into the staging area."""
+    if not staged.rejected:
         return None
-    return staging.write_bytes(rejects_csv(rejects), key, REJECTS_FILE)
+    path = workdir / REJECTS_FILE
+    write_rejects_csv(staged.rejects(), path)
+    return staging.put_file(path, key, REJECTS_FILE)
 
 
 def _summary(staged: StagedBatch) -> dict[str, int | float]:
