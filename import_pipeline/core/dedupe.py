@@ -21,10 +21,18 @@ def dedupe(valid: pl.DataFrame, spec: EntitySpec) -> Deduped:
     """Drop all but the newest version of each key; count what was dropped and how many
     keys had versions that actually disagreed (not just repeated lines)."""
     ordered = valid.sort([spec.key, VERSION_FIELD, ROW], nulls_last=False)
-    rows = ordered.unique(subset=[spec.key], keep="last", maintain_order=True)
+    # Sorted by key, each key's rows are one run: its last row is the newest version.
+    run = ordered[spec.key].rle_id()
+    rows = ordered.filter(run.ne_missing(run.shift(-1)))
     duplicates = valid.height - rows.height
     conflicting = 0
     if duplicates:
-        distinct = valid.drop(ROW).unique()
-        conflicting = distinct.group_by(spec.key).len().filter(pl.col("len") > 1).height
+        repeated = ordered.filter(run.eq_missing(run.shift(1)) | run.eq_missing(run.shift(-1)))
+        conflicting = _keys_with_distinct_versions(repeated.drop(ROW), spec.key)
     return Deduped(rows=rows, duplicates=duplicates, conflicting_keys=conflicting)
+
+
+def _keys_with_distinct_versions(rows: pl.DataFrame, key: str) -> int:
+    """How many keys have rows that differ (only the rows of repeated keys are passed, so
+    this is cheap when duplicates are few)."""
+    return rows.unique().group_by(key).len().filter(pl.col("len") > 1).height

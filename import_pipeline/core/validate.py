@@ -52,28 +52,41 @@ def validate(frame: pl.DataFrame, spec: EntitySpec, options: CastOptions) -> Val
     absent = [name for name in spec.field_names if name not in frame.columns]
     raw = frame.with_columns(pl.lit(None, pl.String).alias(name) for name in absent)
     extras = [c for c in frame.columns if c != ROW and c not in spec.field_names]
+    read = [field for field in spec.fields if not field.derived]
 
-    rules: list[Rule] = []
-    columns: list[pl.Expr] = [pl.col(ROW), _attributes(extras)]
-    for field in spec.fields:
-        if field.derived:
-            columns.append(derived_value(field, extras).alias(field.name))
-            continue
-        text = pl.col(_TEXT + field.name)
-        rules += field_rules(field, text, pl.col(field.name))
-        columns += [typed(field, sanitised(field.name), options).alias(field.name)]
-        columns += [sanitised(field.name).alias(_TEXT + field.name)]
+    # NOTE: eager frames get no common-subexpression elimination, so each stage is
+    # materialised before the next reads it: text once per field, then values from it.
+    texts = raw.select(
+        pl.col(ROW),
+        _attributes(extras),
+        *[derived_value(f, extras).alias(f.name) for f in spec.fields if f.derived],
+        *[sanitised(field.name).alias(_TEXT + field.name) for field in read],
+    )
+    checked = texts.with_columns(
+        typed(field, pl.col(_TEXT + field.name), options).alias(field.name) for field in read
+    )
+    rules = [
+        rule
+        for field in read
+        for rule in field_rules(field, pl.col(_TEXT + field.name), pl.col(field.name))
+    ]
     rules += entity_rules(spec)
 
-    checked = raw.select(columns).with_columns(_errors(rules))
-    broken = checked[ERRORS].list.len() > 0
+    broken = checked.select(_broken(rules)).to_series()
     valid = checked.filter(~broken).select(ROW, *spec.field_names, ATTRIBUTES)
-    rejects = raw.select(ROW, *[c for c in frame.columns if c != ROW])
-    rejects = rejects.with_columns(checked[ERRORS]).filter(broken)
+    rejects = raw.filter(broken).select(ROW, *[c for c in frame.columns if c != ROW])
+    rejects = rejects.with_columns(checked.filter(broken).select(_errors(rules)))
     return Validated(valid=valid, rejects=rejects)
 
 
+def _broken(rules: list[Rule]) -> pl.Expr:
+    """True where a row breaks at least one rule (a rule that is null does not count)."""
+    return pl.any_horizontal(rule.broken for rule in rules).fill_null(False)
+
+
 def _errors(rules: list[Rule]) -> pl.Expr:
+    """The labels of the rules a row breaks, in rule order; built for rejects only, as a
+    list per row costs far more than the rules themselves."""
     labels = [pl.when(rule.broken).then(pl.lit(rule.label)) for rule in rules]
     return pl.concat_list(labels).list.drop_nulls().alias(ERRORS)
 

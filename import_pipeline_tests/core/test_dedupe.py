@@ -52,3 +52,20 @@ def test_for_any_order_of_versions_the_newest_of_each_key_survives(entries):
     assert result.rows.select("customer_id", "first_name").rows() == [
         (key, newest[key][2]) for key in sorted(newest)
     ]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["A", "B", "C", None]), st.integers(0, 3), st.sampled_from("xy")),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_for_any_rows_it_counts_dropped_rows_and_keys_whose_versions_differ(entries):
+    result = dedupe(rows(entries), CUSTOMERS)
+    versions: dict[str | None, set[tuple[int, str]]] = {}
+    for key, hour, value in entries:
+        versions.setdefault(key, set()).add((hour, value))
+    assert result.rows.height == len(versions)
+    assert result.duplicates == len(entries) - len(versions)
+    assert result.conflicting_keys == sum(len(v) > 1 for v in versions.values())

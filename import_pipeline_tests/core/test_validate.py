@@ -153,3 +153,50 @@ def test_rejects_carry_the_raw_values_and_counts_by_rule():
     )
     assert result.rejects["email"].to_list() == ["x", "a@b.co"]
     assert result.rejects_by_rule() == {"customer_id:required": 2, "email:format": 1}
+
+
+def test_each_timestamp_is_read_with_the_first_format_that_parses_it():
+    options = CastOptions(
+        timestamp_formats=("%m/%d/%y %H:%M", *CastOptions().timestamp_formats),
+        time_zone="Europe/London",
+    )
+    stamps = [
+        "07/01/24 09:00",
+        "2024-07-01T09:00:00+02:00",
+        "2024-07-01 09:00",
+        "2024-10-27 01:30",
+        "2024-03-31 01:30",
+        "yesterday",
+    ]
+    result = validate(
+        frame(
+            [{"order_id": f"O{i}", "status": "paid", "ordered_at": s} for i, s in enumerate(stamps)]
+        ),
+        ORDERS,
+        options,
+    )
+    assert result.valid["ordered_at"].to_list() == [
+        datetime(2024, 7, 1, 8, tzinfo=UTC),
+        datetime(2024, 7, 1, 7, tzinfo=UTC),
+        datetime(2024, 7, 1, 8, tzinfo=UTC),
+        datetime(2024, 10, 27, 0, 30, tzinfo=UTC),
+    ]
+    # 01:30 on 31 March does not exist in London; no format reads "yesterday"
+    assert errors_of(result) == {5: ["ordered_at:timestamp"], 6: ["ordered_at:timestamp"]}
+
+
+def test_whole_numbers_are_read_plain_or_through_a_float_and_only_when_exact():
+    quantities = ["+7", "1,000", "3.0", "1e3", "1.5", "9007199254740993", "-9223372036854775808"]
+    rows = [
+        {
+            "line_item_id": f"L{i}",
+            "order_id": "O",
+            "product_id": "P",
+            "quantity": q,
+            "unit_price": "1",
+        }
+        for i, q in enumerate(quantities, start=1)
+    ]
+    result = validate(frame(rows), LINE_ITEMS, CastOptions())
+    assert result.valid["quantity"].to_list() == [7, 1000, 3, 1000]
+    assert errors_of(result) == {5: ["quantity:int"], 6: ["quantity:int"], 7: ["quantity:int"]}
