@@ -4,6 +4,10 @@ Each query is scoped to one batch or one (tenant, entity) so a check costs the s
 millionth batch as on the first.
 """
 
+import io
+from collections.abc import Iterable
+
+import polars as pl
 from psycopg2 import sql
 from psycopg2.extensions import connection
 
@@ -70,16 +74,31 @@ def orphans(conn: connection, spec: EntitySpec, tenant: str, fields: list[str]) 
 
 
 def order_total_mismatches(
-    conn: connection, tenant: str, order_ids: list[str]
-) -> tuple[int, list[tuple[str, str, str]]]:
+    conn: connection, tenant: str, order_ids: Iterable[pl.DataFrame]
+) -> tuple[int, int, list[tuple[str, str, str]]]:
     """Orders among `order_ids` that have line items whose line totals do not add up to
-    the order's total (to the cent); returns the count and a sample (id, total, sum)."""
+    the order's total (to the cent). The ids arrive in frames of one column and are
+    COPYed into a temp table, so a large batch's ids never sit in memory whole and the
+    database drops the repeats. Returns (orders checked, mismatching, a sample of them as
+    (id, total, sum))."""
     with conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS checked_orders (order_id text) ON COMMIT DELETE ROWS"
+        )
+        for frame in order_ids:
+            buffer = io.BytesIO()
+            frame.write_csv(buffer, include_header=False)
+            buffer.seek(0)
+            cur.copy_expert(
+                "COPY pg_temp.checked_orders (order_id) FROM STDIN (FORMAT csv)", buffer
+            )
+        cur.execute("SELECT count(DISTINCT order_id) FROM pg_temp.checked_orders")
+        (checked,) = cur.fetchone()
         cur.execute(
             """
             WITH sums AS (
                 SELECT o.order_id, o.total, sum(li.line_total) AS lines
-                  FROM unnest(%(ids)s::text[]) AS k(order_id)
+                  FROM (SELECT DISTINCT order_id FROM pg_temp.checked_orders) AS k
                   JOIN commerce.orders o ON o.tenant = %(tenant)s AND o.order_id = k.order_id
                   JOIN commerce.line_items li
                     ON li.tenant = o.tenant AND li.order_id = o.order_id
@@ -90,9 +109,9 @@ def order_total_mismatches(
             SELECT (SELECT count(*) FROM sums), order_id, total::text, lines::text
               FROM sums ORDER BY order_id LIMIT %(sample)s
             """,
-            {"tenant": tenant, "ids": order_ids, "sample": MISMATCH_SAMPLE},
+            {"tenant": tenant, "sample": MISMATCH_SAMPLE},
         )
         rows = cur.fetchall()
     if not rows:
-        return 0, []
-    return rows[0][0], [(r[1], r[2], r[3]) for r in rows]
+        return checked, 0, []
+    return checked, rows[0][0], [(r[1], r[2], r[3]) for r in rows]

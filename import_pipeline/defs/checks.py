@@ -2,7 +2,10 @@
 for orders, totals that match their lines. Results are built in the entity assets, from
 the counts of the load that just ran."""
 
+from collections.abc import Iterable
+
 import dagster as dg
+import polars as pl
 from psycopg2.extensions import connection
 
 from import_pipeline.core.entities import LINE_ITEMS, EntitySpec
@@ -96,14 +99,16 @@ def referential_integrity(conn: connection, spec: EntitySpec, tenant: str) -> dg
     )
 
 
-def order_totals(conn: connection, tenant: str, order_ids: list[str]) -> dg.AssetCheckResult:
-    count, sample = checks.order_total_mismatches(conn, tenant, order_ids)
+def order_totals(
+    conn: connection, tenant: str, order_ids: Iterable[pl.DataFrame]
+) -> dg.AssetCheckResult:
+    checked, count, sample = checks.order_total_mismatches(conn, tenant, order_ids)
     return dg.AssetCheckResult(
         check_name=ORDER_TOTALS,
         passed=count == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "orders_checked": len(order_ids),
+            "orders_checked": checked,
             "mismatching_orders": count,
             "sample": dg.MetadataValue.md(
                 "\n".join(

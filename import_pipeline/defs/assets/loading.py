@@ -120,17 +120,11 @@ def _check_results(
         results.append(checks.referential_integrity(conn, spec, batch.tenant))
     if spec is LINE_ITEMS:
         order_ids = (
-            pl.concat(
-                [
-                    staging.scan_folder(batch.partition_key, staged_folder(s.name)).select(
-                        "order_id"
-                    )
-                    for s in (ORDERS, LINE_ITEMS)
-                ]
-            )
-            .unique()
-            .collect()["order_id"]
-            .to_list()
+            frame
+            for entity in (ORDERS, LINE_ITEMS)
+            for frame in staging.scan_folder(batch.partition_key, staged_folder(entity.name))
+            .select("order_id")
+            .collect_batches(chunk_size=settings.chunk_rows)
         )
         results.append(checks.order_totals(conn, batch.tenant, order_ids))
     return results
