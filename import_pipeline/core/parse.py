@@ -9,6 +9,7 @@ File-level problems raise a named `ImportFileError`.
 
 import codecs
 import gzip
+import io
 import shutil
 import tempfile
 import uuid
@@ -37,6 +38,9 @@ UTF8_BOM = b"\xef\xbb\xbf"
 BLOCK = 8 << 20
 """Bytes per read when a file is inflated, transcoded or checked: bounds memory."""
 
+PARQUET_BATCH_ROWS = 100_000
+"""Rows of a Parquet file read at a time when it is read in batches."""
+
 _UTF8 = ("utf-8", "utf8", "utf-8-sig")
 
 
@@ -57,22 +61,31 @@ def read_frames(
     file_name: str,
     workdir: Path,
     options: ReadOptions | None = None,
-    batch_rows: int | None = None,
+    batch_bytes: int | None = None,
 ) -> Iterator[pl.DataFrame]:
-    """The file's rows as text frames of at most `batch_rows` rows (None: one frame),
-    numbered by `_row` across the whole file. `workdir` holds inflated or transcoded
-    copies. Raises a named error for an empty, undecodable or unparseable file."""
+    """The file's rows as text frames of about `batch_bytes` of text each (None: one
+    frame), numbered by `_row` across the whole file. `workdir` holds inflated or
+    transcoded copies. Raises a named error for an empty, undecodable or unparseable file.
+
+    CSV and NDJSON are cut into blocks at record boundaries and each block is parsed on
+    its own: polars' own batched scan reads ahead of a slow consumer (measured: ~10
+    batches buffered), which defeats the point of batches."""
     options = options or ReadOptions()
     path = _inflated(path, file_name, workdir)
     head = _head(path)
     if not head.strip() and path.stat().st_size <= len(head):
         raise EmptyFile(file_name, "the file is empty", "Drop a file with a header and rows.")
     file_format = options.format or _sniff_format(head, file_name)
-    if file_format is not FileFormat.PARQUET:
+    if file_format is FileFormat.PARQUET:
+        frames = _parquet_frames(path, batch_bytes)
+    else:
         path = _as_utf8(path, head, file_name, options.encoding, workdir)
-    scan = _scan(path, head, file_name, file_format, options)
+        if file_format is FileFormat.NDJSON:
+            frames = _ndjson_frames(path, batch_bytes)
+        else:
+            frames = _csv_frames(path, head, file_name, options, batch_bytes)
     rows = 0
-    for frame in _batches(scan, path, file_name, file_format, batch_rows):
+    for frame in _named_errors(frames, path, file_name, file_format):
         if frame.height == 0:
             continue
         if file_format is not FileFormat.CSV:
@@ -189,40 +202,90 @@ def _not_utf8(path: Path, file_name: str) -> UndecodableFile:
     )
 
 
-def _scan(
-    path: Path, head: bytes, file_name: str, file_format: FileFormat, options: ReadOptions
-) -> pl.LazyFrame:
-    if file_format is FileFormat.PARQUET:
-        return pl.scan_parquet(path)
-    if file_format is FileFormat.NDJSON:
-        return pl.scan_ndjson(path, infer_schema_length=None)
+def _csv_frames(
+    path: Path, head: bytes, file_name: str, options: ReadOptions, batch_bytes: int | None
+) -> Iterator[pl.DataFrame]:
     # NOTE: polars does not recognise CR-only line endings (old Mac exports): it reads a
     # header and zero rows without an error, so look for them ourselves.
     eol = "\r" if b"\n" not in head and b"\r" in head else "\n"
-    return pl.scan_csv(
-        path,
-        has_header=options.has_header,
-        skip_rows=options.skip_rows,
-        separator=options.delimiter or default_delimiter(file_name),
-        quote_char=options.quote_char,
-        infer_schema=False,
-        eol_char=eol,
-        truncate_ragged_lines=True,
-        raise_if_empty=False,
-        empty_string_is_null=False,
-        with_column_names=lambda names: [n.strip().lstrip("\ufeff") for n in names],
-    )
-
-
-def _batches(
-    scan: pl.LazyFrame, path: Path, file_name: str, file_format: FileFormat, rows: int | None
-) -> Iterator[pl.DataFrame]:
-    """The scan's frames, with polars' parse errors turned into named file errors."""
-    try:
-        if rows is None:
-            yield scan.collect()
+    quote = options.quote_char
+    common = {
+        "separator": options.delimiter or default_delimiter(file_name),
+        "quote_char": quote,
+        "eol_char": eol,
+        "truncate_ragged_lines": True,
+        "raise_if_empty": False,
+        "empty_string_is_null": False,
+    }
+    names: list[str] | None = None
+    for block in _blocks(path, batch_bytes, eol.encode(), quote.encode() if quote else None):
+        if names is None:
+            first = pl.read_csv(
+                block,
+                has_header=options.has_header,
+                skip_rows=options.skip_rows,
+                infer_schema=False,
+                **common,
+            )
+            names = [n.strip().lstrip("\ufeff") for n in first.columns]
+            yield first.rename(dict(zip(first.columns, names, strict=True)))
         else:
-            yield from scan.collect_batches(chunk_size=rows)
+            schema = dict.fromkeys(names, pl.String)
+            yield pl.read_csv(
+                block, has_header=False, schema=schema, extra_columns="ignore", **common
+            )
+
+
+def _ndjson_frames(path: Path, batch_bytes: int | None) -> Iterator[pl.DataFrame]:
+    for block in _blocks(path, batch_bytes, b"\n", None):
+        yield pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
+
+
+def _parquet_frames(path: Path, batch_bytes: int | None) -> Iterator[pl.DataFrame]:
+    if batch_bytes is None:
+        yield pl.read_parquet(path)
+        return
+    scan = pl.scan_parquet(path)
+    total = scan.select(pl.len()).collect().item()
+    for offset in range(0, total, PARQUET_BATCH_ROWS):
+        yield scan.slice(offset, PARQUET_BATCH_ROWS).collect()
+
+
+def _blocks(path: Path, size: int | None, eol: bytes, quote: bytes | None) -> Iterator[bytes]:
+    """The file in blocks of about `size` bytes, each ending at a record boundary: the
+    last end of line outside quotes (an even number of quote characters before it, as
+    doubled quotes count twice). None: the whole file as one block."""
+    with path.open("rb") as source:
+        if size is None:
+            yield source.read()
+            return
+        carry = b""
+        while block := source.read(size):
+            data = carry + block
+            cut = _record_end(data, eol, quote)
+            carry = data[cut:]
+            if cut:
+                yield data[:cut]
+        if carry.strip():
+            yield carry
+
+
+def _record_end(data: bytes, eol: bytes, quote: bytes | None) -> int:
+    """Index just after the last end of line that ends a record; 0 if none does yet."""
+    position = data.rfind(eol)
+    while position >= 0:
+        if quote is None or data.count(quote, 0, position) % 2 == 0:
+            return position + 1
+        position = data.rfind(eol, 0, position)
+    return 0
+
+
+def _named_errors(
+    frames: Iterator[pl.DataFrame], path: Path, file_name: str, file_format: FileFormat
+) -> Iterator[pl.DataFrame]:
+    """The frames, with polars' parse errors turned into named file errors."""
+    try:
+        yield from frames
     except pl.exceptions.PolarsError as exc:
         if "utf-8" in str(exc).lower():
             raise _not_utf8(path, file_name) from exc

@@ -2,7 +2,7 @@
 
 Staging runs in two passes so that memory is bounded by a batch of rows, not by the file:
 
-1. `read_batch` reads every file in batches of rows, slices them by entity through the
+1. `read_batch` reads every file in blocks of bytes, slices them by entity through the
    profile, validates each slice and writes its valid rows and its rejects as parts in a
    work folder. The reject rate is known after this pass, before anything is deduped.
 2. `StagedBatch.deduped` keeps the newest row per key. An entity small enough is deduped
@@ -39,12 +39,16 @@ from import_pipeline.core.validate import validate
 SOURCE = "_source"
 """In a rejects frame: `<file>:<row in that file>`, so a multi-file batch's reject is found."""
 
-BATCH_ROWS = 250_000
-"""Rows of a file read and validated at a time (pass 1): its frames bound staging memory."""
+BATCH_BYTES = 16 << 20
+"""Bytes of a file's text read and validated at a time (pass 1): they bound staging
+memory (validation holds a few copies of a batch's columns)."""
 
 RANGE_ROWS = 1_000_000
 """Valid rows of an entity deduped at a time (pass 2); above it, the keys are split into
-ranges of about this many rows."""
+ranges of about this many rows (fewer when rows are wide, see RANGE_BYTES)."""
+
+RANGE_BYTES = 96 << 20
+"""Bytes of valid rows (in memory) deduped at a time at most."""
 
 SAMPLE_EVERY = 100
 """One key in this many is kept to place the range boundaries."""
@@ -69,6 +73,7 @@ class StagedEntity:
     sample of their keys; after pass 2: `rows`, how many deduped rows went to `write`."""
 
     report: StageReport
+    valid_bytes: int = 0
     valid_parts: tuple[Path, ...] = ()
     reject_parts: tuple[Path, ...] = ()
     key_sample: pl.Series = field(default_factory=lambda: pl.Series(dtype=pl.String))
@@ -132,7 +137,7 @@ def read_batch(
     profile: Profile,
     workdir: Path,
     manifest: Manifest | None = None,
-    batch_rows: int = BATCH_ROWS,
+    batch_bytes: int = BATCH_BYTES,
 ) -> StagedBatch:
     """Pass 1: read, map and validate every file of a batch (a file, or a folder whose
     files are validated together); any unusable file fails the whole batch.
@@ -147,11 +152,11 @@ def read_batch(
         name: _EntityStager(spec, workdir / name, landed_at, profile.cast)
         for name, spec in ENTITIES.items()
     }
-    frame_rows = None if profile.mapping is not None else batch_rows
+    block = None if profile.mapping is not None else batch_bytes
     rows_read = 0
     for landed in files:
         file_rows = 0
-        for frame in read_frames(landed.path, landed.name, workdir, profile.read, frame_rows):
+        for frame in read_frames(landed.path, landed.name, workdir, profile.read, block):
             frame = frame.with_columns(pl.col(ROW) + rows_read)
             for name, part in profile.slices(frame, landed.name).items():
                 _require_columns(part, ENTITIES[name], landed.name)
@@ -202,7 +207,7 @@ class _EntityStager:
         self.valid_parts: list[Path] = []
         self.reject_parts: list[Path] = []
         self.samples: list[pl.Series] = []
-        self.rows_read = self.valid = self.rejected = 0
+        self.rows_read = self.valid = self.rejected = self.valid_bytes = 0
         self.by_rule: dict[str, int] = {}
 
     def add(self, part: pl.DataFrame, file_name: str, file_offset: int) -> None:
@@ -215,6 +220,7 @@ class _EntityStager:
             self.valid_parts.append(self._spill(valid, "valid"))
             self.samples.append(valid[self.spec.key].gather_every(SAMPLE_EVERY))
             self.valid += valid.height
+            self.valid_bytes += valid.estimated_size()
         if checked.rejects.height:
             source = pl.format("{}:{}", pl.lit(file_name), pl.col(ROW) - file_offset)
             rejects = checked.rejects.with_columns(source.alias(SOURCE))
@@ -234,6 +240,7 @@ class _EntityStager:
         sample = pl.concat(self.samples) if self.samples else pl.Series(dtype=pl.String)
         return StagedEntity(
             report=report,
+            valid_bytes=self.valid_bytes,
             valid_parts=tuple(self.valid_parts),
             reject_parts=tuple(self.reject_parts),
             key_sample=sample,
@@ -263,6 +270,8 @@ def _deduped(part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int
 def _key_ranges(part: StagedEntity, spec: EntitySpec, range_rows: int) -> list[list[Path]]:
     """The valid parts, regrouped into key ranges of about `range_rows` rows, in key
     order: one group of every part when they are small enough together."""
+    row_bytes = max(part.valid_bytes // max(part.report.valid, 1), 1)
+    range_rows = min(range_rows, max(RANGE_BYTES // row_bytes, 1))
     if part.report.valid <= range_rows:
         return [list(part.valid_parts)] if part.valid_parts else []
     every = max(range_rows // SAMPLE_EVERY, 1)

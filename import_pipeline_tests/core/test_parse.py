@@ -9,7 +9,7 @@ import zstandard
 from polars.testing import assert_frame_equal
 
 from import_pipeline.core.errors import EmptyFile, UndecodableFile, UnreadableFile
-from import_pipeline.core.parse import ReadOptions, parse_bytes
+from import_pipeline.core.parse import ReadOptions, parse_bytes, read_frames
 
 EXPECTED = pl.DataFrame(
     {"_row": [1, 2], "customer_id": ["C1", "C2"], "email": ["a@b.co", "multi\nline"]}
@@ -82,3 +82,18 @@ def test_file_level_problems_raise_a_named_error_that_names_the_file(data, error
 def test_a_declared_legacy_encoding_is_transcoded():
     frame = parse_bytes(b"name\nRen\xe9\n", "x.csv", ReadOptions(encoding="cp1252"))
     assert frame["name"].to_list() == ["René"]
+
+
+QUOTED = (
+    b'customer_id,email,notes\nC1,a@b.co,"multi\nline, with ""quotes""\n"\n'
+    b'C2,c@d.co,plain\nC3,e@f.co,"""\n""",\nC4,g@h.co,"x\n\ny"\n'
+)
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 7, 20, 33, 64, 1 << 20])
+def test_a_file_read_in_blocks_cuts_only_between_records(tmp_path, batch_bytes):
+    path = tmp_path / "customers.csv"
+    path.write_bytes(QUOTED)
+    frames = list(read_frames(path, path.name, tmp_path, batch_bytes=batch_bytes))
+    assert_frame_equal(pl.concat(frames), parse_bytes(QUOTED, path.name))
+    assert pl.concat(frames)["_row"].to_list() == [1, 2, 3, 4]
