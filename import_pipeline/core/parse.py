@@ -256,7 +256,7 @@ def _blocks(path: Path, size: int | None, eol: bytes, quote: bytes | None) -> It
     last end of line outside quotes (an even number of quote characters before it, as
     doubled quotes count twice). None: the whole file as one block."""
     with path.open("rb") as source:
-        if size is None:
+        if size is None or path.stat().st_size <= size:
             yield source.read()
             return
         carry = b""
