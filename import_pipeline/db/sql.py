@@ -11,6 +11,7 @@ from import_pipeline.core.validate import ATTRIBUTES
 
 BATCH = "_batch"
 ROW = "_row"
+TENANT = "tenant"
 
 
 def ident(*names: str) -> sql.Composable:
@@ -30,6 +31,25 @@ def stage(spec: EntitySpec) -> sql.Composable:
 def stage_columns(spec: EntitySpec) -> list[str]:
     """Columns of the stage table, in the order chunks are copied."""
     return [*spec.field_names, ATTRIBUTES, BATCH, ROW]
+
+
+def target_columns(spec: EntitySpec) -> list[str]:
+    """Columns a chunk is copied straight into the target with (`_loaded_at` has a default)."""
+    return [TENANT, *spec.field_names, ATTRIBUTES, BATCH]
+
+
+def copy_csv(table: sql.Composable, columns: list[str]) -> sql.Composable:
+    """`COPY` of CSV rows (as polars writes them: unquoted empty = NULL) into `table`."""
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(table, column_list(columns))
+
+
+def key_range_stored(spec: EntitySpec) -> sql.Composable:
+    """True when the target holds a row of the tenant with a key in [lo, hi]: one probe of
+    the primary key index."""
+    return sql.SQL(
+        "SELECT EXISTS (SELECT 1 FROM {table}"
+        " WHERE tenant = %(tenant)s AND {key} BETWEEN %(lo)s AND %(hi)s)"
+    ).format(table=target(spec), key=ident(spec.key))
 
 
 def column_list(names: list[str], prefix: str | None = None) -> sql.Composable:

@@ -1,16 +1,23 @@
-"""COPY a chunk into a temp table, hold its orphans, then one set-based upsert.
+"""Load key-ordered chunks: COPY straight into the target where a chunk's key range is
+empty, else COPY into a temp table, hold its orphans, and one set-based upsert.
 
 Every chunk is its own short transaction and idempotent (upsert + newer-wins), so a run
 killed between chunks and executed again converges to the same table state. A chunk that
-a database constraint rejects is split until the offending rows are isolated.
+a database constraint rejects is split until the offending rows are isolated. The next
+chunk is read and encoded in a background thread while the current one is in the database.
 """
 
 import io
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
+from enum import Enum
+from itertools import islice
+from typing import TypeVar
 
 import polars as pl
 from psycopg2 import errors as pg_errors
@@ -23,12 +30,16 @@ from import_pipeline.core.validate import ATTRIBUTES
 from import_pipeline.db import held
 from import_pipeline.db.sql import (
     BATCH,
+    TENANT,
     column_list,
+    copy_csv,
     create_stage,
     ident,
+    key_range_stored,
     stage,
     stage_columns,
     target,
+    target_columns,
 )
 
 log = logging.getLogger(__name__)
@@ -37,6 +48,12 @@ RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 CONSTRAINT_ERRORS = (pg_errors.IntegrityError, pg_errors.DataError)
 MAX_ATTEMPTS = 6
 _STORED = "stored_"
+COPY_READ_BYTES = 1 << 20
+"""psycopg2 reads a COPY's file in pieces of this size, taking the GIL for each: large
+pieces keep the hand-offs with the prefetch thread few."""
+
+_T = TypeVar("_T")
+_U = TypeVar("_U")
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,63 @@ class DbReject:
     source_row: int
     error: str
     row: dict
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A key-ordered chunk, its key range and its rows encoded as CSV for either COPY:
+    prepared ahead in the prefetch thread, so the database need not wait for polars."""
+
+    rows: pl.DataFrame
+    lo: str
+    hi: str
+    for_target: bytes
+    for_stage: bytes
+
+    @property
+    def height(self) -> int:
+        return self.rows.height
+
+
+def prepare(spec: EntitySpec, rows: pl.DataFrame, tenant: str) -> Chunk:
+    """Encode `rows` (sorted by key) for a COPY into the target (the tenant as a literal
+    column) and into the stage table."""
+    keys = rows.get_column(spec.key)
+    return Chunk(
+        rows=rows,
+        lo=keys.min(),
+        hi=keys.max(),
+        for_target=_csv(rows.with_columns(pl.lit(tenant).alias(TENANT)), target_columns(spec)),
+        for_stage=_csv(rows, stage_columns(spec)),
+    )
+
+
+def _csv(rows: pl.DataFrame, columns: list[str]) -> bytes:
+    buffer = io.BytesIO()
+    rows.select(columns).write_csv(buffer, include_header=False)
+    return buffer.getvalue()
+
+
+def prefetched(items: Iterable[_T], work: Callable[[_T], _U]) -> Iterator[_U]:
+    """`work(item)` for every item, the next one computed in a background thread while
+    the caller uses the current one (polars and psycopg2 both release the GIL).
+
+    One worker and one pending item bound memory to about two prepared items. An
+    exception from iterating `items` or from `work` is raised to the caller at the item
+    it belongs to. Closing the generator (use `contextlib.closing`) waits for the pending
+    item, so the thread never outlives the caller.
+    """
+    source = iter(items)
+
+    def next_done() -> list[_U]:
+        """The next item's result, or [] when the items are exhausted."""
+        return [work(item) for item in islice(source, 1)]
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+        pending = pool.submit(next_done)
+        while done := pending.result():
+            pending = pool.submit(next_done)
+            yield done[0]
 
 
 def upsert_statement(spec: EntitySpec) -> sql.Composable:
@@ -120,35 +194,78 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
 
 def copy_chunk(cur: cursor, spec: EntitySpec, chunk: pl.DataFrame) -> None:
     """Replace the stage table's contents with `chunk` through COPY (CSV)."""
-    buffer = io.BytesIO()
-    chunk.select(stage_columns(spec)).write_csv(buffer, include_header=False)
-    buffer.seek(0)
+    _copy_to_stage(cur, spec, _csv(chunk, stage_columns(spec)))
+
+
+def _copy_to_stage(cur: cursor, spec: EntitySpec, encoded: bytes) -> None:
     cur.execute(sql.SQL("TRUNCATE {}").format(stage(spec)))
-    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        stage(spec), column_list(stage_columns(spec))
-    )
-    cur.copy_expert(copy.as_string(cur), buffer)
+    _copy(cur, copy_csv(stage(spec), stage_columns(spec)), encoded)
 
 
-def write_staged(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts:
+def _copy(cur: cursor, statement: sql.Composable, encoded: bytes) -> None:
+    cur.copy_expert(statement.as_string(cur), io.BytesIO(encoded), size=COPY_READ_BYTES)
+
+
+class Direct(Enum):
+    """What became of a chunk's COPY straight into the target."""
+
+    LOADED = "loaded"
+    RANGE_STORED = "its key range holds rows already"
+    ORPHANS = "a foreign key refused it"
+    REFUSED = "another constraint refused it"
+
+
+def copy_into_empty_range(cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: str) -> Direct:
+    """COPY the chunk straight into the target when nothing is stored in its key range.
+
+    A COPY batches the heap inserts that INSERT .. SELECT does one row at a time, and a
+    fresh range needs no classifying. The probe only spares a doomed COPY: a key stored
+    after it (by a concurrent writer), or outside the range as the database orders text,
+    still raises UniqueViolation, which, like an orphan or any other constraint error,
+    rolls the COPY back to the savepoint; the caller then upserts through the stage table.
+    """
+    cur.execute(key_range_stored(spec), {"tenant": tenant, "lo": chunk.lo, "hi": chunk.hi})
+    if cur.fetchone()[0]:
+        return Direct.RANGE_STORED
+    cur.execute("SAVEPOINT direct")
+    try:
+        _copy(cur, copy_csv(target(spec), target_columns(spec)), chunk.for_target)
+    except CONSTRAINT_ERRORS as exc:
+        cur.execute("ROLLBACK TO SAVEPOINT direct")
+        log.debug("chunk %s..%s: %s, upserting it", chunk.lo, chunk.hi, type(exc).__name__)
+        return Direct.ORPHANS if isinstance(exc, pg_errors.ForeignKeyViolation) else Direct.REFUSED
+    cur.execute("RELEASE SAVEPOINT direct")
+    return Direct.LOADED
+
+
+def write_staged(
+    cur: cursor, spec: EntitySpec, tenant: str, rows: int, *, orphans: bool = False
+) -> LoadCounts:
     """Upsert the `rows` in the stage table, holding orphans; the caller commits.
 
     The upsert is tried first: the foreign keys check every parent anyway, so a separate
     orphan search on every chunk would pay for those lookups twice. Only when a foreign
     key refuses the chunk is it rolled back to the savepoint, its orphans moved to held
-    rows, and the rest upserted.
+    rows, and the rest upserted. `orphans` says a foreign key has refused these rows
+    already (their COPY into the target), so they are held before the first try.
     """
     if not spec.parents:
         return _upsert(cur, spec, tenant, rows)
+    if orphans:
+        return _hold_then_upsert(cur, spec, tenant, rows)
     cur.execute("SAVEPOINT optimistic")
     try:
         counts = _upsert(cur, spec, tenant, rows)
     except pg_errors.ForeignKeyViolation:
         cur.execute("ROLLBACK TO SAVEPOINT optimistic")
-        held_now = held.hold_orphans(cur, spec, tenant)
-        return _upsert(cur, spec, tenant, rows - held_now) + LoadCounts(held=held_now)
+        return _hold_then_upsert(cur, spec, tenant, rows)
     cur.execute("RELEASE SAVEPOINT optimistic")
     return counts
+
+
+def _hold_then_upsert(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts:
+    held_now = held.hold_orphans(cur, spec, tenant)
+    return _upsert(cur, spec, tenant, rows - held_now) + LoadCounts(held=held_now)
 
 
 def _upsert(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts:
@@ -160,7 +277,7 @@ def _upsert(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts
 
 
 def load_chunk(
-    conn: connection, spec: EntitySpec, chunk: pl.DataFrame, tenant: str, drop_held: bool
+    conn: connection, spec: EntitySpec, chunk: Chunk, tenant: str, drop_held: bool
 ) -> tuple[LoadCounts, list[DbReject]]:
     """Load one chunk in one transaction, retrying deadlocks; isolate constraint rejects."""
     try:
@@ -168,12 +285,16 @@ def load_chunk(
     except CONSTRAINT_ERRORS as exc:
         conn.rollback()
         if chunk.height == 1:
-            row = chunk.row(0, named=True)
+            row = chunk.rows.row(0, named=True)
             return LoadCounts(rejected=1), [DbReject(row["_row"], _constraint_label(exc), row)]
         half = chunk.height // 2
-        first, first_rejects = load_chunk(conn, spec, chunk[:half], tenant, drop_held)
-        second, second_rejects = load_chunk(conn, spec, chunk[half:], tenant, drop_held)
-        return first + second, first_rejects + second_rejects
+        counts, rejects = LoadCounts(), []
+        for part in (chunk.rows[:half], chunk.rows[half:]):
+            more, more_rejects = load_chunk(
+                conn, spec, prepare(spec, part, tenant), tenant, drop_held
+            )
+            counts, rejects = counts + more, rejects + more_rejects
+        return counts, rejects
 
 
 def load_entity(
@@ -183,26 +304,35 @@ def load_entity(
     tenant: str,
     on_chunk: Callable[[int], None] | None = None,
 ) -> tuple[LoadCounts, list[DbReject]]:
-    """Load staged rows chunk by chunk; `on_chunk(rows_in_chunk)` reports progress."""
+    """Load staged rows chunk by chunk; `on_chunk(rows_in_chunk)` reports progress.
+
+    Chunk i+1 is collected and encoded in a background thread while chunk i is in the
+    database; the thread is done when this returns or raises.
+    """
     with conn, conn.cursor() as cur:
         cur.execute(create_stage(spec))
         drop_held = held.any_held(cur, spec, tenant)
     totals, rejects = LoadCounts(), []
-    for chunk in chunks:
-        if chunk.height == 0:
-            continue
-        counts, chunk_rejects = load_chunk(conn, spec, chunk, tenant, drop_held)
-        totals, rejects = totals + counts, rejects + chunk_rejects
-        if on_chunk is not None:
-            on_chunk(chunk.height)
+    nonempty = (rows for rows in chunks if rows.height)
+    with closing(prefetched(nonempty, lambda rows: prepare(spec, rows, tenant))) as prepared:
+        for chunk in prepared:
+            counts, chunk_rejects = load_chunk(conn, spec, chunk, tenant, drop_held)
+            totals, rejects = totals + counts, rejects + chunk_rejects
+            if on_chunk is not None:
+                on_chunk(chunk.height)
     return totals, rejects
 
 
-def _load(
-    cur: cursor, spec: EntitySpec, chunk: pl.DataFrame, tenant: str, drop_held: bool
-) -> LoadCounts:
-    copy_chunk(cur, spec, chunk)
-    counts = write_staged(cur, spec, tenant, chunk.height)
+def _load(cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: str, drop_held: bool) -> LoadCounts:
+    """COPY into the target if the chunk's key range is empty there, else upsert it
+    through the stage table (which also serves the superseded held rows' deletion)."""
+    direct = copy_into_empty_range(cur, spec, chunk, tenant)
+    if direct is not Direct.LOADED or drop_held:
+        _copy_to_stage(cur, spec, chunk.for_stage)
+    if direct is Direct.LOADED:
+        counts = LoadCounts(inserted=chunk.height)
+    else:
+        counts = write_staged(cur, spec, tenant, chunk.height, orphans=direct is Direct.ORPHANS)
     if drop_held:
         held.drop_superseded(cur, spec, tenant)
     return counts
