@@ -11,12 +11,14 @@ import io
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from enum import Enum
 from itertools import islice
+from queue import SimpleQueue
 from typing import TypeVar
 
 import polars as pl
@@ -303,23 +305,56 @@ def load_entity(
     chunks: Iterable[pl.DataFrame],
     tenant: str,
     on_chunk: Callable[[int], None] | None = None,
+    more_connections: Sequence[connection] = (),
 ) -> tuple[LoadCounts, list[DbReject]]:
     """Load staged rows chunk by chunk; `on_chunk(rows_in_chunk)` reports progress.
 
-    Chunk i+1 is collected and encoded in a background thread while chunk i is in the
-    database; the thread is done when this returns or raises.
+    With `more_connections`, chunks are loaded side by side, one per connection: the
+    database checks foreign keys row by row on one core per connection, so a second
+    connection uses the second core. Chunks are disjoint key ranges in transactions of
+    their own, so their order does not matter. Chunk i+1 is collected and encoded in a
+    background thread meanwhile; no thread outlives this call, and at most one chunk per
+    connection is in flight, plus one being prepared. `on_chunk` runs on the calling
+    thread while chunks are in flight, so it must not use these connections.
     """
+    connections = [conn, *more_connections]
+    for each in connections:
+        with each, each.cursor() as cur:
+            cur.execute(create_stage(spec))
     with conn, conn.cursor() as cur:
-        cur.execute(create_stage(spec))
         drop_held = held.any_held(cur, spec, tenant)
+    idle: SimpleQueue[connection] = SimpleQueue()
+    for each in connections:
+        idle.put(each)
+
+    def load(chunk: Chunk) -> tuple[int, tuple[LoadCounts, list[DbReject]]]:
+        loader = idle.get()
+        try:
+            return chunk.height, load_chunk(loader, spec, chunk, tenant, drop_held)
+        finally:
+            idle.put(loader)
+
     totals, rejects = LoadCounts(), []
+
+    def fold(future: Future) -> None:
+        nonlocal totals, rejects
+        rows, (counts, chunk_rejects) = future.result()
+        totals, rejects = totals + counts, rejects + chunk_rejects
+        if on_chunk is not None:
+            on_chunk(rows)
+
     nonempty = (rows for rows in chunks if rows.height)
-    with closing(prefetched(nonempty, lambda rows: prepare(spec, rows, tenant))) as prepared:
+    in_flight: deque[Future] = deque()
+    with (
+        ThreadPoolExecutor(len(connections), thread_name_prefix="load") as pool,
+        closing(prefetched(nonempty, lambda rows: prepare(spec, rows, tenant))) as prepared,
+    ):
         for chunk in prepared:
-            counts, chunk_rejects = load_chunk(conn, spec, chunk, tenant, drop_held)
-            totals, rejects = totals + counts, rejects + chunk_rejects
-            if on_chunk is not None:
-                on_chunk(chunk.height)
+            in_flight.append(pool.submit(load, chunk))
+            while in_flight and (len(in_flight) >= len(connections) or in_flight[0].done()):
+                fold(in_flight.popleft())
+        while in_flight:
+            fold(in_flight.popleft())
     return totals, rejects
 
 

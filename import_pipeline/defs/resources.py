@@ -222,6 +222,9 @@ class ImportSettings(dg.ConfigurableResource):
 
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
     chunk_rows: int = 50_000
+    load_connections: int = 2
+    """Connections an entity's chunks load over side by side: the database checks
+    foreign keys on one core per connection."""
     held_max_age_hours: float = 72.0
     stuck_after_hours: float = 6.0
 

@@ -153,3 +153,31 @@ def test_for_any_order_of_files_the_table_holds_the_newest_version_of_each_key(c
     for version, names in order:
         load(conn, "customers", customers(version.isoformat(), names))
     assert dict(table(conn, "SELECT customer_id, first_name FROM commerce.customers")) == newest
+
+
+def test_chunks_loaded_over_several_connections_end_as_over_one(conn, database_url):
+    """Side-by-side chunks (a second core for the FK checks) change nothing but speed:
+    same counts, same rows, same isolated database rejects."""
+    names = {f"P{i:04}": f"tea {i}" for i in range(600)}
+    rows = [
+        {"product_id": k, "name": v, "sku": f"S{k}", "updated_at": "2024-01-01"}
+        for k, v in names.items()
+    ]
+    rows[300]["sku"] = rows[10]["sku"]
+    frame = staged_rows("products", rows)
+    chunks = [frame[i : i + 50] for i in range(0, frame.height, 50)]
+    progress: list[int] = []
+    with connected(database_url) as second, connected(database_url) as third:
+        counts, rejects = upsert.load_entity(
+            conn, PRODUCTS, chunks, "default", progress.append, more_connections=[second, third]
+        )
+    assert (counts.inserted, counts.rejected, sum(progress)) == (599, 1, 600)
+    assert [r.error for r in rejects] == ["db:products_sku_unique"]
+    stored = table(conn, "SELECT product_id, name FROM commerce.products ORDER BY 1")
+    assert stored == sorted((k, v) for k, v in names.items() if k != "P0300")
+    again = [frame[i : i + 50] for i in range(0, frame.height, 50)]
+    with connected(database_url) as second:
+        repeated, _ = upsert.load_entity(
+            conn, PRODUCTS, again, "default", more_connections=[second]
+        )
+    assert (repeated.unchanged, repeated.rejected) == (599, 1)

@@ -7,6 +7,7 @@ asset check results.
 
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import dagster as dg
 import polars as pl
@@ -70,13 +71,19 @@ def load_staged(
             )
             lazy = staging.scan_folder(key, staged_folder(spec.name))
             total = lazy.select(pl.len()).collect().item()
-            loaded, db_rejects = upsert.load_entity(
-                conn,
-                spec,
-                chunks(lazy, total, settings.chunk_rows, key),
-                batch.tenant,
-                Progress(context, conn, spec.name, total),
-            )
+            with ExitStack() as stack:
+                loaders = [
+                    stack.enter_context(postgres.connect())
+                    for _ in range(max(settings.load_connections, 1))
+                ]
+                loaded, db_rejects = upsert.load_entity(
+                    loaders[0],
+                    spec,
+                    chunks(lazy, total, settings.chunk_rows, key),
+                    batch.tenant,
+                    Progress(context, conn, spec.name, total),
+                    more_connections=loaders[1:],
+                )
             ledger.save_db_rejects(conn, key, spec.name, db_rejects)
             db_rejects_file = _write_db_rejects(staging, key, spec, db_rejects)
             counts = loaded + settled
