@@ -130,9 +130,11 @@ def test_a_file_at_11_percent_rejects_fails_whole_and_commits_nothing(
     assert query(pipeline_env, "SELECT count(*) FROM commerce.customers") == [(0,)]
 
 
-def test_progress_is_logged_per_chunk_and_mirrored_in_the_ledger(
+def test_progress_is_mirrored_per_chunk_and_logged_every_few_seconds(
     defs, instance, landing, pipeline_env
 ):
+    """Each log line is an event the instance stores: a fast load logs its last chunk
+    only, while the ledger follows every chunk."""
     result = drop_and_run(
         defs,
         instance,
@@ -144,12 +146,7 @@ def test_progress_is_logged_per_chunk_and_mirrored_in_the_ledger(
     )
     messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
     progress = [m for m in messages if m.startswith("customers: ") and "rows/s, ETA" in m]
-    assert [m.split(" rows,")[0] for m in progress] == [
-        "customers: 3/10",
-        "customers: 6/10",
-        "customers: 9/10",
-        "customers: 10/10",
-    ]
+    assert [m.split(" rows,")[0] for m in progress] == ["customers: 10/10"]
     assert query(pipeline_env, "SELECT rows_done, rows_total, status FROM ingest.files") == [
         (10, 10, "succeeded")
     ]
