@@ -90,7 +90,8 @@ def main() -> None:
 
     try:
         before = time.monotonic()
-        outcome = pipeline.load(dsn, landing, scratch / "staging", args.chunk_rows, rows)
+        settings = {"chunk_rows": args.chunk_rows} if args.chunk_rows else {}
+        outcome = pipeline.load(dsn, landing, scratch / "staging", settings, rows)
         wall = time.monotonic() - before - outcome.setup_s
         counts = databases.table_counts(dsn)
     finally:

@@ -43,7 +43,7 @@ def measure(job: dict) -> dict:
             dsn,
             landing,
             Path(job["staging"]),
-            job.get("chunk_rows"),
+            job.get("settings", {}),
             drop.total_rows,
             fk_order=job.get("run_order", "fk") == "fk",
         )

@@ -53,7 +53,7 @@ def load(
     dsn: str,
     landing: Path,
     staging: Path,
-    chunk_rows: int | None,
+    settings: dict[str, int],
     rows: int,
     fk_order: bool = True,
 ) -> Outcome:
@@ -66,9 +66,7 @@ def load(
     setup = time.monotonic()
     from import_pipeline.definitions import defs as load_definitions
 
-    run_config = (
-        {"resources": {"settings": {"config": {"chunk_rows": chunk_rows}}}} if chunk_rows else None
-    )
+    run_config = {"resources": {"settings": {"config": settings}}} if settings else None
     outcome = Outcome(rows=rows)
     phases: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)

@@ -47,6 +47,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--chunk-rows", type=int, default=None, help="import_pipeline chunk size")
     parser.add_argument(
+        "--load-connections", type=int, default=None, help="ImportSettings.load_connections"
+    )
+    parser.add_argument(
         "--batch",
         choices=("folder", "files"),
         default="folder",
@@ -193,7 +196,7 @@ def _ours_once(spec: DropSpec, server: str, args, work: Path) -> tuple[list[repo
                 "landing": str(scratch / f"landing-{tag}"),
                 "staging": str(scratch / "staging"),
                 "tag": tag,
-                "chunk_rows": args.chunk_rows,
+                "settings": _settings(args),
                 "batch": args.batch,
                 "run_order": args.run_order,
             }
@@ -209,6 +212,12 @@ def _ours_once(spec: DropSpec, server: str, args, work: Path) -> tuple[list[repo
         databases.drop_database(server, dsn)
         shutil.rmtree(scratch, ignore_errors=True)
     return rows, counts
+
+
+def _settings(args: argparse.Namespace) -> dict[str, int]:
+    """ImportSettings the run overrides (the rest keep the package's defaults)."""
+    wanted = {"chunk_rows": args.chunk_rows, "load_connections": args.load_connections}
+    return {name: value for name, value in wanted.items() if value is not None}
 
 
 def _check(counts: dict[str, int], drop: Drop) -> str:
