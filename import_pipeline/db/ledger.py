@@ -120,6 +120,17 @@ def progress(conn: connection, partition_key: str, rows_done_delta: int) -> None
         )
 
 
+def step_counts(conn: connection, partition_key: str, step: str) -> dict | None:
+    """One step's recorded counts, or None if it has not recorded any yet."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT counts -> %s FROM ingest.files WHERE partition_key = %s",
+            (step, partition_key),
+        )
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
 def finish_if_complete(conn: connection, partition_key: str, steps: list[str]) -> bool:
     """Mark the batch succeeded once every one of `steps` has recorded its counts, so the
     order the entity assets finish in (or a re-execution of some of them) does not matter."""

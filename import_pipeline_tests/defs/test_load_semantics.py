@@ -191,6 +191,10 @@ def test_order_totals_that_do_not_match_their_lines_warn_with_the_order_ids(
     assert evaluation.metadata["mismatching_orders"].value == 1
     assert "O2" in evaluation.metadata["sample"].value
     assert check(result, "line_items", "referential_integrity").passed
+    again = drop_and_run(defs, instance, landing, pipeline_env, "line_items_2.csv", lines)
+    unchanged = check(again, "line_items", "order_totals_match_lines")
+    assert unchanged.passed and unchanged.metadata["orders_checked"].value == 0
+    assert unchanged.metadata["skipped"].value == "no order or line item of this batch changed"
 
 
 def run_in_own_process(partition_key: str) -> bool:
