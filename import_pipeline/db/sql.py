@@ -6,12 +6,13 @@ values never appear here: statements take them as `%(name)s` parameters or COPY.
 
 from psycopg2 import sql
 
-from import_pipeline.core.entities import EntitySpec, Parent
+from import_pipeline.core.entities import VERSION_FIELD, EntitySpec, Parent
 from import_pipeline.core.validate import ATTRIBUTES
 
 BATCH = "_batch"
 ROW = "_row"
 TENANT = "tenant"
+FINGERPRINT = "_fingerprint"
 
 
 def ident(*names: str) -> sql.Composable:
@@ -30,12 +31,33 @@ def stage(spec: EntitySpec) -> sql.Composable:
 
 def stage_columns(spec: EntitySpec) -> list[str]:
     """Columns of the stage table, in the order chunks are copied."""
-    return [*spec.field_names, ATTRIBUTES, BATCH, ROW]
+    return [*spec.field_names, ATTRIBUTES, FINGERPRINT, BATCH, ROW]
 
 
 def target_columns(spec: EntitySpec) -> list[str]:
     """Columns a chunk is copied straight into the target with (`_loaded_at` has a default)."""
-    return [TENANT, *spec.field_names, ATTRIBUTES, BATCH]
+    return [TENANT, *spec.field_names, ATTRIBUTES, FINGERPRINT, BATCH]
+
+
+def probe(spec: EntitySpec) -> sql.Composable:
+    """The session's temp table of a chunk's keys, versions and fingerprints."""
+    return sql.Identifier("pg_temp", f"probe_{spec.name}")
+
+
+def probe_columns(spec: EntitySpec) -> list[str]:
+    return [spec.key, VERSION_FIELD, FINGERPRINT]
+
+
+def create_probe(spec: EntitySpec) -> sql.Composable:
+    key, version = spec.get(spec.key), spec.get(VERSION_FIELD)
+    return sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ({} {}, {} {}, {} bigint)").format(
+        sql.Identifier(f"probe_{spec.name}"),
+        ident(key.name),
+        sql.SQL(key.kind.value),
+        ident(version.name),
+        sql.SQL(version.kind.value),
+        ident(FINGERPRINT),
+    )
 
 
 def copy_csv(table: sql.Composable, columns: list[str]) -> sql.Composable:
@@ -63,6 +85,7 @@ def create_stage(spec: EntitySpec) -> sql.Composable:
     columns = [sql.SQL("{} {}").format(ident(f.name), sql.SQL(f.kind.value)) for f in spec.fields]
     columns += [
         sql.SQL("{} jsonb").format(ident(ATTRIBUTES)),
+        sql.SQL("{} bigint").format(ident(FINGERPRINT)),
         sql.SQL("{} text").format(ident(BATCH)),
         sql.SQL("{} bigint").format(ident(ROW)),
     ]

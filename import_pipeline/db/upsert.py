@@ -33,12 +33,16 @@ from import_pipeline.core.validate import ATTRIBUTES
 from import_pipeline.db import held
 from import_pipeline.db.sql import (
     BATCH,
+    FINGERPRINT,
     TENANT,
     column_list,
     copy_csv,
+    create_probe,
     create_stage,
     ident,
     key_range_stored,
+    probe,
+    probe_columns,
     stage,
     stage_columns,
     target,
@@ -95,11 +99,38 @@ class Chunk:
     def for_stage(self) -> bytes:
         return _csv(self.rows, stage_columns(self.spec))
 
+    @cached_property
+    def for_probe(self) -> bytes:
+        return _csv(self.rows, probe_columns(self.spec))
+
+    def only(self, keys: list[str]) -> "Chunk":
+        """The chunk's rows with these keys (still in key order)."""
+        rows = self.rows.filter(pl.col(self.spec.key).is_in(keys))
+        return prepare(self.spec, rows, self.tenant)
+
 
 def prepare(spec: EntitySpec, rows: pl.DataFrame, tenant: str) -> Chunk:
-    """`rows` (sorted by key) as a chunk, its key range taken from the first and last."""
+    """`rows` (sorted by key) as a chunk with their fingerprints, its key range taken
+    from the first and last."""
+    if FINGERPRINT not in rows.columns:
+        rows = rows.with_columns(fingerprint(spec))
     keys = rows.get_column(spec.key)
     return Chunk(spec=spec, tenant=tenant, rows=rows, lo=keys.min(), hi=keys.max())
+
+
+def fingerprint(spec: EntitySpec) -> pl.Expr:
+    """A 64-bit hash of a row's values but its key and version: equal values, equal
+    fingerprint, so a re-load can skip rows whose stored fingerprint and version match
+    without sending them in full. Two different rows share one with odds of 2^-64. polars
+    may hash differently after an upgrade: then rows merely take the full comparison
+    once, which stores their new fingerprint."""
+    content = [n for n in _values(spec) if n not in (spec.key, VERSION_FIELD, FINGERPRINT)]
+    return pl.struct(content).hash(seed=0).reinterpret(signed=True).alias(FINGERPRINT)
+
+
+def _values(spec: EntitySpec) -> list[str]:
+    """The columns of a stored row that a load writes (besides tenant and bookkeeping)."""
+    return [*spec.field_names, ATTRIBUTES, FINGERPRINT]
 
 
 def _csv(rows: pl.DataFrame, columns: list[str]) -> bytes:
@@ -139,12 +170,14 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
     INSERT .. ON CONFLICT, whose WHERE stays as the guard against a concurrent writer.
     A row whose values are the same but whose version is newer is rewritten (so a later,
     older file cannot win against it) yet counted as unchanged: only a change of values
-    is an update. Returns (stale, version_only, inserted, written_over).
+    is an update. An unchanged row whose stored fingerprint differs (written before
+    fingerprints, or hashed by another polars) gets the fingerprint only. Returns
+    (stale, version_only, inserted, written_over).
     """
     key = ident(spec.key)
-    values = [*spec.field_names, ATTRIBUTES]
+    values = _values(spec)
     changing = [n for n in values if n != spec.key]
-    content = [n for n in changing if n != VERSION_FIELD]
+    content = [n for n in changing if n not in (VERSION_FIELD, FINGERPRINT)]
     version = ident(VERSION_FIELD)
     stored_version = ident(_STORED + VERSION_FIELD)
     same_content = sql.SQL(" AND ").join(
@@ -164,6 +197,11 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
                    count(*) FILTER (WHERE known AND c.{version} > c.{stored_version}
                                       AND {same_content}) AS version_only
               FROM classified c
+        ), refreshed AS (
+            UPDATE {target} t SET {fingerprint} = c.{fingerprint} FROM classified c
+             WHERE t.tenant = %(tenant)s AND t.{key} = c.{key}
+               AND c.{version} = c.{stored_version} AND {same_content}
+               AND c.{fingerprint} IS DISTINCT FROM c.{stored_fingerprint}
         ), written AS (
             INSERT INTO {target} AS t (tenant, {columns}, {batch}, _loaded_at)
             SELECT %(tenant)s, {c_columns}, c.{batch}, now() FROM classified c
@@ -187,6 +225,8 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
         key=key,
         version=version,
         stored_version=stored_version,
+        fingerprint=ident(FINGERPRINT),
+        stored_fingerprint=ident(_STORED + FINGERPRINT),
         stored=sql.SQL(", ").join(
             sql.SQL("t.{} AS {}").format(ident(n), ident(_STORED + n)) for n in changing
         ),
@@ -327,6 +367,7 @@ def load_entity(
     for each in connections:
         with each, each.cursor() as cur:
             cur.execute(create_stage(spec))
+            cur.execute(create_probe(spec))
     with conn, conn.cursor() as cur:
         drop_held = held.any_held(cur, spec, tenant)
     idle: SimpleQueue[connection] = SimpleQueue()
@@ -365,18 +406,81 @@ def load_entity(
 
 
 def _load(cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: str, drop_held: bool) -> LoadCounts:
-    """COPY into the target if the chunk's key range is empty there, else upsert it
-    through the stage table (which also serves the superseded held rows' deletion)."""
+    """COPY into the target if the chunk's key range is empty there; else settle the rows
+    whose fingerprint and version say they are known, and upsert the rest through the
+    stage table (which also serves the superseded held rows' deletion)."""
     direct = copy_into_empty_range(cur, spec, chunk, tenant)
-    if direct is not Direct.LOADED or drop_held:
-        _copy_to_stage(cur, spec, chunk.for_stage)
+    if direct is Direct.LOADED and not drop_held:
+        return LoadCounts(inserted=chunk.height)
+    settled = LoadCounts()
+    if direct is Direct.RANGE_STORED and not drop_held:
+        settled, to_write = settle_known(cur, spec, chunk, tenant)
+        if not to_write:
+            return settled
+        chunk = chunk.only(to_write)
+    _copy_to_stage(cur, spec, chunk.for_stage)
     if direct is Direct.LOADED:
         counts = LoadCounts(inserted=chunk.height)
     else:
         counts = write_staged(cur, spec, tenant, chunk.height, orphans=direct is Direct.ORPHANS)
     if drop_held:
         held.drop_superseded(cur, spec, tenant)
-    return counts
+    return settled + counts
+
+
+def settle_known(
+    cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: str
+) -> tuple[LoadCounts, list[str]]:
+    """Compare the chunk's keys, versions and fingerprints with the stored rows (three
+    narrow columns instead of whole rows): count the stale and the unchanged ones, give
+    the unchanged ones with a newer version that version, and return the keys still to
+    be written in full (new, or values changed). A re-load of mostly unchanged rows then
+    sends only its changes through the stage table."""
+    cur.execute(sql.SQL("TRUNCATE {}").format(probe(spec)))
+    _copy(cur, copy_csv(probe(spec), probe_columns(spec)), chunk.for_probe)
+    batch = chunk.rows.get_column(BATCH)[0]
+    cur.execute(
+        settle_statement(spec), {"tenant": tenant, "lo": chunk.lo, "hi": chunk.hi, "batch": batch}
+    )
+    stale, unchanged, to_write = cur.fetchone()
+    return LoadCounts(stale=stale, unchanged=unchanged), to_write
+
+
+def settle_statement(spec: EntitySpec) -> sql.Composable:
+    """See `settle_known`; returns (stale, unchanged, keys to write)."""
+    return sql.SQL(
+        """
+        WITH compared AS MATERIALIZED (
+            SELECT p.{key}, p.{version}, p.{fingerprint},
+                   t.{version} AS stored_version, t.{fingerprint} AS stored_fingerprint
+              FROM {probe} p LEFT JOIN {target} t
+                ON t.tenant = %(tenant)s AND t.{key} = p.{key}
+               AND t.{key} BETWEEN %(lo)s AND %(hi)s
+        ), bumped AS (
+            UPDATE {target} t
+               SET {version} = c.{version}, {batch} = %(batch)s, _loaded_at = now()
+              FROM compared c
+             WHERE t.tenant = %(tenant)s AND t.{key} = c.{key}
+               AND c.{fingerprint} = c.stored_fingerprint AND c.{version} > c.stored_version
+        )
+        SELECT count(*) FILTER (WHERE c.{version} < c.stored_version),
+               count(*) FILTER (WHERE c.{fingerprint} = c.stored_fingerprint
+                                  AND c.{version} >= c.stored_version),
+               coalesce(array_agg(c.{key}) FILTER (
+                   WHERE c.stored_version IS NULL
+                      OR (c.{version} >= c.stored_version
+                          AND c.{fingerprint} IS DISTINCT FROM c.stored_fingerprint)
+               ), '{{}}')
+          FROM compared c
+        """
+    ).format(
+        key=ident(spec.key),
+        version=ident(VERSION_FIELD),
+        fingerprint=ident(FINGERPRINT),
+        batch=ident(BATCH),
+        probe=probe(spec),
+        target=target(spec),
+    )
 
 
 def _with_retry(conn: connection, work: Callable[[cursor], LoadCounts]) -> LoadCounts:

@@ -181,3 +181,39 @@ def test_chunks_loaded_over_several_connections_end_as_over_one(conn, database_u
             conn, PRODUCTS, again, "default", more_connections=[second]
         )
     assert (repeated.unchanged, repeated.rejected) == (599, 1)
+
+
+def test_a_reload_settles_known_rows_by_fingerprint_and_writes_only_the_rest(conn):
+    """One chunk with every case: unchanged, newer version of the same values, changed,
+    stale and new rows; the unchanged ones never travel in full."""
+    load(conn, "customers", customers("2024-02-01", {"C1": "a", "C2": "b", "C3": "c", "C4": "d"}))
+    rows = [
+        *customers("2024-02-01", {"C1": "a"}),
+        *customers("2024-03-01", {"C2": "b", "C3": "changed"}),
+        *customers("2024-01-01", {"C4": "old"}),
+        *customers("2024-03-01", {"C5": "new"}),
+    ]
+    counts = load(conn, "customers", rows, batch="b2")
+    assert (counts.unchanged, counts.updated, counts.stale, counts.inserted) == (2, 1, 1, 1)
+    assert table(
+        conn,
+        "SELECT customer_id, first_name, updated_at::date::text, _batch"
+        " FROM commerce.customers ORDER BY 1",
+    ) == [
+        ("C1", "a", "2024-02-01", "b1"),
+        ("C2", "b", "2024-03-01", "b2"),
+        ("C3", "changed", "2024-03-01", "b2"),
+        ("C4", "d", "2024-02-01", "b1"),
+        ("C5", "new", "2024-03-01", "b2"),
+    ]
+
+
+def test_a_row_stored_without_a_fingerprint_gets_one_when_found_unchanged(conn):
+    load(conn, "customers", customers("2024-02-01", {"C1": "a"}))
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE commerce.customers SET _fingerprint = NULL")
+    again = load(conn, "customers", customers("2024-02-01", {"C1": "a"}), batch="b2")
+    assert (again.unchanged, again.updated) == (1, 0)
+    assert table(conn, "SELECT _fingerprint IS NOT NULL, _batch FROM commerce.customers") == [
+        (True, "b1")
+    ]
