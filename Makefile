@@ -33,6 +33,6 @@ lint: install ## ruff
 	.venv/bin/ruff format --check .
 
 bench: install ## the benchmark (not part of make test): prints and writes bench/RESULTS.md
-	.venv/bin/python -m bench.run
+	.venv/bin/python -m bench.run --repeat 3
 
 .PHONY: help install dev test lint bench

@@ -60,6 +60,21 @@ def fresh_database(server: str, label: str) -> str:
     return dsn
 
 
+def checkpoint(server: str) -> None:
+    """Flush the server's dirty pages before a measurement, so that one loader does not pay
+    for the checkpoint another one's writes made due (best effort: CHECKPOINT needs a
+    superuser or pg_checkpoint, which a DATABASE_URL may not have)."""
+    admin = psycopg2.connect(server)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute("CHECKPOINT")
+    except psycopg2.errors.InsufficientPrivilege:
+        pass
+    finally:
+        admin.close()
+
+
 def drop_database(server: str, dsn: str) -> None:
     name = psycopg2.extensions.parse_dsn(dsn)["dbname"]
     admin = psycopg2.connect(server)

@@ -73,7 +73,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="with --batch files: run batches parents first, or in the sensor's (name) order",
     )
     parser.add_argument(
-        "--repeat", type=int, default=1, help="measure each loader N times, keep the fastest"
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure every loader N times in rounds (a CHECKPOINT before each), keep the fastest",
     )
     parser.add_argument(
         "--in-process",
@@ -140,10 +143,6 @@ def best(rows: list[report.Row]) -> report.Row:
     return row
 
 
-def baseline(loader: str, spec: DropSpec, server: str, args, work: Path) -> report.Row:
-    return best([_baseline_once(loader, spec, server, args, work) for _ in range(args.repeat)])
-
-
 def _baseline_once(loader: str, spec: DropSpec, server: str, args, work: Path) -> report.Row:
     """Raw COPY / seed-style / dlt on a fresh database; baselines load the clean drop."""
     notes = ["clean drop (it does not validate)"] if spec.dirty else []
@@ -165,12 +164,6 @@ def _baseline_once(loader: str, spec: DropSpec, server: str, args, work: Path) -
         row.wall_s = full.total_rows / row.rows_per_s
         row.notes.insert(0, f"measured on {drop.total_rows:,} rows ({drop.spec.orders:,} orders)")
     return row
-
-
-def ours(spec: DropSpec, server: str, args, work: Path) -> tuple[list[report.Row], dict]:
-    runs = [_ours_once(spec, server, args, work) for _ in range(args.repeat)]
-    rows = [best([rows[phase] for rows, _ in runs]) for phase in range(len(runs[0][0]))]
-    return rows, runs[0][1]
 
 
 def _ours_once(spec: DropSpec, server: str, args, work: Path) -> tuple[list[report.Row], dict]:
@@ -238,19 +231,26 @@ def run_bench(argv: list[str]) -> Bench:
     drop = drop_for(work, spec)
     server = databases.server_url(work)
     wanted = args.only.split(",")
-    rows: list[report.Row] = []
-    for loader in ("copy", "seed", "dlt"):
-        if loader not in wanted:
-            continue
-        if loader == "dlt" and not dlt_available():
-            print("dlt: skipped, `import dlt` fails (install the bench-dlt extra to measure it)")
-            continue
-        rows.append(baseline(loader, spec, server, args, work))
-        print(report.table(rows[-1:]))
+    loaders = [name for name in ("copy", "seed", "dlt") if name in wanted]
+    if "dlt" in loaders and not dlt_available():
+        print("dlt: skipped, `import dlt` fails (install the bench-dlt extra to measure it)")
+        loaders.remove("dlt")
+    measured: dict[str, list[report.Row]] = {name: [] for name in loaders}
+    ours_runs: list[tuple[list[report.Row], dict]] = []
+    for _ in range(args.repeat):
+        for loader in loaders:
+            databases.checkpoint(server)
+            measured[loader].append(_baseline_once(loader, spec, server, args, work))
+            print(report.table(measured[loader][-1:]))
+        if "ours" in wanted:
+            databases.checkpoint(server)
+            ours_runs.append(_ours_once(spec, server, args, work))
+    rows = [best(measured[loader]) for loader in loaders]
     counts: dict[str, int] = {}
-    if "ours" in wanted:
-        ours_rows, counts = ours(spec, server, args, work)
-        rows += ours_rows
+    if ours_runs:
+        phases = range(len(ours_runs[0][0]))
+        rows += [best([runs[phase] for runs, _ in ours_runs]) for phase in phases]
+        counts = ours_runs[0][1]
     note = (
         f"{spec.orders:,} orders, {drop.total_rows:,} rows "
         f"({', '.join(f'{k} {v:,}' for k, v in drop.rows.items())}), {spec.format}"
