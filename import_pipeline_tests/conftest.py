@@ -10,11 +10,11 @@ from pathlib import Path
 import dagster as dg
 import psycopg2
 import pytest
-from dagster_aws.s3 import S3Resource
 from psycopg2 import sql
 
 from import_pipeline.db.connect import embedded_server_url
 from import_pipeline.definitions import defs as load_definitions
+from import_pipeline.defs.resources import S3Connection
 from import_pipeline_tests.support import s3_settings
 
 
@@ -87,7 +87,7 @@ def s3_endpoint() -> Iterator[str]:
 def s3_bucket(s3_endpoint: str) -> str:
     """A fresh, empty bucket for one test."""
     name = f"test-{uuid.uuid4().hex[:12]}"
-    S3Resource(**s3_settings(s3_endpoint)).get_client().create_bucket(Bucket=name)
+    S3Connection(**s3_settings(s3_endpoint)).get_client().create_bucket(Bucket=name)
     return name
 
 

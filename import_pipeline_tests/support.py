@@ -10,10 +10,9 @@ from typing import Any
 import dagster as dg
 import polars as pl
 import psycopg2
-from dagster_aws.s3 import S3Resource
 
 from import_pipeline.defs.partitions import batches
-from import_pipeline.defs.resources import LandingZone, PostgresResource
+from import_pipeline.defs.resources import LandingZone, PostgresResource, S3Connection
 from import_pipeline.defs.sensors import local_landing_sensor, s3_landing_sensor
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "real"
@@ -100,7 +99,7 @@ def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict:
 
 
 def s3_settings(endpoint: str) -> dict:
-    """S3Resource fields for the test's moto server."""
+    """S3Connection fields for the test's moto server."""
     return {
         "endpoint_url": endpoint,
         "region_name": "us-east-1",
@@ -109,7 +108,7 @@ def s3_settings(endpoint: str) -> dict:
     }
 
 
-class CountingS3(S3Resource):
+class CountingS3(S3Connection):
     """A real S3 client that also counts the keys each ListObjectsV2 call returned, so a
     test can check how much one sensor tick listed."""
 

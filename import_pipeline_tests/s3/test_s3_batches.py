@@ -5,10 +5,9 @@ import json
 import dagster as dg
 import polars as pl
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from import_pipeline.definitions import defs as load_definitions
-from import_pipeline.defs.resources import LandingZone
+from import_pipeline.defs.resources import LandingZone, S3Connection
 from import_pipeline_tests.support import csv_bytes, put, query, run, s3_tick
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgres]
@@ -50,7 +49,7 @@ def instance():
 
 @pytest.fixture
 def client():
-    return S3Resource().get_client()
+    return S3Connection().get_client()
 
 
 def drop_folder(client, bucket: str, manifest: dict) -> None:
@@ -60,7 +59,7 @@ def drop_folder(client, bucket: str, manifest: dict) -> None:
 
 
 def landing(bucket: str) -> LandingZone:
-    return LandingZone(url=f"s3://{bucket}/landing", tenant_from_path=True, s3=S3Resource())
+    return LandingZone(url=f"s3://{bucket}/landing", tenant_from_path=True, s3=S3Connection())
 
 
 def test_a_folder_loads_as_one_batch_in_fk_order_with_staging_on_s3(
