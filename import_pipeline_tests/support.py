@@ -144,3 +144,13 @@ def s3_tick(
 ) -> Tick:
     """Evaluate the S3 landing sensor once and apply its partitions."""
     return evaluate(s3_landing_sensor, instance, landing, database_url, cursor)
+
+
+ORDER = {
+    "order_id": "O1",
+    "customer_id": "C1",
+    "status": "paid",
+    "total": "5",
+    "ordered_at": "2024-05-01",
+}
+"""One canonical order row (of customer C1), for tests that vary it."""

@@ -15,14 +15,7 @@ from import_pipeline.core.report import LoadCounts
 from import_pipeline.db import upsert
 from import_pipeline.db.upsert import Direct
 from import_pipeline_tests.db.conftest import load, staged_rows, table
-
-ORDER = {
-    "order_id": "O1",
-    "customer_id": "C1",
-    "status": "paid",
-    "total": "5",
-    "ordered_at": "2024-05-01",
-}
+from import_pipeline_tests.support import ORDER
 
 
 @pytest.fixture

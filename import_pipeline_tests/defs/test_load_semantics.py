@@ -8,7 +8,7 @@ import polars as pl
 
 from import_pipeline.definitions import defs as load_definitions
 from import_pipeline.defs.held_rows import retry_held_rows
-from import_pipeline_tests.support import materialization, query, run, tick, write_csv
+from import_pipeline_tests.support import ORDER, materialization, query, run, tick, write_csv
 
 
 def settings(**values) -> dict:
@@ -28,15 +28,6 @@ def check(result: dg.ExecuteInProcessResult, asset: str, name: str) -> dg.AssetC
         if e.asset_key.to_user_string() == asset and e.check_name == name
     ]
     return evaluation
-
-
-ORDER = {
-    "order_id": "O1",
-    "customer_id": "C1",
-    "status": "paid",
-    "total": "5",
-    "ordered_at": "2024-05-01",
-}
 
 
 def test_an_order_before_its_customer_is_held_then_loaded_with_the_customer(
