@@ -1,10 +1,10 @@
 """A landed file -> polars frames of text columns plus their source row number.
 
-Files are read from disk in batches of rows, so a file larger than memory stages in
-bounded memory: compressed files are first inflated to a work folder (a stream, never
-whole in memory), then polars scans them. Everything is read as text: casting is the
-entity spec's job, so one bad value becomes a reject instead of failing the file.
-File-level problems raise a named `ImportFileError`.
+Files are read from disk in blocks of bytes cut at record boundaries (Parquet: in slices
+of rows), so a file larger than memory stages in bounded memory: compressed files are
+first inflated to a work folder (a stream, never whole in memory). Everything is read as
+text: casting is the entity spec's job, so one bad value becomes a reject instead of
+failing the file. File-level problems raise a named `ImportFileError`.
 """
 
 import codecs
@@ -37,6 +37,9 @@ ROW = "_row"
 UTF8_BOM = b"\xef\xbb\xbf"
 BLOCK = 8 << 20
 """Bytes per read when a file is inflated, transcoded or checked: bounds memory."""
+
+MAX_RECORD_BLOCKS = 8
+"""Blocks one record may span before the file is refused (an unclosed quote)."""
 
 PARQUET_BATCH_ROWS = 100_000
 """Rows of a Parquet file read at a time when it is read in batches."""
@@ -81,7 +84,7 @@ def read_frames(
     else:
         path = _as_utf8(path, head, file_name, options.encoding, workdir)
         if file_format is FileFormat.NDJSON:
-            frames = _ndjson_frames(path, batch_bytes)
+            frames = _ndjson_frames(path, file_name, batch_bytes)
         else:
             frames = _csv_frames(path, head, file_name, options, batch_bytes)
     rows = 0
@@ -218,7 +221,8 @@ def _csv_frames(
         "empty_string_is_null": False,
     }
     names: list[str] | None = None
-    for block in _blocks(path, batch_bytes, eol.encode(), quote.encode() if quote else None):
+    quoted = quote.encode() if quote else None
+    for block in _blocks(path, batch_bytes, eol.encode(), quoted, file_name):
         if names is None:
             first = pl.read_csv(
                 block,
@@ -236,8 +240,8 @@ def _csv_frames(
             )
 
 
-def _ndjson_frames(path: Path, batch_bytes: int | None) -> Iterator[pl.DataFrame]:
-    for block in _blocks(path, batch_bytes, b"\n", None):
+def _ndjson_frames(path: Path, file_name: str, batch_bytes: int | None) -> Iterator[pl.DataFrame]:
+    for block in _blocks(path, batch_bytes, b"\n", None, file_name):
         yield pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
 
 
@@ -251,10 +255,14 @@ def _parquet_frames(path: Path, batch_bytes: int | None) -> Iterator[pl.DataFram
         yield scan.slice(offset, PARQUET_BATCH_ROWS).collect()
 
 
-def _blocks(path: Path, size: int | None, eol: bytes, quote: bytes | None) -> Iterator[bytes]:
+def _blocks(
+    path: Path, size: int | None, eol: bytes, quote: bytes | None, file_name: str
+) -> Iterator[bytes]:
     """The file in blocks of about `size` bytes, each ending at a record boundary: the
     last end of line outside quotes (an even number of quote characters before it, as
-    doubled quotes count twice). None: the whole file as one block."""
+    doubled quotes count twice). None: the whole file as one block. A quote that never
+    closes would make the rest of the file one record: that fails once it spans
+    MAX_RECORD_BLOCKS blocks (and 1 MB), instead of growing without bound."""
     with path.open("rb") as source:
         if size is None or path.stat().st_size <= size:
             yield source.read()
@@ -266,16 +274,32 @@ def _blocks(path: Path, size: int | None, eol: bytes, quote: bytes | None) -> It
             carry = data[cut:]
             if cut:
                 yield data[:cut]
+            elif len(carry) > max(MAX_RECORD_BLOCKS * size, 1 << 20):
+                raise UnreadableFile(
+                    file_name,
+                    f"a record runs over {len(carry):,} bytes without ending (a quote that "
+                    "never closes?)",
+                    "Check the quoting (a stray quote character), or set `quote_char` in the "
+                    "source profile.",
+                )
         if carry.strip():
             yield carry
 
 
 def _record_end(data: bytes, eol: bytes, quote: bytes | None) -> int:
-    """Index just after the last end of line that ends a record; 0 if none does yet."""
+    """Index just after the last end of line that ends a record; 0 if none does yet.
+    Walks back from the end counting the quotes after each candidate, so every byte is
+    counted once whatever the number of candidates."""
     position = data.rfind(eol)
+    if quote is None:
+        return position + 1
+    total = data.count(quote)
+    after, end = 0, len(data)
     while position >= 0:
-        if quote is None or data.count(quote, 0, position) % 2 == 0:
+        after += data.count(quote, position, end)
+        if (total - after) % 2 == 0:
             return position + 1
+        end = position
         position = data.rfind(eol, 0, position)
     return 0
 

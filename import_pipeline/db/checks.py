@@ -78,8 +78,8 @@ def order_total_mismatches(
 ) -> tuple[int, int, list[tuple[str, str, str]]]:
     """Orders among `order_ids` that have line items whose line totals do not add up to
     the order's total (to the cent). The ids arrive in frames of one column and are
-    COPYed into a temp table, so a large batch's ids never sit in memory whole and the
-    database drops the repeats. Line totals are summed per order before the join to the
+    COPYed into a temp table, so a large batch's ids never sit in memory whole; the
+    queries read them DISTINCT. Line totals are summed per order before the join to the
     orders (measured at 100k orders: 0.30 s instead of 0.69 s for the join-then-sum
     plan the planner took on freshly loaded tables). Returns (orders checked,
     mismatching, a sample of them as (id, total, sum))."""

@@ -1,10 +1,11 @@
 """Load key-ordered chunks: COPY straight into the target where a chunk's key range is
-empty, else COPY into a temp table, hold its orphans, and one set-based upsert.
+empty; else settle the rows known by key, version and fingerprint, COPY the rest into a
+temp table, hold its orphans, and one set-based upsert.
 
 Every chunk is its own short transaction and idempotent (upsert + newer-wins), so a run
 killed between chunks and executed again converges to the same table state. A chunk that
 a database constraint rejects is split until the offending rows are isolated. The next
-chunk is read and encoded in a background thread while the current one is in the database.
+chunk is read and fingerprinted in a background thread while chunks are in the database.
 """
 
 import io
@@ -110,8 +111,7 @@ class Chunk:
 
 
 def prepare(spec: EntitySpec, rows: pl.DataFrame, tenant: str) -> Chunk:
-    """`rows` (sorted by key) as a chunk with their fingerprints, its key range taken
-    from the first and last."""
+    """`rows` (sorted by key) as a chunk with their fingerprints and its key range."""
     if FINGERPRINT not in rows.columns:
         rows = rows.with_columns(fingerprint(spec))
     keys = rows.get_column(spec.key)
@@ -202,6 +202,8 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
              WHERE t.tenant = %(tenant)s AND t.{key} = c.{key}
                AND c.{version} = c.{stored_version} AND {same_content}
                AND c.{fingerprint} IS DISTINCT FROM c.{stored_fingerprint}
+               AND t.{version} = c.{stored_version}
+               AND t.{fingerprint} IS NOT DISTINCT FROM c.{stored_fingerprint}
         ), written AS (
             INSERT INTO {target} AS t (tenant, {columns}, {batch}, _loaded_at)
             SELECT %(tenant)s, {c_columns}, c.{batch}, now() FROM classified c
@@ -358,8 +360,8 @@ def load_entity(
     With `more_connections`, chunks are loaded side by side, one per connection: the
     database checks foreign keys row by row on one core per connection, so a second
     connection uses the second core. Chunks are disjoint key ranges in transactions of
-    their own, so their order does not matter. Chunk i+1 is collected and encoded in a
-    background thread meanwhile; no thread outlives this call, and at most one chunk per
+    their own, so their order does not matter. The next chunk is read and fingerprinted in
+    a background thread meanwhile; no thread outlives this call, and at most one chunk per
     connection is in flight, plus one being prepared. `on_chunk` runs on the calling
     thread while chunks are in flight, so it must not use these connections.
     """
@@ -435,7 +437,8 @@ def settle_known(
     narrow columns instead of whole rows): count the stale and the unchanged ones, give
     the unchanged ones with a newer version that version, and return the keys still to
     be written in full (new, or values changed). A re-load of mostly unchanged rows then
-    sends only its changes through the stage table."""
+    sends only its changes through the stage table. The UPDATE re-checks the stored
+    version and fingerprint, so a row a concurrent run rewrote meanwhile is left to it."""
     cur.execute(sql.SQL("TRUNCATE {}").format(probe(spec)))
     _copy(cur, copy_csv(probe(spec), probe_columns(spec)), chunk.for_probe)
     batch = chunk.rows.get_column(BATCH)[0]
@@ -462,6 +465,7 @@ def settle_statement(spec: EntitySpec) -> sql.Composable:
               FROM compared c
              WHERE t.tenant = %(tenant)s AND t.{key} = c.{key}
                AND c.{fingerprint} = c.stored_fingerprint AND c.{version} > c.stored_version
+               AND t.{version} = c.stored_version AND t.{fingerprint} = c.stored_fingerprint
         )
         SELECT count(*) FILTER (WHERE c.{version} < c.stored_version),
                count(*) FILTER (WHERE c.{fingerprint} = c.stored_fingerprint

@@ -4,6 +4,7 @@ Listing is bounded: one call lists at most `limit` keys after a start key, so a 
 100,000 old objects costs a sensor tick no more than a small one.
 """
 
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,19 +72,13 @@ def list_prefix(client: Any, location: S3Location, under: str = "") -> list[File
     return _listed(records)
 
 
-def read(client: Any, location: S3Location, key: str, version: str) -> bytes | None:
-    """The object's bytes if its ETag is still `version`, else None (changed or removed)."""
-    body = _body(client, location, key, version)
-    return None if body is None else body.read()
-
-
 def download(client: Any, location: S3Location, key: str, version: str, target: Path) -> bool:
     """Stream the object into `target` if its ETag is still `version` (False if not), so a
     file larger than memory lands on local disk without being held whole."""
     body = _body(client, location, key, version)
     if body is None:
         return False
-    with target.open("wb") as out:
+    with closing(body), target.open("wb") as out:
         for block in body.iter_chunks(BLOCK):
             out.write(block)
     return True

@@ -97,3 +97,10 @@ def test_a_file_read_in_blocks_cuts_only_between_records(tmp_path, batch_bytes):
     frames = list(read_frames(path, path.name, tmp_path, batch_bytes=batch_bytes))
     assert_frame_equal(pl.concat(frames), parse_bytes(QUOTED, path.name))
     assert pl.concat(frames)["_row"].to_list() == [1, 2, 3, 4]
+
+
+def test_a_quote_that_never_closes_fails_the_file_instead_of_reading_it_all(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_bytes(b'customer_id,notes\nC1,"open\n' + b"C2,more\n" * 200_000)
+    with pytest.raises(UnreadableFile, match="customers.csv: a record runs over"):
+        list(read_frames(path, path.name, tmp_path, batch_bytes=64 << 10))
