@@ -40,6 +40,7 @@ KINDS = (
     ("WITH checked AS", "hold_orphans (anti-join per chunk)"),
     ("WITH existing AS", "upsert"),
     ("WITH classified AS", "upsert"),
+    ("WITH compared AS", "settle known rows (by fingerprint)"),
     ("ROLLBACK TO SAVEPOINT", "rollback to savepoint"),
     ("RELEASE SAVEPOINT", "release savepoint"),
     ("SAVEPOINT", "savepoint"),
@@ -93,7 +94,12 @@ class TimedCursor(cursor):
         return result
 
     def copy_expert(self, sql_text, file, size=8192):
-        into = "stage table" if "pg_temp" in sql_text else "target (fresh key range)"
+        if "probe_" in sql_text:
+            into = "probe table (key, version, fingerprint)"
+        elif "pg_temp" in sql_text:
+            into = "stage table"
+        else:
+            into = "target (fresh key range)"
         started = time.monotonic()
         try:
             return super().copy_expert(sql_text, file, size)
