@@ -117,7 +117,7 @@ def run_variant(conn, chunks: list[pl.DataFrame], prep: list[str], text: str) ->
     seconds = 0.0
     for chunk in chunks:
         with conn, conn.cursor() as cur:
-            upsert.copy_chunk(cur, SPEC, chunk)
+            upsert.copy_to_stage(cur, upsert.prepare(SPEC, chunk, DEFAULT_TENANT))
             for statement in prep:
                 cur.execute(statement)
             started = time.monotonic()

@@ -4,7 +4,6 @@ Each query is scoped to one batch or one (tenant, entity) so a check costs the s
 millionth batch as on the first.
 """
 
-import io
 from collections.abc import Iterable
 
 import polars as pl
@@ -12,9 +11,11 @@ from psycopg2 import sql
 from psycopg2.extensions import connection
 
 from import_pipeline.core.entities import ENTITIES, EntitySpec
+from import_pipeline.db.copy import copy_rows, csv_rows
 from import_pipeline.db.sql import parent_exists, target
 
 MISMATCH_SAMPLE = 20
+CHECKED_ORDERS = sql.Identifier("pg_temp", "checked_orders")
 
 
 def rejected(conn: connection, partition_key: str, entity: str) -> int:
@@ -88,12 +89,7 @@ def order_total_mismatches(
             "CREATE TEMP TABLE IF NOT EXISTS checked_orders (order_id text) ON COMMIT DELETE ROWS"
         )
         for frame in order_ids:
-            buffer = io.BytesIO()
-            frame.write_csv(buffer, include_header=False)
-            buffer.seek(0)
-            cur.copy_expert(
-                "COPY pg_temp.checked_orders (order_id) FROM STDIN (FORMAT csv)", buffer
-            )
+            copy_rows(cur, CHECKED_ORDERS, ["order_id"], csv_rows(frame))
         cur.execute("ANALYZE pg_temp.checked_orders")
         cur.execute("SELECT count(DISTINCT order_id) FROM pg_temp.checked_orders")
         (checked,) = cur.fetchone()

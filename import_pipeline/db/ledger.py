@@ -5,7 +5,6 @@ a re-run of an old partition keeps its original version); each asset of the batc
 then records its progress, counts and, on failure, the error.
 """
 
-import io
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -14,11 +13,15 @@ from datetime import datetime
 from urllib.parse import unquote
 
 import polars as pl
+from psycopg2 import sql
 from psycopg2.extensions import connection, cursor
 
 from import_pipeline.core.parse import ROW, list_as_json
 from import_pipeline.core.stage import SOURCE
 from import_pipeline.core.validate import ERRORS
+from import_pipeline.db.copy import copy_rows, csv_rows
+
+REJECTS = sql.Identifier("ingest", "rejects")
 
 
 @dataclass(frozen=True)
@@ -175,18 +178,11 @@ def _copy_rejects(cur: cursor, partition_key: str, entity: str, rejects: pl.Data
         pl.lit(partition_key).alias("partition_key"),
         pl.lit(entity).alias("entity"),
         pl.col(ROW).alias("source_row"),
-        list_as_json(pl.col(ERRORS)),
+        list_as_json(pl.col(ERRORS)).alias("errors"),
         raw.alias("raw"),
-        pl.col(SOURCE) if SOURCE in rejects.columns else pl.lit(None, pl.String),
+        (pl.col(SOURCE) if SOURCE in rejects.columns else pl.lit(None, pl.String)).alias("source"),
     )
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=False)
-    buffer.seek(0)
-    cur.copy_expert(
-        "COPY ingest.rejects (partition_key, entity, source_row, errors, raw, source)"
-        " FROM STDIN WITH (FORMAT csv)",
-        buffer,
-    )
+    copy_rows(cur, REJECTS, frame.columns, csv_rows(frame))
 
 
 def save_db_rejects(conn: connection, partition_key: str, entity: str, rejects: list) -> None:

@@ -60,11 +60,6 @@ def create_probe(spec: EntitySpec) -> sql.Composable:
     )
 
 
-def copy_csv(table: sql.Composable, columns: list[str]) -> sql.Composable:
-    """`COPY` of CSV rows (as polars writes them: unquoted empty = NULL) into `table`."""
-    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(table, column_list(columns))
-
-
 def key_range_stored(spec: EntitySpec) -> sql.Composable:
     """True when the target holds a row of the tenant with a key in [lo, hi]: one probe of
     the primary key index."""

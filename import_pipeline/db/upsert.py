@@ -8,7 +8,6 @@ a database constraint rejects is split until the offending rows are isolated. Th
 chunk is read and fingerprinted in a background thread while chunks are in the database.
 """
 
-import io
 import logging
 import random
 import time
@@ -32,12 +31,12 @@ from import_pipeline.core.entities import VERSION_FIELD, EntitySpec
 from import_pipeline.core.report import LoadCounts
 from import_pipeline.core.validate import ATTRIBUTES
 from import_pipeline.db import held
+from import_pipeline.db.copy import copy_rows, csv_rows
 from import_pipeline.db.sql import (
     BATCH,
     FINGERPRINT,
     TENANT,
     column_list,
-    copy_csv,
     create_probe,
     create_stage,
     ident,
@@ -56,9 +55,6 @@ RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 CONSTRAINT_ERRORS = (pg_errors.IntegrityError, pg_errors.DataError)
 MAX_ATTEMPTS = 6
 _STORED = "stored_"
-COPY_READ_BYTES = 1 << 20
-"""psycopg2 reads a COPY's file in pieces of this size, taking the GIL for each: large
-pieces keep the hand-offs with the prefetch thread few."""
 
 _T = TypeVar("_T")
 _U = TypeVar("_U")
@@ -94,15 +90,15 @@ class Chunk:
     def for_target(self) -> bytes:
         """For a COPY into the target: the tenant as a literal column."""
         tenant = pl.lit(self.tenant).alias(TENANT)
-        return _csv(self.rows.with_columns(tenant), target_columns(self.spec))
+        return csv_rows(self.rows.with_columns(tenant), target_columns(self.spec))
 
     @cached_property
     def for_stage(self) -> bytes:
-        return _csv(self.rows, stage_columns(self.spec))
+        return csv_rows(self.rows, stage_columns(self.spec))
 
     @cached_property
     def for_probe(self) -> bytes:
-        return _csv(self.rows, probe_columns(self.spec))
+        return csv_rows(self.rows, probe_columns(self.spec))
 
     def only(self, keys: list[str]) -> "Chunk":
         """The chunk's rows with these keys (still in key order)."""
@@ -131,12 +127,6 @@ def fingerprint(spec: EntitySpec) -> pl.Expr:
 def _values(spec: EntitySpec) -> list[str]:
     """The columns of a stored row that a load writes (besides tenant and bookkeeping)."""
     return [*spec.field_names, ATTRIBUTES, FINGERPRINT]
-
-
-def _csv(rows: pl.DataFrame, columns: list[str]) -> bytes:
-    buffer = io.BytesIO()
-    rows.select(columns).write_csv(buffer, include_header=False)
-    return buffer.getvalue()
 
 
 def prefetched(items: Iterable[_T], work: Callable[[_T], _U]) -> Iterator[_U]:
@@ -242,18 +232,10 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
     )
 
 
-def copy_chunk(cur: cursor, spec: EntitySpec, chunk: pl.DataFrame) -> None:
-    """Replace the stage table's contents with `chunk` through COPY (CSV)."""
-    _copy_to_stage(cur, spec, _csv(chunk, stage_columns(spec)))
-
-
-def _copy_to_stage(cur: cursor, spec: EntitySpec, encoded: bytes) -> None:
-    cur.execute(sql.SQL("TRUNCATE {}").format(stage(spec)))
-    _copy(cur, copy_csv(stage(spec), stage_columns(spec)), encoded)
-
-
-def _copy(cur: cursor, statement: sql.Composable, encoded: bytes) -> None:
-    cur.copy_expert(statement.as_string(cur), io.BytesIO(encoded), size=COPY_READ_BYTES)
+def copy_to_stage(cur: cursor, chunk: Chunk) -> None:
+    """Replace the stage table's contents with the chunk's rows."""
+    cur.execute(sql.SQL("TRUNCATE {}").format(stage(chunk.spec)))
+    copy_rows(cur, stage(chunk.spec), stage_columns(chunk.spec), chunk.for_stage)
 
 
 class Direct(Enum):
@@ -279,7 +261,7 @@ def copy_into_empty_range(cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: s
         return Direct.RANGE_STORED
     cur.execute("SAVEPOINT direct")
     try:
-        _copy(cur, copy_csv(target(spec), target_columns(spec)), chunk.for_target)
+        copy_rows(cur, target(spec), target_columns(spec), chunk.for_target)
     except CONSTRAINT_ERRORS as exc:
         cur.execute("ROLLBACK TO SAVEPOINT direct")
         log.debug("chunk %s..%s: %s, upserting it", chunk.lo, chunk.hi, type(exc).__name__)
@@ -420,7 +402,7 @@ def _load(cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: str, drop_held: b
         if not to_write:
             return settled
         chunk = chunk.only(to_write)
-    _copy_to_stage(cur, spec, chunk.for_stage)
+    copy_to_stage(cur, chunk)
     if direct is Direct.LOADED:
         counts = LoadCounts(inserted=chunk.height)
     else:
@@ -440,7 +422,7 @@ def settle_known(
     sends only its changes through the stage table. The UPDATE re-checks the stored
     version and fingerprint, so a row a concurrent run rewrote meanwhile is left to it."""
     cur.execute(sql.SQL("TRUNCATE {}").format(probe(spec)))
-    _copy(cur, copy_csv(probe(spec), probe_columns(spec)), chunk.for_probe)
+    copy_rows(cur, probe(spec), probe_columns(spec), chunk.for_probe)
     batch = chunk.rows.get_column(BATCH)[0]
     cur.execute(
         settle_statement(spec), {"tenant": tenant, "lo": chunk.lo, "hi": chunk.hi, "batch": batch}

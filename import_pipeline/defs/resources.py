@@ -67,14 +67,9 @@ class S3Connection(dg.ConfigurableResource):
     def get_client(self) -> Any:
         import boto3  # here, not at the top: a local landing zone never pays for it
 
-        settings = {
-            "endpoint_url": self.endpoint_url,
-            "region_name": self.region_name,
-            "aws_access_key_id": self.aws_access_key_id,
-            "aws_secret_access_key": self.aws_secret_access_key,
-            "aws_session_token": self.aws_session_token,
-        }
-        return boto3.client("s3", **{k: v for k, v in settings.items() if v})
+        place = {"endpoint_url": self.endpoint_url, "region_name": self.region_name}
+        settings = {k: v for k, v in place.items() if v} | self.credentials()
+        return boto3.client("s3", **settings)
 
     def credentials(self) -> dict[str, str]:
         """The credentials set here (none: polars reads the same AWS_* as boto3)."""
