@@ -69,6 +69,27 @@ def key_range_stored(spec: EntitySpec) -> sql.Composable:
     ).format(table=target(spec), key=ident(spec.key))
 
 
+WEIGHT_MASK = (1 << 30) - 1
+"""The low bits of a row's fingerprint that weigh its version in a key range's summary."""
+
+
+def range_summary(spec: EntitySpec) -> sql.Composable:
+    """The stored rows of the tenant with a key in [lo, hi]: how many, how many have a
+    fingerprint, the sum of their fingerprints, and the sum of their versions (in
+    microseconds) each weighted by its row's fingerprint bits under `mask`; exact
+    (numeric), to compare with `Chunk.summary`."""
+    return sql.SQL(
+        "SELECT count(*), count({fp}), coalesce(sum({fp}::numeric), 0),"
+        " coalesce(sum(({fp} & %(mask)s)::numeric * extract(epoch FROM {version}) * 1000000), 0)"
+        " FROM {table} WHERE tenant = %(tenant)s AND {key} BETWEEN %(lo)s AND %(hi)s"
+    ).format(
+        fp=ident(FINGERPRINT),
+        version=ident(VERSION_FIELD),
+        table=target(spec),
+        key=ident(spec.key),
+    )
+
+
 def column_list(names: list[str], prefix: str | None = None) -> sql.Composable:
     if prefix is None:
         return sql.SQL(", ").join(sql.Identifier(n) for n in names)

@@ -36,6 +36,7 @@ from import_pipeline.db.sql import (
     BATCH,
     FINGERPRINT,
     TENANT,
+    WEIGHT_MASK,
     column_list,
     create_probe,
     create_stage,
@@ -43,6 +44,7 @@ from import_pipeline.db.sql import (
     key_range_stored,
     probe,
     probe_columns,
+    range_summary,
     stage,
     stage_columns,
     target,
@@ -100,6 +102,15 @@ class Chunk:
     def for_probe(self) -> bytes:
         return csv_rows(self.rows, probe_columns(self.spec))
 
+    @cached_property
+    def summary(self) -> tuple[int, int, int, int]:
+        """What `range_summary` returns for a key range that holds exactly these rows."""
+        fp = pl.col(FINGERPRINT)
+        micros = pl.col(VERSION_FIELD).dt.epoch("us").cast(pl.Int128)
+        weighted = (fp & WEIGHT_MASK).cast(pl.Int128) * micros
+        sums = (fp.count().alias("n"), fp.cast(pl.Int128).sum().alias("fp"), weighted.sum())
+        return self.rows.select(pl.len(), *sums).row(0)
+
     def only(self, keys: list[str]) -> "Chunk":
         """The chunk's rows with these keys (still in key order)."""
         rows = self.rows.filter(pl.col(self.spec.key).is_in(keys))
@@ -115,12 +126,14 @@ def prepare(spec: EntitySpec, rows: pl.DataFrame, tenant: str) -> Chunk:
 
 
 def fingerprint(spec: EntitySpec) -> pl.Expr:
-    """A 64-bit hash of a row's values but its key and version: equal values, equal
+    """A 64-bit hash of a row's key and values, not its version: equal values, equal
     fingerprint, so a re-load can skip rows whose stored fingerprint and version match
-    without sending them in full. Two different rows share one with odds of 2^-64. polars
-    may hash differently after an upgrade: then rows merely take the full comparison
-    once, which stores their new fingerprint."""
-    content = [n for n in _values(spec) if n not in (spec.key, VERSION_FIELD, FINGERPRINT)]
+    without sending them in full. Two different rows share one with odds of 2^-64. The
+    key is in it so that a key range's sum of fingerprints stands for its rows (see
+    `range_unchanged`). polars may hash differently after an upgrade, and fingerprints
+    stored before the key was in them differ too: such rows merely take the full
+    comparison once, which stores their new fingerprint."""
+    content = [n for n in _values(spec) if n not in (VERSION_FIELD, FINGERPRINT)]
     return pl.struct(content).hash(seed=0).reinterpret(signed=True).alias(FINGERPRINT)
 
 
@@ -398,6 +411,8 @@ def _load(cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: str, drop_held: b
         return LoadCounts(inserted=chunk.height)
     settled = LoadCounts()
     if direct is Direct.RANGE_STORED and not drop_held:
+        if range_unchanged(cur, chunk):
+            return LoadCounts(unchanged=chunk.height)
         settled, to_write = settle_known(cur, spec, chunk, tenant)
         if not to_write:
             return settled
@@ -410,6 +425,19 @@ def _load(cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: str, drop_held: b
     if drop_held:
         held.drop_superseded(cur, spec, tenant)
     return settled + counts
+
+
+def range_unchanged(cur: cursor, chunk: Chunk) -> bool:
+    """Whether the chunk's key range stores exactly the chunk's rows (keys, values and
+    versions), told by one aggregate over the range (~8 ms for 50k rows) instead of the
+    probe COPY and its join (~60 ms): the common case of a re-load. Fingerprints hash key
+    and values, so equal counts and sums of them mean the same rows, with odds of ~2^-64
+    against; each version is weighed by bits of its row's fingerprint, so versions moved
+    between rows (one newer, one older) change the sum too. Anything else, a stored row
+    without a fingerprint included, goes on to `settle_known`."""
+    params = {"tenant": chunk.tenant, "lo": chunk.lo, "hi": chunk.hi, "mask": WEIGHT_MASK}
+    cur.execute(range_summary(chunk.spec), params)
+    return tuple(cur.fetchone()) == chunk.summary
 
 
 def settle_known(

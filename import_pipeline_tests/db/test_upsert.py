@@ -217,3 +217,42 @@ def test_a_row_stored_without_a_fingerprint_gets_one_when_found_unchanged(conn):
     assert table(conn, "SELECT _fingerprint IS NOT NULL, _batch FROM commerce.customers") == [
         (True, "b1")
     ]
+
+
+def test_an_unchanged_reload_is_told_from_its_key_ranges_summary_alone(conn, monkeypatch):
+    rows = customers("2024-02-01", {f"C{i}": f"n{i}" for i in range(10)})
+    load(conn, "customers", rows)
+    before = table(conn, "SELECT *, xmin::text FROM commerce.customers ORDER BY 2")
+
+    def not_needed(*args, **kwargs):
+        raise AssertionError("an unchanged chunk reached the row-by-row comparison")
+
+    monkeypatch.setattr(upsert, "settle_known", not_needed)
+    assert load(conn, "customers", rows, batch="b2", chunk_rows=4) == LoadCounts(unchanged=10)
+    assert table(conn, "SELECT *, xmin::text FROM commerce.customers ORDER BY 2") == before
+
+
+def test_versions_moved_between_rows_are_not_taken_for_an_unchanged_range(conn):
+    """Same keys, same values, the same versions in sum: only the weighting of each version
+    by its row's fingerprint tells that C1 became newer and C2 older."""
+    load(
+        conn,
+        "customers",
+        [*customers("2024-02-01", {"C1": "a"}), *customers("2024-03-01", {"C2": "b"})],
+    )
+    moved = [*customers("2024-03-01", {"C1": "a"}), *customers("2024-02-01", {"C2": "b"})]
+    counts = load(conn, "customers", moved, batch="b2")
+    assert (counts.unchanged, counts.stale) == (1, 1)
+    assert table(
+        conn, "SELECT customer_id, updated_at::date::text FROM commerce.customers ORDER BY 1"
+    ) == [
+        ("C1", "2024-03-01"),
+        ("C2", "2024-03-01"),
+    ]
+
+
+def test_a_key_range_that_stores_rows_the_chunk_lacks_is_compared_row_by_row(conn):
+    load(conn, "customers", customers("2024-02-01", {"C1": "a", "C2": "b", "C3": "c"}))
+    again = load(conn, "customers", customers("2024-02-01", {"C1": "a", "C3": "c"}), batch="b2")
+    assert again == LoadCounts(unchanged=2)
+    assert table(conn, "SELECT count(*) FROM commerce.customers") == [(3,)]

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from import_pipeline.definitions import defs as load_definitions
+from import_pipeline.defs.assets.loading import Progress
 from import_pipeline.defs.held_rows import retry_held_rows
 from import_pipeline_tests.support import ORDER, materialization, query, run, tick, write_csv
 
@@ -121,11 +123,21 @@ def test_a_file_at_11_percent_rejects_fails_whole_and_commits_nothing(
     assert query(pipeline_env, "SELECT count(*) FROM commerce.customers") == [(0,)]
 
 
+@pytest.mark.parametrize(
+    ("log_every", "logged"),
+    [
+        (None, []),
+        (0.0, ["customers: 3/10", "customers: 6/10", "customers: 9/10", "customers: 10/10"]),
+    ],
+)
 def test_progress_is_mirrored_per_chunk_and_logged_every_few_seconds(
-    defs, instance, landing, pipeline_env
+    defs, instance, landing, pipeline_env, monkeypatch, log_every, logged
 ):
-    """Each log line is an event the instance stores: a fast load logs its last chunk
-    only, while the ledger follows every chunk."""
+    """Each log line is an event the instance stores: a load shorter than LOG_EVERY logs
+    no progress (its rate is in the metadata), a longer one logs every LOG_EVERY seconds
+    and its last chunk, and the ledger follows every chunk either way."""
+    if log_every is not None:
+        monkeypatch.setattr(Progress, "LOG_EVERY", log_every)
     result = drop_and_run(
         defs,
         instance,
@@ -137,7 +149,7 @@ def test_progress_is_mirrored_per_chunk_and_logged_every_few_seconds(
     )
     messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
     progress = [m for m in messages if m.startswith("customers: ") and "rows/s, ETA" in m]
-    assert [m.split(" rows,")[0] for m in progress] == ["customers: 10/10"]
+    assert [m.split(" rows,")[0] for m in progress] == logged
     assert query(pipeline_env, "SELECT rows_done, rows_total, status FROM ingest.files") == [
         (10, 10, "succeeded")
     ]

@@ -33,8 +33,9 @@ def chunks(lazy: pl.LazyFrame, total: int, size: int, batch: str) -> Iterator[pl
 
 class Progress:
     """Mirrors rows done into the ledger after every chunk, and logs rows/s and an ETA at
-    most every LOG_EVERY seconds (and after the last chunk): each log line is an event the
-    instance stores, ~10 ms apiece, which a line per chunk made a real cost."""
+    most every LOG_EVERY seconds (and after the last chunk of a load that logged before):
+    each log line is an event the instance stores, ~10 ms apiece, and a load shorter than
+    LOG_EVERY has its rate in the materialization's metadata already."""
 
     LOG_EVERY = 5.0
 
@@ -49,7 +50,8 @@ class Progress:
         self.done += rows
         ledger.progress(self.conn, self.context.partition_key, rows)
         now = time.monotonic()
-        if now - self.logged < self.LOG_EVERY and self.done < self.total:
+        finished_early = self.done >= self.total and self.logged == self.started
+        if now - self.logged < self.LOG_EVERY and (self.done < self.total or finished_early):
             return
         self.logged = now
         elapsed = now - self.started
@@ -79,11 +81,10 @@ def load_staged(
             )
             lazy = staging.scan_folder(key, staged_folder(spec.name))
             total = lazy.select(pl.len()).collect().item()
+            # A second connection only pays when there is a second chunk to give it.
+            connections = max(settings.load_connections, 1) if total > settings.chunk_rows else 1
             with ExitStack() as stack:
-                loaders = [
-                    stack.enter_context(postgres.connect())
-                    for _ in range(max(settings.load_connections, 1))
-                ]
+                loaders = [stack.enter_context(postgres.connect()) for _ in range(connections)]
                 loaded, db_rejects = upsert.load_entity(
                     loaders[0],
                     spec,
