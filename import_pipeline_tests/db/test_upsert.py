@@ -256,3 +256,12 @@ def test_a_key_range_that_stores_rows_the_chunk_lacks_is_compared_row_by_row(con
     again = load(conn, "customers", customers("2024-02-01", {"C1": "a", "C3": "c"}), batch="b2")
     assert again == LoadCounts(unchanged=2)
     assert table(conn, "SELECT count(*) FROM commerce.customers") == [(3,)]
+
+
+def test_a_newer_version_is_written_even_when_its_fingerprint_bits_weigh_nothing(conn, monkeypatch):
+    """With no fingerprint bits to weigh by (1 row in 2^30 has none), a version still
+    counts once: the same values with a newer version must still be written."""
+    monkeypatch.setattr(upsert, "WEIGHT_MASK", 0)
+    load(conn, "customers", customers("2024-01-01", {"C1": "A"}))
+    assert load(conn, "customers", customers("2024-03-01", {"C1": "A"})) == LoadCounts(unchanged=1)
+    assert table(conn, "SELECT updated_at::date::text FROM commerce.customers") == [("2024-03-01",)]

@@ -1,4 +1,4 @@
--- A fingerprint of each row's values (everything but the key and the version; see
+-- A fingerprint of each row's key and values (everything but the version; see
 -- db/upsert.py): a re-load compares a chunk's keys, versions and fingerprints with the
 -- stored ones first, so only new or changed rows travel in full. NULL (rows written
 -- before this column) just means "compare in full".
