@@ -46,6 +46,7 @@ KINDS = (
     ("SAVEPOINT", "savepoint"),
     ("pg_advisory_xact_lock", "held-row lock"),
     ("DELETE FROM ingest.held_rows h USING", "drop superseded held rows"),
+    ("SELECT count(*), count(", "key range summary (all unchanged?)"),
     ("SELECT count(*) FROM", "count stage rows"),
     ("TRUNCATE", "truncate stage"),
     ("CREATE TEMP TABLE", "create stage"),

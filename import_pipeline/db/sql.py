@@ -75,8 +75,10 @@ summary (plus one: no row's version may weigh nothing)."""
 
 
 def range_summary(spec: EntitySpec) -> sql.Composable:
-    """The first %(rows)s + 1 stored rows of the tenant with a key in [lo, hi] (bounded so
-    that a chunk whose keys are spread over a big table costs no more than its own rows):
+    """At most %(rows)s + 1 stored rows of the tenant with a key in [lo, hi] (any of them:
+    more than %(rows)s is a mismatch however they are chosen, and the bound keeps a chunk
+    whose keys are spread over a big table from reading all the rows between them; no
+    ORDER BY, which on a freshly loaded table was planned as a sort of the whole range):
     how many, how many have a fingerprint, the sum of their fingerprints, and the sum of
     their versions (in microseconds) each weighed by its fingerprint's bits under
     %(mask)s plus one; exact (numeric), to compare with `Chunk.summary`."""
@@ -86,7 +88,7 @@ def range_summary(spec: EntitySpec) -> sql.Composable:
         " * extract(epoch FROM {version}) * 1000000), 0)"
         " FROM (SELECT {fp}, {version} FROM {table}"
         " WHERE tenant = %(tenant)s AND {key} BETWEEN %(lo)s AND %(hi)s"
-        " ORDER BY {key} LIMIT %(rows)s + 1) AS stored"
+        " LIMIT %(rows)s + 1) AS stored"
     ).format(
         fp=ident(FINGERPRINT),
         version=ident(VERSION_FIELD),
