@@ -429,8 +429,8 @@ def _load(cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: str, drop_held: b
 
 def range_unchanged(cur: cursor, chunk: Chunk) -> bool:
     """Whether the chunk's key range stores exactly the chunk's rows (keys, values and
-    versions), told by one aggregate over the range (~8 ms for 50k rows) instead of the
-    probe COPY and its join (~60 ms): the common case of a re-load. Fingerprints hash key
+    versions), told by one aggregate over the range (10-20 ms for 50k rows) instead of
+    the probe COPY and its join (~60 ms): the common case of a re-load. Fingerprints hash key
     and values, so equal counts and sums of them mean the same rows, with odds of ~2^-64
     against. Each version is weighed by 1 + 30 bits of its row's fingerprint, so one
     changed version always changes the sum, and versions moved between rows (one newer,
