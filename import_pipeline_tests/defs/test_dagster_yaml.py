@@ -13,6 +13,8 @@ import pytest
 import yaml
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
+from import_pipeline.db.connect import CHECKPOINT_TIMEOUT, MAX_WAL_SIZE
+
 pytestmark = pytest.mark.postgres
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -81,3 +83,7 @@ def test_the_compose_stack_runs_every_service_healthy_on_one_configuration():
         assert services[name]["environment"] == env
         assert "/opt/dagster/home/workspace.yaml" in services[name]["command"]
     assert "code-server start" in services["code"]["command"]
+    postgres = " ".join(services["postgres"]["command"])
+    assert f"max_wal_size={MAX_WAL_SIZE}" in postgres
+    assert f"checkpoint_timeout={CHECKPOINT_TIMEOUT}" in postgres
+    assert "shared_buffers=" in postgres
