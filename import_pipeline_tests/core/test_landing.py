@@ -104,6 +104,11 @@ def test_a_batch_still_changing_waits_until_it_held_still():
     assert settled([batch], waiting, now, 10) == ([batch], {})
 
 
+def test_a_batch_quiet_for_the_settle_time_is_ready_at_first_sight():
+    (batch,) = plan([record("a.csv", minutes=0)], False, uri)
+    assert settled([batch], {}, T0 + timedelta(seconds=3), 3) == ([batch], {})
+
+
 def test_a_manifest_names_a_missing_file_and_a_wrong_row_count():
     manifest = parse_manifest(b'{"files": [{"name": "a.csv", "rows": 2}, {"name": "b.csv"}]}')
     with pytest.raises(ManifestMismatch, match="b.csv: manifest.json lists it"):
