@@ -24,11 +24,13 @@ from import_pipeline.core.parse import ROW
 from import_pipeline.core.profiles import PROFILES_ENV, load_profile, resolve_profile
 from import_pipeline.core.stage import (
     DEFAULT_MAX_REJECT_RATE,
+    LandedFile,
     StagedBatch,
     check_reject_rate,
-    stage_in_memory,
+    stage_files,
 )
 from import_pipeline.core.validate import ERRORS
+from import_pipeline.files import s3
 from import_pipeline.files.s3 import S3Location
 
 FIRST_REJECTS = 10
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def validate_command(args: argparse.Namespace) -> int:
-    """Stage the file in memory exactly as a run would, print the report, judge it."""
+    """Stage the file exactly as a run would (in a temp folder), print the report, judge it."""
     path = Path(args.file)
     if not path.is_file():
         sys.stderr.write(f"error: {path} is not a file\n")
@@ -96,9 +98,9 @@ def validate_command(args: argparse.Namespace) -> int:
         profile = load_profile(args.profile, directory)
     else:
         profile = resolve_profile(path.name, directory)
-    files = [(path.name, path.read_bytes())]
+    files = [LandedFile(path.name, path)]
     threshold = profile.reject_threshold(args.max_reject_rate)
-    with stage_in_memory(files, path.name, datetime.now(UTC), profile) as (staged, rows):
+    with stage_files(files, path.name, datetime.now(UTC), profile) as (staged, rows):
         sys.stdout.write(report(staged, rows["products"], profile.name, threshold))
     check_reject_rate(staged, threshold)
     sys.stdout.write("ok: the file would load\n")
@@ -185,9 +187,7 @@ def _copy(source: Path, landing: Path, name: str) -> str:
 
 def _upload(source: Path, landing: str, name: str) -> str:
     """Upload with boto3 (credentials and endpoint from the standard AWS_* environment)."""
-    location = S3Location.parse(landing)
-    boto3.client("s3").upload_file(str(source), location.bucket, location.prefix + name)
-    return location.uri(name)
+    return s3.upload(boto3.client("s3"), S3Location.parse(landing), name, source)
 
 
 def _parser() -> argparse.ArgumentParser:

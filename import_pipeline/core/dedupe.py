@@ -23,11 +23,12 @@ def dedupe(valid: pl.DataFrame, spec: EntitySpec) -> Deduped:
     ordered = valid.sort([spec.key, VERSION_FIELD, ROW], nulls_last=False)
     # Sorted by key, each key's rows are one run: its last row is the newest version.
     run = ordered[spec.key].rle_id()
-    rows = ordered.filter(run.ne_missing(run.shift(-1)))
+    last = run.ne_missing(run.shift(-1))
+    rows = ordered.filter(last)
     duplicates = valid.height - rows.height
     conflicting = 0
     if duplicates:
-        repeated = ordered.filter(run.eq_missing(run.shift(1)) | run.eq_missing(run.shift(-1)))
+        repeated = ordered.filter(run.eq_missing(run.shift(1)) | ~last)
         conflicting = _keys_with_distinct_versions(repeated.drop(ROW), spec.key)
     return Deduped(rows=rows, duplicates=duplicates, conflicting_keys=conflicting)
 

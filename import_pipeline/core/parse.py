@@ -232,9 +232,9 @@ def _csv_frames(
                 **common,
             )
             names = [n.strip().lstrip("\ufeff") for n in first.columns]
+            schema = dict.fromkeys(names, pl.String)
             yield first.rename(dict(zip(first.columns, names, strict=True)))
         else:
-            schema = dict.fromkeys(names, pl.String)
             yield pl.read_csv(
                 block, has_header=False, schema=schema, extra_columns="ignore", **common
             )

@@ -99,7 +99,7 @@ def _int_via_float() -> pl.Expr:
     """Any whole number a float reads (`1,000`, `3.0`, `1e3`), if it is exact as a float."""
     number = pl.col(_CANDIDATE).str.replace_all(",", "").cast(pl.Float64, strict=False)
     whole = number.is_finite() & (number == number.floor()) & (number.abs() < _EXACT_FLOAT_LIMIT)
-    return pl.when(whole).then(number.cast(pl.Int64)).otherwise(None)
+    return pl.when(whole).then(number.cast(pl.Int64))
 
 
 def _timestamp(text: pl.Expr, options: CastOptions) -> pl.Expr:

@@ -17,7 +17,7 @@ also says where it came from (`_source` = `<file>:<row in that file>`).
 """
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -113,11 +113,7 @@ class StagedBatch:
         return pl.concat(parts, how="diagonal_relaxed")
 
     def rejects_by_rule(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        for entity in self.entities.values():
-            for rule, n in entity.report.rejects_by_rule.items():
-                totals[rule] = totals.get(rule, 0) + n
-        return dict(sorted(totals.items(), key=lambda item: -item[1]))
+        return _summed(e.report.rejects_by_rule for e in self.entities.values())
 
     def deduped(self, write: Write, range_rows: int = RANGE_ROWS) -> "StagedBatch":
         """Pass 2: keep the newest row per key and hand each entity's rows to `write`,
@@ -169,21 +165,31 @@ def read_batch(
 
 
 @contextmanager
-def stage_in_memory(
-    files: list[tuple[str, bytes]], batch_name: str, landed_at: datetime, profile: Profile
+def stage_files(
+    files: list[LandedFile], batch_name: str, landed_at: datetime, profile: Profile
 ) -> Iterator[tuple[StagedBatch, dict[str, pl.DataFrame]]]:
-    """Both passes on files already in memory (the CLI, tests): the staged batch and each
+    """Both passes on local files, read in place (the CLI): the staged batch and each
     entity's deduped rows as one frame. Its rejects can be read inside the block only."""
     collected: dict[str, list[pl.DataFrame]] = {name: [] for name in ENTITIES}
     with tempfile.TemporaryDirectory(prefix="stage-") as work:
-        landed = []
-        for index, (name, data) in enumerate(files):
-            path = Path(work) / f"landed-{index}"
-            path.write_bytes(data)
-            landed.append(LandedFile(name, path))
-        staged = read_batch(landed, batch_name, landed_at, profile, Path(work))
+        staged = read_batch(files, batch_name, landed_at, profile, Path(work))
         staged = staged.deduped(lambda entity, rows: collected[entity].append(rows))
         yield staged, {name: pl.concat(parts) for name, parts in collected.items()}
+
+
+@contextmanager
+def stage_in_memory(
+    files: list[tuple[str, bytes]], batch_name: str, landed_at: datetime, profile: Profile
+) -> Iterator[tuple[StagedBatch, dict[str, pl.DataFrame]]]:
+    """`stage_files` on files held in memory (tests), written to a temp folder first."""
+    with tempfile.TemporaryDirectory(prefix="landed-") as folder:
+        landed = []
+        for index, (name, data) in enumerate(files):
+            path = Path(folder) / f"landed-{index}"
+            path.write_bytes(data)
+            landed.append(LandedFile(name, path))
+        with stage_files(landed, batch_name, landed_at, profile) as result:
+            yield result
 
 
 def check_reject_rate(batch: StagedBatch, max_rate: float) -> None:
@@ -209,7 +215,7 @@ class _EntityStager:
         self.reject_parts: list[Path] = []
         self.samples: list[pl.Series] = []
         self.rows_read = self.valid = self.rejected = self.valid_bytes = 0
-        self.by_rule: dict[str, int] = {}
+        self.by_rule: list[dict[str, int]] = []
 
     def add(self, part: pl.DataFrame, file_name: str, file_offset: int) -> None:
         checked = validate(part, self.spec, self.cast)
@@ -227,8 +233,7 @@ class _EntityStager:
             rejects = checked.rejects.with_columns(source.alias(SOURCE))
             self.reject_parts.append(self._spill(rejects, "rejects"))
             self.rejected += rejects.height
-            for rule, n in checked.rejects_by_rule().items():
-                self.by_rule[rule] = self.by_rule.get(rule, 0) + n
+            self.by_rule.append(checked.rejects_by_rule())
 
     def staged(self) -> StagedEntity:
         report = StageReport(
@@ -236,7 +241,7 @@ class _EntityStager:
             rows_read=self.rows_read,
             valid=self.valid,
             rejected=self.rejected,
-            rejects_by_rule=dict(sorted(self.by_rule.items(), key=lambda item: -item[1])),
+            rejects_by_rule=_summed(self.by_rule),
         )
         sample = pl.concat(self.samples) if self.samples else pl.Series(dtype=pl.String)
         return StagedEntity(
@@ -280,6 +285,7 @@ def _key_ranges(part: StagedEntity, spec: EntitySpec, range_rows: int) -> list[l
         part.key_sample.sort().gather_every(every, offset=every).unique(maintain_order=True)
     )
     folder = part.valid_parts[0].parent / "ranges"
+    folder.mkdir(exist_ok=True)
     ranges: dict[int, list[Path]] = {}
     for index, path in enumerate(part.valid_parts):
         frame = pl.read_ipc(path)
@@ -287,11 +293,19 @@ def _key_ranges(part: StagedEntity, spec: EntitySpec, range_rows: int) -> list[l
         pieces = frame.with_columns(which).partition_by("_range", as_dict=True, include_key=False)
         for (number,), piece in pieces.items():
             target = folder / f"{number:06}-{index:06}.arrow"
-            target.parent.mkdir(parents=True, exist_ok=True)
             piece.write_ipc(target, compression="uncompressed")
             ranges.setdefault(int(number), []).append(target)
         path.unlink()
     return [ranges[number] for number in sorted(ranges)]
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Counts per rule added up, the most frequent rule first."""
+    totals: dict[str, int] = {}
+    for each in counts:
+        for rule, n in each.items():
+            totals[rule] = totals.get(rule, 0) + n
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
 
 def _empty_valid(spec: EntitySpec) -> pl.DataFrame:

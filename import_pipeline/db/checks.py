@@ -86,21 +86,24 @@ def order_total_mismatches(
     mismatching, a sample of them as (id, total, sum))."""
     with conn, conn.cursor() as cur:
         cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS checked_orders (order_id text) ON COMMIT DELETE ROWS"
+            sql.SQL(
+                "CREATE TEMP TABLE IF NOT EXISTS {} (order_id text) ON COMMIT DELETE ROWS"
+            ).format(CHECKED_ORDERS)
         )
         for frame in order_ids:
             copy_rows(cur, CHECKED_ORDERS, ["order_id"], csv_rows(frame))
-        cur.execute("ANALYZE pg_temp.checked_orders")
-        cur.execute("SELECT count(DISTINCT order_id) FROM pg_temp.checked_orders")
+        cur.execute(sql.SQL("ANALYZE {}").format(CHECKED_ORDERS))
+        cur.execute(sql.SQL("SELECT count(DISTINCT order_id) FROM {}").format(CHECKED_ORDERS))
         (checked,) = cur.fetchone()
         cur.execute("SET LOCAL work_mem = '64MB'")
         cur.execute(
-            """
+            sql.SQL(
+                """
             WITH sums AS (
                 SELECT li.order_id, sum(li.line_total) AS lines
                   FROM commerce.line_items li
                  WHERE li.tenant = %(tenant)s
-                   AND li.order_id IN (SELECT order_id FROM pg_temp.checked_orders)
+                   AND li.order_id IN (SELECT order_id FROM {checked})
                  GROUP BY li.order_id
             ), mismatches AS (
                 SELECT o.order_id, o.total, s.lines
@@ -110,7 +113,8 @@ def order_total_mismatches(
             )
             SELECT (SELECT count(*) FROM mismatches), order_id, total::text, lines::text
               FROM mismatches ORDER BY order_id LIMIT %(sample)s
-            """,
+            """
+            ).format(checked=CHECKED_ORDERS),
             {"tenant": tenant, "sample": MISMATCH_SAMPLE},
         )
         rows = cur.fetchall()

@@ -82,5 +82,6 @@ def configure(url: str, settings: dict[str, str]) -> bool:
             for name, _ in differing:
                 statement = sql.SQL("ALTER SYSTEM SET {} = %s").format(sql.Identifier(name))
                 cur.execute(statement, (settings[name],))
-            cur.execute("SELECT pg_reload_conf()")
+            if differing:
+                cur.execute("SELECT pg_reload_conf()")
     return any(restart for _, restart in differing)

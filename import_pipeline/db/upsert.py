@@ -74,9 +74,9 @@ class DbReject:
 @dataclass(frozen=True)
 class Chunk:
     """A key-ordered chunk of one tenant's rows and its key range (read ahead in the
-    prefetch thread). Its CSV for either COPY is encoded when first needed: a chunk
-    takes one path or the other, and encoding both cost ~20 ms of CPU per 50k rows that
-    the database's backends want."""
+    prefetch thread). Each of its COPY encodings (target, stage, probe) is made when
+    first needed: most chunks take one path, and encoding every one up front cost ~20 ms
+    of CPU per 50k rows that the database's backends want."""
 
     spec: EntitySpec
     tenant: str
@@ -130,9 +130,8 @@ def fingerprint(spec: EntitySpec) -> pl.Expr:
     fingerprint, so a re-load can skip rows whose stored fingerprint and version match
     without sending them in full. Two different rows share one with odds of 2^-64. The
     key is in it so that a key range's sum of fingerprints stands for its rows (see
-    `range_unchanged`). polars may hash differently after an upgrade, and fingerprints
-    stored before the key was in them differ too: such rows merely take the full
-    comparison once, which stores their new fingerprint."""
+    `range_unchanged`). polars may hash differently after an upgrade: then rows merely
+    take the full comparison once, which stores their new fingerprint."""
     content = [n for n in _values(spec) if n not in (VERSION_FIELD, FINGERPRINT)]
     return pl.struct(content).hash(seed=0).reinterpret(signed=True).alias(FINGERPRINT)
 

@@ -50,8 +50,8 @@ class Progress:
         self.done += rows
         ledger.progress(self.conn, self.context.partition_key, rows)
         now = time.monotonic()
-        finished_early = self.done >= self.total and self.logged == self.started
-        if now - self.logged < self.LOG_EVERY and (self.done < self.total or finished_early):
+        never_logged = self.logged == self.started
+        if now - self.logged < self.LOG_EVERY and (self.done < self.total or never_logged):
             return
         self.logged = now
         elapsed = now - self.started
@@ -166,4 +166,4 @@ def _changed(line_items: LoadCounts, orders: dict | None) -> bool:
     if orders is None:
         return True
     written = ("inserted", "updated", "resolved")
-    return any(getattr(line_items, k) for k in written) or any(orders.get(k) for k in written)
+    return any(counts.get(k) for counts in (line_items.as_dict(), orders) for k in written)
