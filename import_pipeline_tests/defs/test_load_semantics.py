@@ -1,6 +1,8 @@
 """Load semantics through real runs: held orphans, thresholds, checks, progress, overlap."""
 
 import multiprocessing
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -200,9 +202,15 @@ def test_order_totals_that_do_not_match_their_lines_warn_with_the_order_ids(
     assert unchanged.metadata["skipped"].value == "no order or line item of this batch changed"
 
 
-def run_in_own_process(partition_key: str) -> bool:
+RUN_DEADLINE_SECONDS = 300
+
+
+def run_in_own_process(partition_key: str) -> None:
     """A whole run in a separate process with its own Dagster instance, as two run workers
-    of a deployment would be; the database is the only thing the runs share."""
+    of a deployment would be; the database is the only thing the runs share. The exit
+    status says whether the run succeeded: the process ends on its own, because after a
+    Dagster run SIGTERM raises KeyboardInterrupt wherever the process happens to be, and a
+    worker pool ended by SIGTERM hung CI for 90 minutes."""
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("batches", [partition_key])
         result = (
@@ -212,7 +220,7 @@ def run_in_own_process(partition_key: str) -> bool:
                 partition_key=partition_key, instance=instance, run_config=settings(chunk_rows=250)
             )
         )
-    return result.success
+    sys.exit(0 if result.success else 1)
 
 
 def test_two_overlapping_runs_on_shared_keys_both_succeed(landing, pipeline_env):
@@ -224,8 +232,19 @@ def test_two_overlapping_runs_on_shared_keys_both_succeed(landing, pipeline_env)
         write_csv(landing / f"customers_{version}.csv", rows)
     with dg.instance_for_test() as instance:
         keys = tick(instance, landing, pipeline_env).keys
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        assert pool.map(run_in_own_process, keys) == [True, True]
+    spawn = multiprocessing.get_context("spawn")
+    runs = [spawn.Process(target=run_in_own_process, args=(key,)) for key in keys]
+    for each in runs:
+        each.start()
+    deadline = time.monotonic() + RUN_DEADLINE_SECONDS
+    for each in runs:
+        each.join(max(deadline - time.monotonic(), 0))
+    hung = [each for each in runs if each.is_alive()]
+    for each in hung:
+        each.kill()
+        each.join()
+    assert not hung, f"{len(hung)} run(s) still going after {RUN_DEADLINE_SECONDS} s"
+    assert [each.exitcode for each in runs] == [0, 0]
     assert query(
         pipeline_env, "SELECT first_name, count(*) FROM commerce.customers GROUP BY 1"
     ) == [("2024-02-01", 3000)]
