@@ -2,7 +2,7 @@
 for orders, totals that match their lines. Results are built in the entity assets, from
 the counts of the load that just ran."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import dagster as dg
 import polars as pl
@@ -100,9 +100,9 @@ def referential_integrity(conn: connection, spec: EntitySpec, tenant: str) -> dg
 
 
 def order_totals(
-    conn: connection, tenant: str, order_ids: Iterable[pl.DataFrame]
+    conns: Sequence[connection], tenant: str, order_ids: Iterable[pl.DataFrame]
 ) -> dg.AssetCheckResult:
-    checked, count, sample = checks.order_total_mismatches(conn, tenant, order_ids)
+    checked, count, sample = checks.order_total_mismatches(conns, tenant, order_ids)
     return _order_totals_result(checked, count, sample)
 
 

@@ -93,12 +93,14 @@ def load_staged(
                     Progress(context, conn, spec.name, total),
                     more_connections=loaders[1:],
                 )
-            ledger.save_db_rejects(conn, key, spec.name, db_rejects)
-            db_rejects_file = _write_db_rejects(staging, key, spec, db_rejects)
-            counts = loaded + settled
-            ledger.record(conn, key, spec.name, counts.as_dict())
-            ledger.finish_if_complete(conn, key, list(ENTITIES))
-            results = _check_results(conn, spec, batch, total, counts, settings, staging)
+                ledger.save_db_rejects(conn, key, spec.name, db_rejects)
+                db_rejects_file = _write_db_rejects(staging, key, spec, db_rejects)
+                counts = loaded + settled
+                ledger.record(conn, key, spec.name, counts.as_dict())
+                ledger.finish_if_complete(conn, key, list(ENTITIES))
+                results = _check_results(
+                    conn, loaders, spec, batch, total, counts, settings, staging
+                )
     return dg.MaterializeResult(
         metadata={
             **metadata.load_metadata(total, counts, time.monotonic() - started),
@@ -122,6 +124,7 @@ def _write_db_rejects(
 
 def _check_results(
     conn: connection,
+    loaders: list[connection],
     spec: EntitySpec,
     batch: ledger.Batch,
     staged: int,
@@ -135,19 +138,20 @@ def _check_results(
         results.append(checks.held_rows(conn, spec, batch.tenant, counts.held))
         results.append(checks.referential_integrity(conn, spec, batch.tenant))
     if spec is LINE_ITEMS:
-        results.append(_order_totals(conn, batch, counts, settings, staging))
+        results.append(_order_totals(conn, loaders, batch, counts, settings, staging))
     return results
 
 
 def _order_totals(
     conn: connection,
+    loaders: list[connection],
     batch: ledger.Batch,
     counts: LoadCounts,
     settings: ImportSettings,
     staging: StagingArea,
 ) -> dg.AssetCheckResult:
     """Check the orders of the batch's staged orders and line items, unless the batch
-    wrote no order and no line item."""
+    wrote no order and no line item; on the loaders' connections, idle by now."""
     if not _changed(counts, ledger.step_counts(conn, batch.partition_key, ORDERS.name)):
         return checks.order_totals_unchanged()
     order_ids = (
@@ -157,7 +161,7 @@ def _order_totals(
         .select("order_id")
         .collect_batches(chunk_size=settings.chunk_rows)
     )
-    return checks.order_totals(conn, batch.tenant, order_ids)
+    return checks.order_totals(loaders, batch.tenant, order_ids)
 
 
 def _changed(line_items: LoadCounts, orders: dict | None) -> bool:
