@@ -259,7 +259,7 @@ class Direct(Enum):
     REFUSED = "another constraint refused it"
 
 
-def copy_into_empty_range(cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: str) -> Direct:
+def copy_into_empty_range(cur: cursor, chunk: Chunk) -> Direct:
     """COPY the chunk straight into the target when nothing is stored in its key range.
 
     A COPY batches the heap inserts that INSERT .. SELECT does one row at a time, and a
@@ -268,7 +268,8 @@ def copy_into_empty_range(cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: s
     still raises UniqueViolation, which, like an orphan or any other constraint error,
     rolls the COPY back to the savepoint; the caller then upserts through the stage table.
     """
-    cur.execute(key_range_stored(spec), {"tenant": tenant, "lo": chunk.lo, "hi": chunk.hi})
+    spec = chunk.spec
+    cur.execute(key_range_stored(spec), {"tenant": chunk.tenant, "lo": chunk.lo, "hi": chunk.hi})
     if cur.fetchone()[0]:
         return Direct.RANGE_STORED
     cur.execute("SAVEPOINT direct")
@@ -321,11 +322,11 @@ def _upsert(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts
 
 
 def load_chunk(
-    conn: connection, spec: EntitySpec, chunk: Chunk, tenant: str, drop_held: bool
+    conn: connection, chunk: Chunk, drop_held: bool
 ) -> tuple[LoadCounts, list[DbReject]]:
     """Load one chunk in one transaction, retrying deadlocks; isolate constraint rejects."""
     try:
-        return _with_retry(conn, lambda cur: _load(cur, spec, chunk, tenant, drop_held)), []
+        return _with_retry(conn, lambda cur: _load(cur, chunk, drop_held)), []
     except CONSTRAINT_ERRORS as exc:
         conn.rollback()
         if chunk.height == 1:
@@ -335,7 +336,7 @@ def load_chunk(
         counts, rejects = LoadCounts(), []
         for part in (chunk.rows[:half], chunk.rows[half:]):
             more, more_rejects = load_chunk(
-                conn, spec, prepare(spec, part, tenant), tenant, drop_held
+                conn, prepare(chunk.spec, part, chunk.tenant), drop_held
             )
             counts, rejects = counts + more, rejects + more_rejects
         return counts, rejects
@@ -373,7 +374,7 @@ def load_entity(
     def load(chunk: Chunk) -> tuple[int, tuple[LoadCounts, list[DbReject]]]:
         loader = idle.get()
         try:
-            return chunk.height, load_chunk(loader, spec, chunk, tenant, drop_held)
+            return chunk.height, load_chunk(loader, chunk, drop_held)
         finally:
             idle.put(loader)
 
@@ -401,18 +402,19 @@ def load_entity(
     return totals, rejects
 
 
-def _load(cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: str, drop_held: bool) -> LoadCounts:
+def _load(cur: cursor, chunk: Chunk, drop_held: bool) -> LoadCounts:
     """COPY into the target if the chunk's key range is empty there; else settle the rows
     whose fingerprint and version say they are known, and upsert the rest through the
     stage table (which also serves the superseded held rows' deletion)."""
-    direct = copy_into_empty_range(cur, spec, chunk, tenant)
+    spec, tenant = chunk.spec, chunk.tenant
+    direct = copy_into_empty_range(cur, chunk)
     if direct is Direct.LOADED and not drop_held:
         return LoadCounts(inserted=chunk.height)
     settled = LoadCounts()
     if direct is Direct.RANGE_STORED and not drop_held:
         if range_unchanged(cur, chunk):
             return LoadCounts(unchanged=chunk.height)
-        settled, to_write = settle_known(cur, spec, chunk, tenant)
+        settled, to_write = settle_known(cur, chunk)
         if not to_write:
             return settled
         chunk = chunk.only(to_write)
@@ -446,21 +448,18 @@ def range_unchanged(cur: cursor, chunk: Chunk) -> bool:
     return tuple(cur.fetchone()) == chunk.summary
 
 
-def settle_known(
-    cur: cursor, spec: EntitySpec, chunk: Chunk, tenant: str
-) -> tuple[LoadCounts, list[str]]:
+def settle_known(cur: cursor, chunk: Chunk) -> tuple[LoadCounts, list[str]]:
     """Compare the chunk's keys, versions and fingerprints with the stored rows (three
     narrow columns instead of whole rows): count the stale and the unchanged ones, give
     the unchanged ones with a newer version that version, and return the keys still to
     be written in full (new, or values changed). A re-load of mostly unchanged rows then
     sends only its changes through the stage table. The UPDATE re-checks the stored
     version and fingerprint, so a row a concurrent run rewrote meanwhile is left to it."""
+    spec = chunk.spec
     cur.execute(sql.SQL("TRUNCATE {}").format(probe(spec)))
     copy_rows(cur, probe(spec), probe_columns(spec), chunk.for_probe)
-    batch = chunk.rows.get_column(BATCH)[0]
-    cur.execute(
-        settle_statement(spec), {"tenant": tenant, "lo": chunk.lo, "hi": chunk.hi, "batch": batch}
-    )
+    params = {"tenant": chunk.tenant, "lo": chunk.lo, "hi": chunk.hi}
+    cur.execute(settle_statement(spec), {**params, "batch": chunk.rows.get_column(BATCH)[0]})
     stale, unchanged, to_write = cur.fetchone()
     return LoadCounts(stale=stale, unchanged=unchanged), to_write
 
