@@ -94,6 +94,11 @@ class S3Backed(dg.ConfigurableResource):
     def is_s3(self) -> bool:
         return self.url.startswith("s3://")
 
+    @property
+    def location(self) -> S3Location:
+        """The bucket and prefix of an `s3://` url."""
+        return S3Location.parse(self.url)
+
     def client(self) -> Any:
         if self._s3_client is None:
             self._s3_client = (self.s3 or S3Connection()).get_client()
@@ -119,13 +124,12 @@ class LandingZone(S3Backed):
     def list_files(self, under: str = "") -> list[FileRecord]:
         """Every file of the zone (or of its folder `under`), without a bound."""
         if self.is_s3:
-            return s3.list_prefix(self.client(), S3Location.parse(self.url), under)
+            return s3.list_prefix(self.client(), self.location, under)
         return local.list_folder(Path(self.url), under)
 
     def list_window(self, after: str) -> Window:
         """At most `max_keys_per_tick` keys of an S3 zone after the key `after`."""
-        location = S3Location.parse(self.url)
-        return s3.list_window(self.client(), location, after, self.max_keys_per_tick)
+        return s3.list_window(self.client(), self.location, after, self.max_keys_per_tick)
 
     def batches(self, records: list[FileRecord]) -> list[LandedBatch]:
         """The ready batches among listed files (a marked folder is one batch)."""
@@ -157,7 +161,7 @@ class LandingZone(S3Backed):
     def _fetch(self, uri: str, version: str, name: str, workdir: Path) -> Path:
         """A local path holding this version of the file (a local file is used in place)."""
         if self.is_s3:
-            location = S3Location.parse(self.url)
+            location = self.location
             target = workdir / f"landed-{uuid.uuid4().hex}"
             if s3.download(self.client(), location, location.key_of(uri), version, target):
                 return target
@@ -169,12 +173,12 @@ class LandingZone(S3Backed):
 
     def _uri(self, key: str) -> str:
         if self.is_s3:
-            return S3Location.parse(self.url).uri(key)
+            return self.location.uri(key)
         return local.uri_of(Path(self.url), key)
 
     def _key(self, uri: str) -> str:
         if self.is_s3:
-            return S3Location.parse(self.url).key_of(uri)
+            return self.location.key_of(uri)
         return local.path_of(uri).relative_to(Path(self.url).resolve()).as_posix() + "/"
 
 
@@ -192,7 +196,7 @@ class StagingArea(S3Backed):
 
     def path(self, partition_key: str, name: str) -> str:
         if self.is_s3:
-            return S3Location.parse(self.url).uri(f"{partition_key}/{name}")
+            return self.location.uri(f"{partition_key}/{name}")
         return str(Path(self.url) / partition_key / name)
 
     def write_parquet(
@@ -213,8 +217,7 @@ class StagingArea(S3Backed):
 
     def write_bytes(self, data: bytes, partition_key: str, name: str) -> str:
         if self.is_s3:
-            location = S3Location.parse(self.url)
-            return s3.write(self.client(), location, f"{partition_key}/{name}", data)
+            return s3.write(self.client(), self.location, f"{partition_key}/{name}", data)
         path = Path(self.path(partition_key, name))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -223,8 +226,7 @@ class StagingArea(S3Backed):
     def put_file(self, source: Path, partition_key: str, name: str) -> str:
         """Move a finished local file (a rejects CSV) into the staging area."""
         if self.is_s3:
-            location = S3Location.parse(self.url)
-            return s3.upload(self.client(), location, f"{partition_key}/{name}", source)
+            return s3.upload(self.client(), self.location, f"{partition_key}/{name}", source)
         path = Path(self.path(partition_key, name))
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(source, path)
@@ -233,16 +235,14 @@ class StagingArea(S3Backed):
     def clear(self, partition_key: str, folder: str) -> None:
         """Remove a staged folder, so a re-run's output never mixes with an older one."""
         if self.is_s3:
-            location = S3Location.parse(self.url)
-            s3.remove_prefix(self.client(), location, f"{partition_key}/{folder}/")
+            s3.remove_prefix(self.client(), self.location, f"{partition_key}/{folder}/")
         else:
             shutil.rmtree(self.path(partition_key, folder), ignore_errors=True)
 
     def scan_folder(self, partition_key: str, folder: str) -> pl.LazyFrame:
         """Every Parquet file of a staged folder, in name order, as one frame."""
         if self.is_s3:
-            location = S3Location.parse(self.url)
-            records = s3.list_prefix(self.client(), location, f"{partition_key}/{folder}/")
+            records = s3.list_prefix(self.client(), self.location, f"{partition_key}/{folder}/")
             paths = sorted(r.uri for r in records if r.key.endswith(".parquet"))
         else:
             paths = sorted(str(p) for p in Path(self.path(partition_key, folder)).glob("*.parquet"))
