@@ -82,7 +82,7 @@ def read_frames(
     if file_format is FileFormat.PARQUET:
         frames = _parquet_frames(path, batch_bytes)
     else:
-        path = _as_utf8(path, head, file_name, options.encoding, workdir)
+        path = _as_utf8(path, file_name, options.encoding, workdir)
         if file_format is FileFormat.NDJSON:
             frames = _ndjson_frames(path, file_name, batch_bytes)
         else:
@@ -156,15 +156,16 @@ def _sniff_format(head: bytes, file_name: str) -> FileFormat:
     return FileFormat.CSV
 
 
-def _as_utf8(path: Path, head: bytes, file_name: str, encoding: str, workdir: Path) -> Path:
-    """polars reads only UTF-8: transcode a declared legacy encoding, and drop a BOM
-    (streaming, into `workdir`). UTF-8 itself is checked by polars as it reads."""
+def _as_utf8(path: Path, file_name: str, encoding: str, workdir: Path) -> Path:
+    """polars reads only UTF-8: transcode a declared legacy encoding (streaming, into
+    `workdir`). UTF-8 itself is checked by polars as it reads, and its BOM is skipped
+    where the file is read (`_blocks`) rather than copied away with the whole file."""
     codec = encoding.lower().replace("_", "-")
-    if codec in _UTF8 and not head.startswith(UTF8_BOM):
+    if codec in _UTF8:
         return path
     target = workdir / f"{uuid.uuid4().hex}.utf8"
     try:
-        decoder = codecs.getincrementaldecoder("utf-8" if codec in _UTF8 else codec)()
+        decoder = codecs.getincrementaldecoder(codec)()
         with path.open("rb") as source, target.open("wb") as out:
             first = True
             while block := source.read(BLOCK):
@@ -173,8 +174,6 @@ def _as_utf8(path: Path, head: bytes, file_name: str, encoding: str, workdir: Pa
                 first = False
             out.write(decoder.decode(b"", final=True).encode())
     except (UnicodeDecodeError, LookupError) as exc:
-        if codec in _UTF8:
-            raise _not_utf8(path, file_name) from exc
         raise UndecodableFile(
             file_name,
             f"it cannot be decoded as {encoding} ({exc})",
@@ -262,8 +261,11 @@ def _blocks(
     last end of line outside quotes (an even number of quote characters before it, as
     doubled quotes count twice). None: the whole file as one block. A quote that never
     closes would make the rest of the file one record: that fails once it spans
-    MAX_RECORD_BLOCKS blocks (and 1 MB), instead of growing without bound."""
+    MAX_RECORD_BLOCKS blocks (and 1 MB), instead of growing without bound. A UTF-8 byte
+    order mark at the start is skipped."""
     with path.open("rb") as source:
+        if source.read(len(UTF8_BOM)) != UTF8_BOM:
+            source.seek(0)
         if size is None or path.stat().st_size <= size:
             yield source.read()
             return

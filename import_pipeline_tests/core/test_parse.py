@@ -48,9 +48,11 @@ def test_it_reads_every_value_as_text_so_one_bad_value_cannot_fail_the_file():
     assert frame["quantity"].to_list() == ["1", "abc", "2.5"]
 
 
-def test_it_reads_ndjson_and_parquet_as_text():
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["plain", "bom"])
+def test_it_reads_ndjson_and_parquet_as_text(bom):
     ndjson = b'{"customer_id": "C1", "n": 1, "tags": ["a"]}\n{"customer_id": "C2", "n": null}\n'
-    frame = parse_bytes(ndjson, "customers.ndjson")
+    frame = parse_bytes(bom + ndjson, "customers.ndjson")
+    assert frame["customer_id"].to_list() == ["C1", "C2"]
     assert frame["n"].to_list() == ["1", None]
     assert frame["tags"].to_list() == ['["a"]', None]
     buffer = io.BytesIO()
@@ -90,13 +92,15 @@ QUOTED = (
 )
 
 
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["plain", "bom"])
 @pytest.mark.parametrize("batch_bytes", [1, 7, 20, 33, 64, 1 << 20])
-def test_a_file_read_in_blocks_cuts_only_between_records(tmp_path, batch_bytes):
+def test_a_file_read_in_blocks_cuts_only_between_records(tmp_path, batch_bytes, bom):
     path = tmp_path / "customers.csv"
-    path.write_bytes(QUOTED)
+    path.write_bytes(bom + QUOTED)
     frames = list(read_frames(path, path.name, tmp_path, batch_bytes=batch_bytes))
     assert_frame_equal(pl.concat(frames), parse_bytes(QUOTED, path.name))
     assert pl.concat(frames)["_row"].to_list() == [1, 2, 3, 4]
+    assert list(tmp_path.iterdir()) == [path], "the file is read in place, not copied"
 
 
 def test_a_quote_that_never_closes_fails_the_file_instead_of_reading_it_all(tmp_path):
