@@ -102,8 +102,7 @@ def order_total_mismatches(
         for frame in order_ids:
             share = frame.get_column("order_id").hash(seed=0) % parts
             for part, cur in enumerate(cursors):
-                ids = frame.filter(share == part) if parts > 1 else frame
-                copy_rows(cur, CHECKED_ORDERS, ["order_id"], csv_rows(ids))
+                copy_rows(cur, CHECKED_ORDERS, ["order_id"], csv_rows(frame.filter(share == part)))
         with ThreadPoolExecutor(parts, thread_name_prefix="order-totals") as pool:
             found = list(pool.map(partial(_mismatches, tenant=tenant), cursors))
     sample = sorted(chain.from_iterable(rows for _, _, rows in found))[:MISMATCH_SAMPLE]
