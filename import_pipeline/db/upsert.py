@@ -113,7 +113,10 @@ class Chunk:
 
     def only(self, keys: list[str]) -> "Chunk":
         """The chunk's rows with these keys (still in key order)."""
-        rows = self.rows.filter(pl.col(self.spec.key).is_in(keys))
+        return self.of(self.rows.filter(pl.col(self.spec.key).is_in(keys)))
+
+    def of(self, rows: pl.DataFrame) -> "Chunk":
+        """A chunk of the same entity and tenant holding `rows` (some of this one's)."""
         return prepare(self.spec, rows, self.tenant)
 
 
@@ -335,9 +338,7 @@ def load_chunk(
         half = chunk.height // 2
         counts, rejects = LoadCounts(), []
         for part in (chunk.rows[:half], chunk.rows[half:]):
-            more, more_rejects = load_chunk(
-                conn, prepare(chunk.spec, part, chunk.tenant), drop_held
-            )
+            more, more_rejects = load_chunk(conn, chunk.of(part), drop_held)
             counts, rejects = counts + more, rejects + more_rejects
         return counts, rejects
 
