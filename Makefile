@@ -17,10 +17,10 @@ $(TOOLS)/bin/uv:
 	$(TOOLS)/bin/pip install --quiet "uv>=0.5,<1"
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --extra test --extra bench
+	$(UV) sync --frozen --extra test --extra bench --extra bench-dlt
 	touch $@
 
-install: .venv/.synced ## create .venv from uv.lock (dagster, polars, embedded Postgres, test tools)
+install: .venv/.synced ## create .venv from uv.lock (dagster, polars, embedded Postgres, test and bench tools, dlt)
 
 dev: install ## start embedded Postgres and dagster dev (http://localhost:3000) on .dev/landing
 	.venv/bin/python -m import_pipeline.devserver
