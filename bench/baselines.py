@@ -10,6 +10,7 @@ Each returns the rows it loaded and notes; the caller times it and reads peak RS
 """
 
 import gzip
+import importlib.util
 import os
 import tempfile
 import time
@@ -142,11 +143,10 @@ def seed_style(dsn: str, drop: Drop, chunk_rows: int = SEED_CHUNK_ROWS) -> Outco
 
 
 def dlt_available() -> bool:
-    try:
-        import dlt  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether dlt is installed, without importing it into the runner: a measuring
+    process's peak RSS (ru_maxrss) includes its forked copy of the runner before exec, so
+    dlt and pyarrow imported here read as ~40 MB more for raw COPY (113 against 74 MB)."""
+    return importlib.util.find_spec("dlt") is not None
 
 
 def dlt_merge(dsn: str, drop: Drop) -> Outcome:

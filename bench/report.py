@@ -151,7 +151,7 @@ def markdown(rows: list[Row], argv: list[str], server_version: str, drop_note: s
     packages = ", ".join(f"{k} {v}" for k, v in versions(server_version).items())
     return f"""# Benchmark results
 
-Produced {datetime.now(UTC):%Y-%m-%d %H:%M UTC} by `make bench`, i.e.
+Produced {datetime.now(UTC):%Y-%m-%d %H:%M UTC} by
 
     {command(argv)}
 
