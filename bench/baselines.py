@@ -163,12 +163,6 @@ def dlt_merge(dsn: str, drop: Drop) -> Outcome:
     outcome = Outcome(rows=0)
     if drop.spec.format == "parquet":
         outcome.notes.append("dlt reads the plain CSV of the same rows")
-    pipeline = dlt.pipeline(
-        pipeline_name="bench_dlt",
-        destination=dlt.destinations.postgres(credentials=dlt_credentials(dsn)),
-        dataset_name="dlt_bench",
-        pipelines_dir=tempfile.mkdtemp(prefix="dlt-", dir=drop.root),
-    )
     resources = []
     for entity in ENTITY_ORDER:
         path, _ = copy_source(drop, entity)
@@ -178,7 +172,14 @@ def dlt_merge(dsn: str, drop: Drop) -> Outcome:
                 [table], name=entity, write_disposition="merge", primary_key=ENTITIES[entity].key
             )
         )
-    pipeline.run(resources, loader_file_format="csv")
+    with tempfile.TemporaryDirectory(prefix="dlt-") as pipelines_dir:
+        pipeline = dlt.pipeline(
+            pipeline_name="bench_dlt",
+            destination=dlt.destinations.postgres(credentials=dlt_credentials(dsn)),
+            dataset_name="dlt_bench",
+            pipelines_dir=pipelines_dir,
+        )
+        pipeline.run(resources, loader_file_format="csv")
     with connected(dsn) as conn, conn, conn.cursor() as cur:
         for entity in ENTITY_ORDER:
             cur.execute(
@@ -192,18 +193,18 @@ def dlt_merge(dsn: str, drop: Drop) -> Outcome:
 def dlt_credentials(dsn: str) -> "PostgresCredentials":
     """dlt's credentials for our libpq DSN. dlt insists on a host and a password: a Unix
     socket directory (the embedded server) goes in as libpq's `host` query parameter, and
-    a server that trusts the socket gets a placeholder password it never asks for."""
+    a server that trusts the socket gets a placeholder password it never asks for. Other
+    libpq parameters (`sslmode`, ...) go in as query parameters too."""
     from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
     parts = psycopg2.extensions.parse_dsn(dsn)
     credentials = PostgresCredentials()
-    credentials.database = parts.get("dbname", "postgres")
-    credentials.username = parts.get("user", "postgres")
-    credentials.password = parts.get("password") or "unused"
-    credentials.port = int(parts.get("port", 5432))
-    host = parts.get("host", "localhost")
-    if host.startswith("/"):
-        credentials.host, credentials.query = "localhost", {"host": host}
-    else:
-        credentials.host = host
+    credentials.database = parts.pop("dbname", "postgres")
+    credentials.username = parts.pop("user", "postgres")
+    credentials.password = parts.pop("password", None) or "unused"
+    credentials.port = int(parts.pop("port", 5432))
+    credentials.host = parts.pop("host", "localhost")
+    if credentials.host.startswith("/"):
+        credentials.host, parts["host"] = "localhost", credentials.host
+    credentials.query = parts
     return credentials
