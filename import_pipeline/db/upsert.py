@@ -64,7 +64,9 @@ _U = TypeVar("_U")
 
 @dataclass(frozen=True)
 class DbReject:
-    """A row the database refused although validation passed it (e.g. a duplicate SKU)."""
+    """A row the database refused although validation passed it (e.g. a duplicate SKU):
+    its source row number and staged values, without the load's own columns (batch,
+    fingerprint), as they go to `ingest.rejects.raw` and the batch's rejects CSV."""
 
     source_row: int
     error: str
@@ -333,7 +335,7 @@ def load_chunk(
     except CONSTRAINT_ERRORS as exc:
         conn.rollback()
         if chunk.height == 1:
-            row = chunk.rows.row(0, named=True)
+            row = chunk.rows.drop(BATCH, FINGERPRINT).row(0, named=True)
             return LoadCounts(rejected=1), [DbReject(row["_row"], _constraint_label(exc), row)]
         half = chunk.height // 2
         counts, rejects = LoadCounts(), []

@@ -264,6 +264,9 @@ def test_rows_the_database_refuses_are_rejects_in_the_table_and_a_csv(
     assert query(pipeline_env, "SELECT source_row, errors FROM ingest.rejects") == [
         (6, ["db:products_sku_unique"])
     ]
+    ((raw,),) = query(pipeline_env, "SELECT raw FROM ingest.rejects")
+    assert (raw["product_id"], raw["sku"]) == ("P5", "=DUP")
+    assert not {"_batch", "_fingerprint"} & raw.keys()
     refused = pl.read_csv(loaded["db_rejects_file"], infer_schema=False)
     assert refused.select("product_id", "sku", "_errors").row(0) == (
         "P5",

@@ -19,7 +19,7 @@ from import_pipeline.core.report import LoadCounts
 from import_pipeline.core.validate import ERRORS
 from import_pipeline.db import checks as check_sql
 from import_pipeline.db import ledger, upsert
-from import_pipeline.db.sql import BATCH, FINGERPRINT
+from import_pipeline.db.sql import BATCH
 from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.assets.staged_batch import staged_folder
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
@@ -117,7 +117,7 @@ def _write_db_rejects(
     (the batch's rejects.csv was written before the load knew about them)."""
     if not rejects:
         return None
-    frame = pl.DataFrame([r.row for r in rejects]).drop(BATCH, FINGERPRINT, strict=False)
+    frame = pl.DataFrame([r.row for r in rejects])
     frame = frame.with_columns(pl.Series(ERRORS, [[r.error] for r in rejects]))
     return staging.write_bytes(rejects_csv(frame), key, f"rejects_{spec.name}_db.csv")
 
