@@ -41,8 +41,9 @@ BLOCK = 8 << 20
 MAX_RECORD_BLOCKS = 8
 """Blocks one record may span before the file is refused (an unclosed quote)."""
 
-PARQUET_BATCH_ROWS = 100_000
-"""Rows of a Parquet file read at a time when it is read in batches."""
+PARQUET_FIRST_ROWS = 1_000
+"""Rows of a Parquet file's first slice when it is read in batches: they measure how wide
+its rows are in memory, and each later slice takes as many rows as fit `batch_bytes`."""
 
 _UTF8 = ("utf-8", "utf8", "utf-8-sig")
 
@@ -245,13 +246,23 @@ def _ndjson_frames(path: Path, file_name: str, batch_bytes: int | None) -> Itera
 
 
 def _parquet_frames(path: Path, batch_bytes: int | None) -> Iterator[pl.DataFrame]:
+    """Slices of about `batch_bytes` in memory, not of a fixed row count: a fixed count
+    bounds nothing when rows are wide (100k rows of 5 KB are 500 MB). A slice still
+    decodes whole pages of its row groups, so a file written with huge row groups costs
+    what its row groups do."""
     if batch_bytes is None:
         yield pl.read_parquet(path)
         return
     scan = pl.scan_parquet(path)
     total = scan.select(pl.len()).collect().item()
-    for offset in range(0, total, PARQUET_BATCH_ROWS):
-        yield scan.slice(offset, PARQUET_BATCH_ROWS).collect()
+    offset, rows = 0, PARQUET_FIRST_ROWS
+    while offset < total:
+        frame = scan.slice(offset, rows).collect()
+        if frame.height == 0:
+            return
+        yield frame
+        offset += frame.height
+        rows = max(1, batch_bytes * frame.height // max(frame.estimated_size(), 1))
 
 
 def _blocks(

@@ -9,7 +9,12 @@ import zstandard
 from polars.testing import assert_frame_equal
 
 from import_pipeline.core.errors import EmptyFile, UndecodableFile, UnreadableFile
-from import_pipeline.core.parse import ReadOptions, parse_bytes, read_frames
+from import_pipeline.core.parse import (
+    PARQUET_FIRST_ROWS,
+    ReadOptions,
+    parse_bytes,
+    read_frames,
+)
 
 EXPECTED = pl.DataFrame(
     {"_row": [1, 2], "customer_id": ["C1", "C2"], "email": ["a@b.co", "multi\nline"]}
@@ -101,6 +106,22 @@ def test_a_file_read_in_blocks_cuts_only_between_records(tmp_path, batch_bytes, 
     assert_frame_equal(pl.concat(frames), parse_bytes(QUOTED, path.name))
     assert pl.concat(frames)["_row"].to_list() == [1, 2, 3, 4]
     assert list(tmp_path.iterdir()) == [path], "the file is read in place, not copied"
+
+
+def test_a_parquet_file_of_wide_rows_is_read_in_slices_of_about_batch_bytes(tmp_path):
+    path = tmp_path / "customers.parquet"
+    ids = [f"C{i}" for i in range(3_000)]
+    wide = pl.DataFrame({"customer_id": ids, "notes": [f"{i:x>1000}" for i in ids]})
+    wide.write_parquet(path, row_group_size=500)
+    batch_bytes = 100_000
+
+    frames = list(read_frames(path, path.name, tmp_path, batch_bytes=batch_bytes))
+
+    assert pl.concat(frames)["_row"].to_list() == list(range(1, 3_001))
+    assert pl.concat(frames).drop("_row").equals(wide)
+    assert frames[0].height == PARQUET_FIRST_ROWS, "the first slice measures the rows"
+    assert max(f.estimated_size() for f in frames[1:]) <= 2 * batch_bytes
+    assert len(frames) > 10
 
 
 def test_a_quote_that_never_closes_fails_the_file_instead_of_reading_it_all(tmp_path):
