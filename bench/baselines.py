@@ -203,8 +203,8 @@ def dlt_credentials(dsn: str) -> "PostgresCredentials":
     credentials.username = parts.pop("user", "postgres")
     credentials.password = parts.pop("password", None) or "unused"
     credentials.port = int(parts.pop("port", 5432))
-    credentials.host = parts.pop("host", "localhost")
-    if credentials.host.startswith("/"):
-        credentials.host, parts["host"] = "localhost", credentials.host
-    credentials.query = parts
+    host = parts.pop("host", "localhost")
+    if host.startswith("/"):
+        parts["host"], host = host, "localhost"
+    credentials.host, credentials.query = host, parts
     return credentials

@@ -461,8 +461,9 @@ def settle_known(cur: cursor, chunk: Chunk) -> tuple[LoadCounts, list[str]]:
     spec = chunk.spec
     cur.execute(sql.SQL("TRUNCATE {}").format(probe(spec)))
     copy_rows(cur, probe(spec), probe_columns(spec), chunk.for_probe)
-    params = {"tenant": chunk.tenant, "lo": chunk.lo, "hi": chunk.hi}
-    cur.execute(settle_statement(spec), {**params, "batch": chunk.rows.get_column(BATCH)[0]})
+    batch = chunk.rows.get_column(BATCH)[0]
+    params = {"tenant": chunk.tenant, "lo": chunk.lo, "hi": chunk.hi, "batch": batch}
+    cur.execute(settle_statement(spec), params)
     stale, unchanged, to_write = cur.fetchone()
     return LoadCounts(stale=stale, unchanged=unchanged), to_write
 
