@@ -101,8 +101,8 @@ def source() -> str:
     return commit + (" with uncommitted changes in import_pipeline/" if dirty else "")
 
 
-def command(argv: list[str]) -> str:
-    return shlex.join([".venv/bin/python", "-m", "bench.run", *argv])
+def command(argv: list[str], module: str = "bench.run") -> str:
+    return shlex.join([".venv/bin/python", "-m", module, *argv])
 
 
 def table(rows: list[Row]) -> str:
