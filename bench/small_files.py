@@ -123,18 +123,19 @@ class Daemon:
             return 0.0
         return _pss_mb(psutil.Process(self.process.pid))
 
-    def runs(self, instance: dg.DagsterInstance) -> tuple[int, int]:
-        """(runs in progress, runs queued) on the instance."""
-        running = instance.get_runs_count(dg.RunsFilter(statuses=IN_PROGRESS))
-        queued = instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
-        return running, queued
-
 
 def _default_signals() -> None:
     """SIGINT and SIGTERM as the defaults: `dagster dev` ignores them when its parent did
     (a background job of a shell), and it could then not be stopped."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _runs(instance: dg.DagsterInstance) -> tuple[int, int]:
+    """(runs in progress, runs queued) on the instance `dagster dev` runs."""
+    running = instance.get_runs_count(dg.RunsFilter(statuses=IN_PROGRESS))
+    queued = instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
+    return running, queued
 
 
 def _free_port() -> int:
@@ -205,28 +206,27 @@ def wait_loaded(dsn: str, landing: Path, daemon: Daemon, landed: Landed, timeout
 
 def burst(dsn: str, landing: Path, daemon: Daemon, count: int, timeout: float, work: Path) -> Burst:
     """Drop `count` files at once; sample runs and memory until every batch has ended."""
-    instance = dg.DagsterInstance.from_config(str(daemon.home))
     postgres = _postgres_root(work)
     files = [drop_file(landing, f"customers_burst{i:04}.csv", f"B{i:04}") for i in range(count)]
     result = Burst(files=files, wall_s=0.0)
     started = time.monotonic()
-    while True:
-        daemon.check_alive()
-        refresh(dsn, landing, files)
-        running, queued = daemon.runs(instance)
-        result.max_running = max(result.max_running, running)
-        result.max_queued = max(result.max_queued, queued)
-        result.peak_dagster_mb = max(result.peak_dagster_mb, daemon.memory_mb())
-        if postgres is not None:
-            result.peak_postgres_mb = max(result.peak_postgres_mb or 0.0, _pss_mb(postgres))
-        if all(f.status in ENDED for f in files):
-            break
-        if time.monotonic() - started > timeout:
-            ended = sum(f.status in ENDED for f in files)
-            result.notes.append(f"TIMED OUT after {timeout:.0f} s with {ended} of {count} ended")
-            break
-        time.sleep(1.0)
-    instance.dispose()
+    with dg.DagsterInstance.from_config(str(daemon.home)) as instance:
+        while True:
+            daemon.check_alive()
+            refresh(dsn, landing, files)
+            running, queued = _runs(instance)
+            result.max_running = max(result.max_running, running)
+            result.max_queued = max(result.max_queued, queued)
+            result.peak_dagster_mb = max(result.peak_dagster_mb, daemon.memory_mb())
+            if postgres is not None:
+                result.peak_postgres_mb = max(result.peak_postgres_mb or 0.0, _pss_mb(postgres))
+            if all(f.status in ENDED for f in files):
+                break
+            if time.monotonic() - started > timeout:
+                ended = sum(f.status in ENDED for f in files)
+                result.notes.append(f"TIMED OUT after {timeout:.0f} s, {ended} of {count} ended")
+                break
+            time.sleep(1.0)
     result.wall_s = max(f.latency for f in files)
     return result
 
