@@ -3,7 +3,6 @@ FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
     UV_LINK_MODE=copy \
-    UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never \
     DAGSTER_HOME=/opt/dagster/home \
     PATH=/opt/import_pipeline/.venv/bin:$PATH
