@@ -146,14 +146,22 @@ def phase_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def markdown(rows: list[Row], argv: list[str], server_version: str, drop_note: str) -> str:
+def produced_by(argv: list[str], module: str = "bench.run") -> str:
+    """When a results file was written, and the command that wrote it."""
+    return f"Produced {datetime.now(UTC):%Y-%m-%d %H:%M UTC} by\n\n    {command(argv, module)}"
+
+
+def machine_and_versions(server_version: str) -> str:
+    """A results file's closing section."""
     facts = "\n".join(f"- {k}: {v}" for k, v in machine().items())
     packages = ", ".join(f"{k} {v}" for k, v in versions(server_version).items())
+    return f"## Machine and versions\n\n{facts}\n- versions: {packages}\n"
+
+
+def markdown(rows: list[Row], argv: list[str], server_version: str, drop_note: str) -> str:
     return f"""# Benchmark results
 
-Produced {datetime.now(UTC):%Y-%m-%d %H:%M UTC} by
-
-    {command(argv)}
+{produced_by(argv)}
 
 Drop: {drop_note}. Source measured: {source()}.
 
@@ -172,8 +180,4 @@ run wall time minus its steps. Percentages are of each column's wall time.
 
 {phase_table(rows)}
 
-## Machine and versions
-
-{facts}
-- versions: {packages}
-"""
+{machine_and_versions(server_version)}"""

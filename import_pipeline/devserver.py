@@ -30,9 +30,7 @@ def prepare() -> dict[str, str]:
         landing.mkdir(parents=True)
         for example in sorted(DEMO.iterdir()):
             shutil.copy2(example, landing / example.name)
-    home = DEV / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(INSTANCE_CONFIG, home / "dagster.yaml")
+    home = instance_home(DEV / "dagster_home")
     return {
         **os.environ,
         "DATABASE_URL": url,
@@ -42,26 +40,35 @@ def prepare() -> dict[str, str]:
     }
 
 
+def instance_home(home: Path) -> Path:
+    """A DAGSTER_HOME holding the dev instance's dagster.yaml (runs queue, at most 4)."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(INSTANCE_CONFIG, home / "dagster.yaml")
+    return home
+
+
+def dagster_dev_command(host: str, port: str) -> list[str]:
+    """`dagster dev` (webserver, daemon, code server) on the project's workspace."""
+    workspace = str(PROJECT / "workspace.yaml")
+    return [sys.executable, "-m", "dagster", "dev", "-w", workspace, "-h", host, "-p", port]
+
+
+def interruptible() -> None:
+    """`preexec_fn` for `dagster dev`: it ignores SIGINT and SIGTERM when its parent blocked
+    SIGINT (a background job of a shell), so the default is restored in the child, and
+    Ctrl-C and `kill` stop the webserver and daemon too."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     env = prepare()
     log.info("landing folder: %s (drop files here)", env["IMPORT_LANDING_URL"])
     log.info("database: %s", env["DATABASE_URL"])
-    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT / "workspace.yaml")]
-    command += [
-        "-h",
-        os.environ.get("DAGSTER_HOST", "127.0.0.1"),
-        "-p",
-        os.environ.get("DAGSTER_PORT", "3000"),
-    ]
-    # NOTE: dagster dev ignores SIGINT/SIGTERM when its parent blocked them; restore the
-    # defaults in the child so Ctrl-C and `kill` stop the webserver and daemon too.
-    child = subprocess.Popen(
-        command,
-        env=env,
-        cwd=PROJECT,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    command = dagster_dev_command(
+        os.environ.get("DAGSTER_HOST", "127.0.0.1"), os.environ.get("DAGSTER_PORT", "3000")
     )
+    child = subprocess.Popen(command, env=env, cwd=PROJECT, preexec_fn=interruptible)
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     try:
         return child.wait()

@@ -17,16 +17,17 @@ def test_the_small_files_benchmark_loads_every_file_through_the_daemon(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", server_url)
     results = tmp_path / "RESULTS-small.md"
-    argv = ["--singles", "1", "--burst", "3", "--work", str(tmp_path), "--results", str(results)]
+    argv = ["--singles", "1", "--burst", "5", "--timeout", "120"]
+    argv += ["--work", str(tmp_path), "--results", str(results)]
 
     measured = run_small_files(argv)
 
     assert [f.status for f in measured.singles] == ["succeeded"]
-    assert [f.status for f in measured.burst.files] == ["succeeded"] * 3
-    assert measured.loaded == 1 + 1 + 3  # the warm-up file, the single, the burst
+    assert [f.status for f in measured.burst.files] == ["succeeded"] * 5
+    assert measured.loaded == 1 + 1 + 5  # the warm-up file, the single, the burst
     single = measured.singles[0]
     assert single.written < single.seen <= single.started < single.finished
     assert measured.burst.max_running <= 4  # dev/dagster.yaml's max_concurrent_runs
     text = results.read_text()
     assert "| customers_single000.csv |" in text
-    assert "3 one-row files dropped at once" in text
+    assert "5 one-row files dropped at once" in text
