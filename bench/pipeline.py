@@ -19,7 +19,7 @@ import dagster as dg
 from bench.baselines import Outcome
 from bench.generate import ENTITY_ORDER, Drop
 from import_pipeline.core.entities import entity_for_file
-from import_pipeline_tests.support import run, tick
+from import_pipeline_tests.support import materializations, run, tick
 
 COUNTS = ("inserted", "updated", "unchanged", "stale", "held", "resolved", "rejected")
 
@@ -87,15 +87,20 @@ def load(
             for step, seconds in steps.items():
                 phases[step] += seconds
             phases["dagster run overhead"] += run_seconds - sum(steps.values())
-            for step in ENTITY_ORDER:
-                for event in result.asset_materializations_for_node(step):
+            for entity in ENTITY_ORDER:
+                for event in materializations(result, entity):
+                    phases[entity] += _value(event, "duration_s")
                     for name in COUNTS:
-                        value = event.metadata.get(name)
-                        counts[name] += int(getattr(value, "value", value) or 0)
+                        counts[name] += int(_value(event, name))
     outcome.phases = dict(phases)
     summary = ", ".join(f"{k} {v:,}" for k, v in counts.items() if v)
     outcome.notes.append(summary or "no rows written")
     return outcome
+
+
+def _value(event: dg.AssetMaterialization, name: str) -> float:
+    value = event.metadata.get(name)
+    return float(getattr(value, "value", value) or 0)
 
 
 def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:

@@ -93,9 +93,20 @@ def query(database_url: str, statement: str, params: tuple = ()) -> list[tuple]:
 
 def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     """The asset's materialization metadata as plain values."""
-    events = result.asset_materializations_for_node(asset)
+    events = materializations(result, asset)
     assert len(events) == 1, f"{asset} materialised {len(events)} times"
     return {k: getattr(v, "value", v) for k, v in events[0].metadata.items()}
+
+
+def materializations(
+    result: dg.ExecuteInProcessResult, asset: str
+) -> list[dg.AssetMaterialization]:
+    """The asset's materializations in the run (several assets share the entity step)."""
+    return [
+        event.step_materialization_data.materialization
+        for event in result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey(asset)
+    ]
 
 
 def s3_settings(endpoint: str) -> dict:

@@ -57,11 +57,14 @@ def check_specs(spec: EntitySpec) -> list[dg.AssetCheckSpec]:
     return specs
 
 
-def reject_rate(rejected: int, staged: int, max_rate: float) -> dg.AssetCheckResult:
+def reject_rate(
+    spec: EntitySpec, rejected: int, staged: int, max_rate: float
+) -> dg.AssetCheckResult:
     """Rate over the rows of this entity's slice that were either staged or rejected."""
     seen = rejected + staged
     rate = rejected / seen if seen else 0.0
     return dg.AssetCheckResult(
+        asset_key=spec.name,
         check_name=REJECT_RATE,
         passed=rejected == 0,
         severity=dg.AssetCheckSeverity.ERROR if rate > max_rate else dg.AssetCheckSeverity.WARN,
@@ -74,6 +77,7 @@ def held_rows(
 ) -> dg.AssetCheckResult:
     outstanding, oldest = checks.held_outstanding(conn, tenant, spec.name)
     return dg.AssetCheckResult(
+        asset_key=spec.name,
         check_name=HELD_ROWS,
         passed=outstanding == 0,
         severity=dg.AssetCheckSeverity.WARN,
@@ -89,6 +93,7 @@ def referential_integrity(conn: connection, spec: EntitySpec, tenant: str) -> dg
     unenforced = checks.unenforced_parents(conn, spec)
     broken = checks.orphans(conn, spec, tenant, unenforced) if unenforced else 0
     return dg.AssetCheckResult(
+        asset_key=spec.name,
         check_name=REFERENTIAL_INTEGRITY,
         passed=broken == 0,
         metadata={
@@ -116,6 +121,7 @@ def _order_totals_result(
     checked: int, count: int, sample: list[tuple[str, str, str]], skipped: str = ""
 ) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
+        asset_key=LINE_ITEMS.name,
         check_name=ORDER_TOTALS,
         passed=count == 0,
         severity=dg.AssetCheckSeverity.WARN,

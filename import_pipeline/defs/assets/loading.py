@@ -13,7 +13,8 @@ import dagster as dg
 import polars as pl
 from psycopg2.extensions import connection
 
-from import_pipeline.core.entities import ENTITIES, LINE_ITEMS, ORDERS, EntitySpec
+from import_pipeline.core.entities import ENTITIES, LINE_ITEMS, ORDERS, PRODUCTS, EntitySpec
+from import_pipeline.core.quality import QUALITY_FIELD, quality_summary
 from import_pipeline.core.rejects import rejects_csv
 from import_pipeline.core.report import LoadCounts
 from import_pipeline.core.validate import ERRORS
@@ -71,6 +72,9 @@ def load_staged(
 ) -> dg.MaterializeResult:
     key = context.partition_key
     started = time.monotonic()
+    wanted = {
+        c.name for c in context.selected_asset_check_keys if c.asset_key == dg.AssetKey(spec.name)
+    }
     with postgres.connect() as conn:
         batch = ledger.get(conn, key)
         if batch is None:
@@ -99,15 +103,22 @@ def load_staged(
                 ledger.record(conn, key, spec.name, counts.as_dict())
                 ledger.finish_if_complete(conn, key, list(ENTITIES))
                 results = _check_results(
-                    conn, loaders, spec, batch, total, counts, settings, staging
+                    conn, loaders, spec, batch, total, counts, settings, staging, wanted
                 )
     return dg.MaterializeResult(
+        asset_key=spec.name,
         metadata={
             **metadata.load_metadata(total, counts, time.monotonic() - started),
             "db_rejects_file": dg.MetadataValue.path(db_rejects_file or "no rejects"),
+            **(_quality(staging, key) if spec is PRODUCTS else {}),
         },
         check_results=results,
     )
+
+
+def _quality(staging: StagingArea, key: str) -> metadata.Metadata:
+    staged = staging.scan_folder(key, staged_folder(PRODUCTS.name))
+    return quality_summary(staged.select(QUALITY_FIELD).collect().to_series())
 
 
 def _write_db_rejects(
@@ -131,13 +142,20 @@ def _check_results(
     counts: LoadCounts,
     settings: ImportSettings,
     staging: StagingArea,
+    wanted: set[str],
 ) -> list[dg.AssetCheckResult]:
-    rejected = check_sql.rejected(conn, batch.partition_key, spec.name)
-    results = [checks.reject_rate(rejected, staged - counts.rejected, settings.max_reject_rate)]
-    if spec.parents:
+    """The entity's selected checks (all of them, unless a run selected fewer)."""
+    results = []
+    if checks.REJECT_RATE in wanted:
+        rejected = check_sql.rejected(conn, batch.partition_key, spec.name)
+        results.append(
+            checks.reject_rate(spec, rejected, staged - counts.rejected, settings.max_reject_rate)
+        )
+    if spec.parents and checks.HELD_ROWS in wanted:
         results.append(checks.held_rows(conn, spec, batch.tenant, counts.held))
+    if spec.parents and checks.REFERENTIAL_INTEGRITY in wanted:
         results.append(checks.referential_integrity(conn, spec, batch.tenant))
-    if spec is LINE_ITEMS:
+    if spec is LINE_ITEMS and checks.ORDER_TOTALS in wanted:
         results.append(_order_totals(conn, loaders, batch, counts, settings, staging))
     return results
 
