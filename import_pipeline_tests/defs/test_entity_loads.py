@@ -55,6 +55,26 @@ def test_one_entity_can_be_materialised_again_alone(defs, instance, landing, pip
     }
 
 
+def test_a_check_left_out_of_the_selection_is_not_evaluated(defs, instance, landing, pipeline_env):
+    drop_folder(landing)
+    (request,) = tick(instance, landing, pipeline_env).run_requests
+    orders = dg.AssetKey("orders")
+    job = defs.resolve_job_def("import_batch").get_subset(
+        asset_selection={dg.AssetKey(e) for e in ENTITIES[:3]} | {dg.AssetKey("staged_batch")},
+        asset_check_selection={dg.AssetCheckKey(orders, "held_rows")},
+    )
+
+    result = job.execute_in_process(
+        partition_key=request.partition_key, instance=instance, tags=request.tags
+    )
+
+    assert result.success
+    assert [(e.asset_key, e.check_name) for e in result.get_asset_check_evaluations()] == [
+        (orders, "held_rows")
+    ]
+    assert materialization(result, "orders")["inserted"] == 2
+
+
 def test_a_failed_load_stops_its_children_and_the_others_are_still_reported(
     defs, instance, landing, pipeline_env
 ):
