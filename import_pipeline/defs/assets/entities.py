@@ -66,7 +66,7 @@ def load_entities(
     reports them in foreign-key order. When a load fails, the entities that do not
     depend on it are still loaded and reported before the step fails with its error."""
     selected = [e for e in ENTITIES.values() if dg.AssetKey(e.name) in context.selected_asset_keys]
-    failure: BaseException | None = None
+    failure: Exception | None = None
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="entity") as pool:
         loads: dict[str, Future[dg.MaterializeResult]] = {}
         for entity in selected:
