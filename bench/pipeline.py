@@ -88,19 +88,14 @@ def load(
                 phases[step] += seconds
             phases["dagster run overhead"] += run_seconds - sum(steps.values())
             for entity in ENTITY_ORDER:
-                for event in materializations(result, entity):
-                    phases[entity] += _value(event, "duration_s")
+                for values in materializations(result, entity):
+                    phases[entity] += values.get("duration_s", 0.0)
                     for name in COUNTS:
-                        counts[name] += int(_value(event, name))
+                        counts[name] += int(values.get(name) or 0)
     outcome.phases = dict(phases)
     summary = ", ".join(f"{k} {v:,}" for k, v in counts.items() if v)
     outcome.notes.append(summary or "no rows written")
     return outcome
-
-
-def _value(event: dg.AssetMaterialization, name: str) -> float:
-    value = event.metadata.get(name)
-    return float(getattr(value, "value", value) or 0)
 
 
 def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:

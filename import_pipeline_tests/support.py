@@ -95,15 +95,17 @@ def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     """The asset's materialization metadata as plain values."""
     events = materializations(result, asset)
     assert len(events) == 1, f"{asset} materialised {len(events)} times"
-    return {k: getattr(v, "value", v) for k, v in events[0].metadata.items()}
+    return events[0]
 
 
-def materializations(
-    result: dg.ExecuteInProcessResult, asset: str
-) -> list[dg.AssetMaterialization]:
-    """The asset's materializations in the run (several assets share the entity step)."""
+def materializations(result: dg.ExecuteInProcessResult, asset: str) -> list[dict]:
+    """The metadata of the asset's materializations in the run, as plain values (several
+    assets share the entity step, so they are told apart by asset key, not by step)."""
     return [
-        event.step_materialization_data.materialization
+        {
+            k: getattr(v, "value", v)
+            for k, v in event.step_materialization_data.materialization.metadata.items()
+        }
         for event in result.get_asset_materialization_events()
         if event.asset_key == dg.AssetKey(asset)
     ]
