@@ -328,13 +328,18 @@ def _with_duplicates(
 
 
 def _convert(csv_path: Path, target: Path, file_format: str) -> None:
-    """Derive the landed file from the plain CSV by streaming (bounded memory)."""
+    """Derive the landed file from the plain CSV by streaming (bounded memory). The gzip
+    header's time is 0, not now, so that equal specs still give byte-identical files."""
     if target.exists():
         target.unlink()
     if file_format == "csv":
         target.hardlink_to(csv_path)
     elif file_format == "csv.gz":
-        with csv_path.open("rb") as source, gzip.open(target, "wb", compresslevel=6) as sink:
+        with (
+            csv_path.open("rb") as source,
+            target.open("wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as sink,
+        ):
             shutil.copyfileobj(source, sink, 1 << 20)
     elif file_format == "parquet":
         pl.scan_csv(csv_path, infer_schema=False).sink_parquet(target)
