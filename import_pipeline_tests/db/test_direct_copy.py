@@ -143,6 +143,24 @@ def test_line_items_copied_straight_in_keep_their_numbers_and_parents(conn, dire
     ) == [("O1-1", 1, "2.5000"), ("O1-2", 2, "2.5000"), ("O1-3", 3, "2.5000")]
 
 
+def test_a_chunk_copied_straight_in_is_written_in_the_order_of_its_parents_keys(conn, directs):
+    load(conn, "customers", [{"customer_id": c} for c in ("C1", "C2", "C3")])
+    customers = {"O1": "C3", "O2": None, "O3": "C1", "O4": "C3", "O5": "C2"}
+    orders = [{**ORDER, "order_id": o, "customer_id": c} for o, c in customers.items()]
+
+    assert load(conn, "orders", orders) == LoadCounts(inserted=5)
+
+    assert directs[-1] is Direct.LOADED
+    in_the_table = "SELECT order_id, customer_id FROM commerce.orders ORDER BY ctid"
+    assert table(conn, in_the_table) == [
+        ("O3", "C1"),
+        ("O5", "C2"),
+        ("O1", "C3"),
+        ("O4", "C3"),
+        ("O2", None),
+    ]
+
+
 def prefetch_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("prefetch")]
 
