@@ -24,7 +24,7 @@ import polars as pl
 import psycopg2
 from psycopg2 import sql
 
-from bench.databases import sqlalchemy_url
+from bench.databases import copy_statement, sqlalchemy_url
 from bench.generate import ENTITY_ORDER, Drop
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.landing import DEFAULT_TENANT
@@ -86,11 +86,8 @@ def raw_copy(dsn: str, drop: Drop) -> Outcome:
             started = time.monotonic()
             with _open(path, file_format) as handle, conn, conn.cursor() as cur:
                 header = handle.readline().decode().strip()
-                statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-                    sql.Identifier("commerce", entity),
-                    sql.SQL(", ").join(sql.Identifier(c) for c in header.split(",")),
-                )
-                cur.copy_expert(statement.as_string(cur), handle, size=1 << 20)
+                statement = copy_statement(entity, header).as_string(cur)
+                cur.copy_expert(statement, handle, size=1 << 20)
                 outcome.rows += cur.rowcount
             outcome.phases[entity] = time.monotonic() - started
     return outcome

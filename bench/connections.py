@@ -21,11 +21,11 @@ from pathlib import Path
 
 import polars as pl
 import psutil
-from psycopg2 import sql
 from psycopg2.extensions import connection
 
 from bench import databases
 from bench.baselines import prepare_raw_copy
+from bench.databases import backend_cpu, copy_statement
 from bench.generate import DropSpec
 from bench.run import REPO, drop_for
 from import_pipeline.core.entities import LINE_ITEMS
@@ -84,11 +84,11 @@ def _measure(
         with connected(dsn) as first, connected(dsn) as second:
             conns = [first, second] if two else [first]
             backends = [psutil.Process(conn.get_backend_pid()) for conn in conns]
-            before = [_cpu(backend) for backend in backends]
+            before = [backend_cpu(backend) for backend in backends]
             started = time.monotonic()
             way(conns)
             wall = time.monotonic() - started
-            used = [_cpu(backend) - b for backend, b in zip(backends, before, strict=True)]
+            used = [backend_cpu(backend) - b for backend, b in zip(backends, before, strict=True)]
     finally:
         databases.drop_database(server, dsn)
     return wall, [f"{seconds:.2f}" for seconds in used]
@@ -100,7 +100,7 @@ def _load_parents(dsn: str, files: dict[str, Path]) -> None:
         for entity in PARENTS:
             with files[entity].open("rb") as handle, conn, conn.cursor() as cur:
                 columns = handle.readline().decode().strip()
-                cur.copy_expert(_copy_statement(entity, columns).as_string(cur), handle)
+                cur.copy_expert(copy_statement(entity, columns).as_string(cur), handle)
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("VACUUM ANALYZE")
@@ -112,7 +112,7 @@ def _copy(conns: list[connection], header: str, parts: list[bytes]) -> None:
 
     def copy(conn: connection, part: bytes) -> None:
         with conn, conn.cursor() as cur:
-            statement = _copy_statement(LINE_ITEMS.name, header).as_string(cur)
+            statement = copy_statement(LINE_ITEMS.name, header).as_string(cur)
             cur.copy_expert(statement, io.BytesIO(part), size=1 << 20)
 
     with ThreadPoolExecutor(len(parts)) as pool:
@@ -122,19 +122,3 @@ def _copy(conns: list[connection], header: str, parts: list[bytes]) -> None:
 def _load(conns: list[connection], staged: pl.DataFrame, chunk_rows: int) -> None:
     chunks = (staged.slice(offset, chunk_rows) for offset in range(0, staged.height, chunk_rows))
     upsert.load_entity(conns[0], LINE_ITEMS, chunks, DEFAULT_TENANT, more_connections=conns[1:])
-
-
-def _copy_statement(entity: str, columns: str) -> sql.Composed:
-    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        sql.Identifier("commerce", entity),
-        sql.SQL(", ").join(sql.Identifier(c) for c in columns.split(",")),
-    )
-
-
-def _cpu(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return times.user + times.system
-
-
-if __name__ == "__main__":
-    main()

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
+import psutil
 import psycopg2
 from psycopg2 import sql
 
@@ -106,3 +107,17 @@ def server_version(dsn: str) -> str:
     with connected(dsn) as conn, conn.cursor() as cur:
         cur.execute("SHOW server_version")
         return cur.fetchone()[0]
+
+
+def copy_statement(entity: str, columns: str) -> sql.Composed:
+    """A CSV COPY into a commerce table, its columns named as in the file's header line."""
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+        sql.Identifier("commerce", entity),
+        sql.SQL(", ").join(sql.Identifier(c) for c in columns.split(",")),
+    )
+
+
+def backend_cpu(process: psutil.Process) -> float:
+    """A backend's CPU seconds so far (user + system; time spent waiting is not in it)."""
+    times = process.cpu_times()
+    return times.user + times.system
