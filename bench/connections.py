@@ -25,7 +25,7 @@ from psycopg2.extensions import connection
 
 from bench import databases
 from bench.baselines import prepare_raw_copy
-from bench.databases import backend_cpu, copy_statement
+from bench.databases import backend_cpu, copy_file, copy_statement
 from bench.generate import DropSpec
 from bench.run import REPO, drop_for
 from import_pipeline.core.entities import LINE_ITEMS
@@ -98,9 +98,7 @@ def _load_parents(dsn: str, files: dict[str, Path]) -> None:
     prepare_raw_copy(dsn)
     with connected(dsn) as conn:
         for entity in PARENTS:
-            with files[entity].open("rb") as handle, conn, conn.cursor() as cur:
-                columns = handle.readline().decode().strip()
-                cur.copy_expert(copy_statement(entity, columns).as_string(cur), handle)
+            copy_file(conn, entity, files[entity])
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("VACUUM ANALYZE")
@@ -122,3 +120,7 @@ def _copy(conns: list[connection], header: str, parts: list[bytes]) -> None:
 def _load(conns: list[connection], staged: pl.DataFrame, chunk_rows: int) -> None:
     chunks = (staged.slice(offset, chunk_rows) for offset in range(0, staged.height, chunk_rows))
     upsert.load_entity(conns[0], LINE_ITEMS, chunks, DEFAULT_TENANT, more_connections=conns[1:])
+
+
+if __name__ == "__main__":
+    main()

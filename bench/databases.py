@@ -10,6 +10,7 @@ from urllib.parse import quote
 import psutil
 import psycopg2
 from psycopg2 import sql
+from psycopg2.extensions import connection
 
 from import_pipeline.db.connect import connected, embedded_server_url
 from import_pipeline.db.migrate import migrate
@@ -115,6 +116,13 @@ def copy_statement(entity: str, columns: str) -> sql.Composed:
         sql.Identifier("commerce", entity),
         sql.SQL(", ").join(sql.Identifier(c) for c in columns.split(",")),
     )
+
+
+def copy_file(conn: connection, entity: str, path: Path) -> None:
+    """COPY a plain CSV with a header line into its commerce table, in one transaction."""
+    with path.open("rb") as handle, conn, conn.cursor() as cur:
+        header = handle.readline().decode().strip()
+        cur.copy_expert(copy_statement(entity, header).as_string(cur), handle, size=1 << 20)
 
 
 def backend_cpu(process: psutil.Process) -> float:

@@ -29,8 +29,8 @@ from psycopg2.extensions import connection
 
 from bench import databases
 from bench.baselines import prepare_raw_copy
-from bench.databases import backend_cpu, copy_statement
-from bench.generate import DropSpec
+from bench.databases import backend_cpu, copy_file, copy_statement
+from bench.generate import Drop, DropSpec
 from bench.run import REPO, drop_for
 from import_pipeline.core.entities import ORDERS
 from import_pipeline.core.landing import DEFAULT_TENANT
@@ -39,6 +39,9 @@ from import_pipeline.db.sql import WEIGHT_MASK, range_summary
 
 CHUNK_ROWS = 50_000
 ORDERS_BY = {"key order": None, "customer order": "customer_id"}
+
+_Chunk = tuple[str, bytes, tuple[str, str]]
+"""An orders chunk as COPYed: the header line, the CSV body and its key range."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,37 +53,39 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(args.work).resolve()
     server = databases.server_url(work)
     for orders in (int(size) for size in args.sizes.split(",")):
-        files = drop_for(work, DropSpec(orders=orders)).csv_files
+        drop = drop_for(work, DropSpec(orders=orders))
+        frame = pl.read_csv(drop.csv_files["orders"], infer_schema=False)
+        chunks = {name: _chunks(frame, by) for name, by in ORDERS_BY.items()}
         for _ in range(args.rounds):
-            for name, by in ORDERS_BY.items():
-                _measure(server, files, orders, name, by)
+            for name, bodies in chunks.items():
+                _measure(server, drop, name, bodies)
 
 
-def _measure(server: str, files: dict[str, Path], orders: int, name: str, by: str | None) -> None:
+def _measure(server: str, drop: Drop, name: str, bodies: list[_Chunk]) -> None:
     dsn = databases.fresh_database(server, "growth")
+    files, orders = drop.csv_files, drop.spec.orders
     try:
         prepare_raw_copy(dsn)
         with connected(dsn) as conn, connected(server) as admin:
             admin.autocommit = True
             for entity in ("customers", "products"):
-                _copy_file(conn, entity, files[entity])
-            _checkpoint(admin)
-            bodies = _chunks(files["orders"], by)
-            with _counted(conn, admin, f"{orders:>9,} orders in {name:14}", orders):
+                copy_file(conn, entity, files[entity])
+            databases.checkpoint(server)
+            with _counted(conn, admin, f"{orders:>9,} orders in {name:14}", drop.rows["orders"]):
                 for header, body, _ in bodies:
                     _copy(conn, "orders", header, body)
             _reread(conn, [key_range for _, _, key_range in bodies])
-            _checkpoint(admin)
-            items = _lines(files["line_items"]) - 1
+            databases.checkpoint(server)
+            items = drop.rows["line_items"]
             with _counted(conn, admin, f"{orders:>9,} line items after {name:8}", items):
-                _copy_file(conn, "line_items", files["line_items"])
+                copy_file(conn, "line_items", files["line_items"])
     finally:
         databases.drop_database(server, dsn)
 
 
-def _chunks(path: Path, by: str | None) -> list[tuple[str, bytes, tuple[str, str]]]:
-    """The orders' 50k-row chunks: header, CSV body and key range of each."""
-    frame = pl.read_csv(path, infer_schema=False)
+def _chunks(frame: pl.DataFrame, by: str | None) -> list[_Chunk]:
+    """The orders' 50k-row chunks, encoded once for every round: header, CSV body and key
+    range of each."""
     header = ",".join(frame.columns)
     parts = [frame.slice(offset, CHUNK_ROWS) for offset in range(0, frame.height, CHUNK_ROWS)]
     if by:
@@ -110,22 +115,6 @@ def _copy(conn: connection, entity: str, header: str, body: bytes) -> None:
     with conn, conn.cursor() as cur:
         statement = copy_statement(entity, header).as_string(cur)
         cur.copy_expert(statement, io.BytesIO(body), size=1 << 20)
-
-
-def _copy_file(conn: connection, entity: str, path: Path) -> None:
-    with path.open("rb") as handle, conn, conn.cursor() as cur:
-        header = handle.readline().decode().strip()
-        cur.copy_expert(copy_statement(entity, header).as_string(cur), handle, size=1 << 20)
-
-
-def _lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
-
-
-def _checkpoint(admin: connection) -> None:
-    with admin.cursor() as cur:
-        cur.execute("CHECKPOINT")
 
 
 @contextmanager
