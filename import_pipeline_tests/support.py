@@ -15,8 +15,8 @@ from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import LandingZone, PostgresResource, S3Connection
 from import_pipeline.defs.sensors import local_landing_sensor, s3_landing_sensor
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "real"
-"""The real exports, read-only, in the `shared/` folder that sits beside the repository."""
+SAMPLES = Path(__file__).resolve().parent / "data" / "real"
+"""The real exports, kept byte for byte as found (see the README beside them for origins)."""
 
 
 def write_csv(path: Path, rows: list[dict], compress: bool = False) -> Path:
