@@ -45,3 +45,11 @@ class FileChanged(ImportFileError):
 
 class ManifestMismatch(ImportFileError):
     """A folder batch does not hold what its `manifest.json` lists (files or row counts)."""
+
+
+class DuplicateColumns(ImportFileError):
+    """The header names a column twice, so which one a field reads would be a guess."""
+
+
+class ReservedColumns(ImportFileError):
+    """The file has a column named like one the pipeline adds (`_row`, `_errors`, ...)."""

@@ -10,17 +10,27 @@ failing the file. File-level problems raise a named `ImportFileError`.
 import codecs
 import gzip
 import io
+import json
 import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import polars as pl
 import zstandard
 
+from import_pipeline.core.columns import ROW, refuse_reserved
+from import_pipeline.core.csv_records import (
+    NO_BROKEN,
+    UTF8_BOM,
+    Dialect,
+    Piece,
+    blocks,
+    csv_pieces,
+)
 from import_pipeline.core.errors import EmptyFile, UndecodableFile, UnreadableFile
 from import_pipeline.core.formats import (
     GZIP_MAGIC,
@@ -31,15 +41,8 @@ from import_pipeline.core.formats import (
     format_from_name,
 )
 
-ROW = "_row"
-"""Source row number: 1 for the first data record (header not counted)."""
-
-UTF8_BOM = b"\xef\xbb\xbf"
 BLOCK = 8 << 20
 """Bytes per read when a file is inflated, transcoded or checked: bounds memory."""
-
-MAX_RECORD_BLOCKS = 8
-"""Blocks one record may span before the file is refused (an unclosed quote)."""
 
 PARQUET_FIRST_ROWS = 1_000
 """Rows of a Parquet file's first slice when it is read in batches: they measure how wide
@@ -50,7 +53,9 @@ _UTF8 = ("utf-8", "utf8", "utf-8-sig")
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """How to read a file's bytes; a source profile sets these, defaults suit canonical files."""
+    """How to read a file's bytes; a source profile sets these, defaults suit canonical files.
+    `pad_short_rows`: a CSV record with fewer fields than the header is read with the missing
+    ones blank (for sources that drop trailing empty fields) instead of being rejected."""
 
     format: FileFormat | None = None
     delimiter: str | None = None
@@ -58,17 +63,26 @@ class ReadOptions:
     encoding: str = "utf-8"
     has_header: bool = True
     skip_rows: int = 0
+    pad_short_rows: bool = False
 
 
-def read_frames(
+class Block(NamedTuple):
+    """Rows read together: `rows` (text columns and `_row`) and the CSV records that could
+    not be split into the header's fields, `broken` (`_row`, `_line`, `_problem`)."""
+
+    rows: pl.DataFrame
+    broken: pl.DataFrame
+
+
+def read_blocks(
     path: Path,
     file_name: str,
     workdir: Path,
     options: ReadOptions | None = None,
     batch_bytes: int | None = None,
-) -> Iterator[pl.DataFrame]:
+) -> Iterator[Block]:
     """The file's rows as text frames of about `batch_bytes` of text each (None: one
-    frame), numbered by `_row` across the whole file. `workdir` holds inflated or
+    block), numbered by `_row` across the whole file. `workdir` holds inflated or
     transcoded copies. Raises a named error for an empty, undecodable or unparseable file.
 
     CSV and NDJSON are cut into blocks at record boundaries and each block is parsed on
@@ -81,34 +95,48 @@ def read_frames(
         raise EmptyFile(file_name, "the file is empty", "Drop a file with a header and rows.")
     file_format = options.format or _sniff_format(head, file_name)
     if file_format is FileFormat.PARQUET:
-        frames = _parquet_frames(path, batch_bytes)
+        pieces = _whole(_parquet_frames(path, batch_bytes), file_name)
     else:
         path = _as_utf8(path, file_name, options.encoding, workdir)
         if file_format is FileFormat.NDJSON:
-            frames = _ndjson_frames(path, file_name, batch_bytes)
+            pieces = _whole(_ndjson_frames(path, file_name, batch_bytes), file_name)
         else:
-            frames = _csv_frames(path, head, file_name, options, batch_bytes)
+            pieces = _csv_pieces(path, head, file_name, options, batch_bytes)
     rows = 0
-    for frame in _named_errors(frames, path, file_name, file_format):
-        if frame.height == 0:
+    for piece in _named_errors(pieces, path, file_name, file_format):
+        if piece.records == 0:
             continue
-        if file_format is not FileFormat.CSV:
-            frame = _all_text(frame)
-        numbered = frame.with_row_index(ROW, offset=rows + 1)
-        rows += frame.height
-        yield numbered.with_columns(pl.col(ROW).cast(pl.Int64))
+        numbered = pl.col(ROW).cast(pl.Int64) + rows
+        yield Block(
+            piece.rows.select(numbered, pl.exclude(ROW)), piece.broken.with_columns(numbered)
+        )
+        rows += piece.records
     if rows == 0:
         raise EmptyFile(
             file_name, "the file has a header but no data rows", "Drop a file with rows."
         )
 
 
-def parse_bytes(data: bytes, file_name: str, options: ReadOptions | None = None) -> pl.DataFrame:
-    """A whole small file already in memory (a test, a preview) as one frame."""
+def _whole(frames: Iterator[pl.DataFrame], file_name: str) -> Iterator[Piece]:
+    """Frames of a format whose records always parse whole (NDJSON, Parquet), as text."""
+    for frame in frames:
+        refuse_reserved(frame.columns, file_name)
+        rows = _all_text(frame).with_row_index(ROW, offset=1)
+        yield Piece(rows, NO_BROKEN, frame.height)
+
+
+def read_bytes(data: bytes, file_name: str, options: ReadOptions | None = None) -> Block:
+    """A whole small file already in memory (a test, a preview) as one block."""
     with tempfile.TemporaryDirectory(prefix="parse-") as work:
         path = Path(work) / "landed"
         path.write_bytes(data)
-        return pl.concat(read_frames(path, file_name, Path(work), options))
+        read = list(read_blocks(path, file_name, Path(work), options))
+        return Block(pl.concat(b.rows for b in read), pl.concat(b.broken for b in read))
+
+
+def parse_bytes(data: bytes, file_name: str, options: ReadOptions | None = None) -> pl.DataFrame:
+    """`read_bytes`' rows alone: for files whose records all have the header's fields."""
+    return read_bytes(data, file_name, options).rows
 
 
 def _inflated(path: Path, file_name: str, workdir: Path) -> Path:
@@ -160,7 +188,7 @@ def _sniff_format(head: bytes, file_name: str) -> FileFormat:
 def _as_utf8(path: Path, file_name: str, encoding: str, workdir: Path) -> Path:
     """polars reads only UTF-8: transcode a declared legacy encoding (streaming, into
     `workdir`). UTF-8 itself is checked by polars as it reads, and its BOM is skipped
-    where the file is read (`_blocks`) rather than copied away with the whole file."""
+    where the file is read (`blocks`) rather than copied away with the whole file."""
     codec = encoding.lower().replace("_", "-")
     if codec in _UTF8:
         return path
@@ -205,44 +233,62 @@ def _not_utf8(path: Path, file_name: str) -> UndecodableFile:
     )
 
 
-def _csv_frames(
+def _csv_pieces(
     path: Path, head: bytes, file_name: str, options: ReadOptions, batch_bytes: int | None
-) -> Iterator[pl.DataFrame]:
+) -> Iterator[Piece]:
     # NOTE: polars does not recognise CR-only line endings (old Mac exports): it reads a
     # header and zero rows without an error, so look for them ourselves.
     eol = "\r" if b"\n" not in head and b"\r" in head else "\n"
-    quote = options.quote_char
-    common = {
-        "separator": options.delimiter or default_delimiter(file_name),
-        "quote_char": quote,
-        "eol_char": eol,
-        "truncate_ragged_lines": True,
-        "raise_if_empty": False,
-        "empty_string_is_null": False,
-    }
-    names: list[str] | None = None
-    quoted = quote.encode() if quote else None
-    for block in _blocks(path, batch_bytes, eol.encode(), quoted, file_name):
-        if names is None:
-            first = pl.read_csv(
-                block,
-                has_header=options.has_header,
-                skip_rows=options.skip_rows,
-                infer_schema=False,
-                **common,
-            )
-            names = [n.strip().lstrip("\ufeff") for n in first.columns]
-            schema = dict.fromkeys(names, pl.String)
-            yield first.rename(dict(zip(first.columns, names, strict=True)))
-        else:
-            yield pl.read_csv(
-                block, has_header=False, schema=schema, extra_columns="ignore", **common
-            )
+    dialect = Dialect(
+        separator=options.delimiter or default_delimiter(file_name),
+        quote=options.quote_char,
+        eol=eol,
+        has_header=options.has_header,
+        skip_rows=options.skip_rows,
+        pad_short_rows=options.pad_short_rows,
+    )
+    quote = options.quote_char.encode() if options.quote_char else None
+    yield from csv_pieces(
+        blocks(path, batch_bytes, eol.encode(), quote, file_name), dialect, file_name
+    )
 
 
 def _ndjson_frames(path: Path, file_name: str, batch_bytes: int | None) -> Iterator[pl.DataFrame]:
-    for block in _blocks(path, batch_bytes, b"\n", None, file_name):
-        yield pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
+    """Each block parsed by polars; when one does not parse, its lines are parsed one by
+    one (only then) to name the first broken line."""
+    lines = 0
+    for block in blocks(path, batch_bytes, b"\n", None, file_name):
+        try:
+            yield pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
+        except pl.exceptions.PolarsError as exc:
+            if "utf" in str(exc).lower():
+                raise
+            broken = _broken_json_line(block, lines, file_name)
+            if broken is None:
+                raise
+            raise broken from exc
+        lines += block.count(b"\n")
+
+
+def _broken_json_line(block: bytes, lines_before: int, file_name: str) -> UnreadableFile | None:
+    for number, line in enumerate(block.split(b"\n"), start=lines_before + 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            problem = f"line {number} is not JSON ({exc})"
+        else:
+            if isinstance(value, dict):
+                continue
+            problem = f"line {number} holds a JSON {type(value).__name__}, not an object"
+        return UnreadableFile(
+            file_name,
+            problem,
+            "Fix that line: NDJSON is one JSON object per line (or name the file .csv if it is "
+            "CSV).",
+        )
+    return None
 
 
 def _parquet_frames(path: Path, batch_bytes: int | None) -> Iterator[pl.DataFrame]:
@@ -265,66 +311,14 @@ def _parquet_frames(path: Path, batch_bytes: int | None) -> Iterator[pl.DataFram
         rows = max(1, batch_bytes * frame.height // max(frame.estimated_size(), 1))
 
 
-def _blocks(
-    path: Path, size: int | None, eol: bytes, quote: bytes | None, file_name: str
-) -> Iterator[bytes]:
-    """The file in blocks of about `size` bytes, each ending at a record boundary: the
-    last end of line outside quotes (an even number of quote characters before it, as
-    doubled quotes count twice). None: the whole file as one block. A quote that never
-    closes would make the rest of the file one record: that fails once it spans
-    MAX_RECORD_BLOCKS blocks (and 1 MB), instead of growing without bound. A UTF-8 byte
-    order mark at the start is skipped."""
-    with path.open("rb") as source:
-        if source.read(len(UTF8_BOM)) != UTF8_BOM:
-            source.seek(0)
-        if size is None or path.stat().st_size <= size:
-            yield source.read()
-            return
-        carry = b""
-        while block := source.read(size):
-            data = carry + block
-            cut = _record_end(data, eol, quote)
-            carry = data[cut:]
-            if cut:
-                yield data[:cut]
-            elif len(carry) > max(MAX_RECORD_BLOCKS * size, 1 << 20):
-                raise UnreadableFile(
-                    file_name,
-                    f"a record runs over {len(carry):,} bytes without ending (a quote that "
-                    "never closes?)",
-                    "Check the quoting (a stray quote character), or set `quote_char` in the "
-                    "source profile.",
-                )
-        if carry.strip():
-            yield carry
-
-
-def _record_end(data: bytes, eol: bytes, quote: bytes | None) -> int:
-    """Index just after the last end of line that ends a record; 0 if none does yet.
-    Walks back from the end counting the quotes after each candidate, so every byte is
-    counted once whatever the number of candidates."""
-    position = data.rfind(eol)
-    if quote is None:
-        return position + 1
-    total = data.count(quote)
-    after, end = 0, len(data)
-    while position >= 0:
-        after += data.count(quote, position, end)
-        if (total - after) % 2 == 0:
-            return position + 1
-        end = position
-        position = data.rfind(eol, 0, position)
-    return 0
-
-
 def _named_errors(
-    frames: Iterator[pl.DataFrame], path: Path, file_name: str, file_format: FileFormat
-) -> Iterator[pl.DataFrame]:
-    """The frames, with polars' parse errors turned into named file errors."""
+    pieces: Iterator[Piece], path: Path, file_name: str, file_format: FileFormat
+) -> Iterator[Piece]:
+    """The pieces, with polars' parse errors turned into named file errors."""
     try:
-        yield from frames
+        yield from pieces
     except pl.exceptions.PolarsError as exc:
-        if "utf-8" in str(exc).lower():
+        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             raise _not_utf8(path, file_name) from exc
         raise _unparseable(file_name, file_format, exc) from exc
 

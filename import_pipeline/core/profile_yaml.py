@@ -115,6 +115,7 @@ READ_KEYS = (
     "timestamp_formats",
     "time_zone",
     "decimal_comma",
+    "short_rows",
 )
 ENTITY_KEYS = ("fields", "attributes", "one_row_per", "skip_rows_without")
 
@@ -178,6 +179,7 @@ def _read_options(node: _Node) -> tuple[ReadOptions, CastOptions]:
         encoding=_encoding(keys["encoding"]) if "encoding" in keys else "utf-8",
         has_header=keys["header"].flag() if "header" in keys else True,
         skip_rows=_count(keys["skip_rows"]) if "skip_rows" in keys else 0,
+        pad_short_rows=_short_rows(keys["short_rows"]) if "short_rows" in keys else False,
     )
     zone = keys["time_zone"].text() if "time_zone" in keys else "UTC"
     if zone != "UTC" and zone not in available_timezones():
@@ -189,6 +191,15 @@ def _read_options(node: _Node) -> tuple[ReadOptions, CastOptions]:
         decimal_comma=keys["decimal_comma"].flag() if "decimal_comma" in keys else False,
     )
     return read, cast
+
+
+def _short_rows(node: _Node) -> bool:
+    """`pad` lets records with fewer fields than the header through; `reject` (the
+    default) makes them rejects, as a missing field is more often a broken export."""
+    value = node.text()
+    if value not in ("pad", "reject"):
+        raise node.fail("short_rows is pad or reject")
+    return value == "pad"
 
 
 def _encoding(node: _Node) -> str:

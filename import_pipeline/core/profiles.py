@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from import_pipeline.core.entities import entity_for_file
+from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file
 from import_pipeline.core.errors import UnknownEntity
 from import_pipeline.core.mapping import SourceMapping
 from import_pipeline.core.parse import ROW, ReadOptions
@@ -45,6 +45,26 @@ class Profile:
         """Entity name -> the file's rows as that entity's text columns (plus extras)."""
         if self.mapping is not None:
             return self.mapping.slices(frame, file_name)
+        spec = self._canonical_entity(file_name)
+        fields = {name.lower(): name for name in spec.field_names}
+        renames = {
+            c: fields[c.strip().lower()] for c in frame.columns if c.strip().lower() in fields
+        }
+        return {spec.name: frame.rename(renames).select(ROW, pl.exclude(ROW))}
+
+    def reject_entity(self, file_name: str) -> str:
+        """The entity whose rejects hold a file's records that could not be read into
+        rows: the file's entity, or the first (in load order) its mapping feeds."""
+        if self.mapping is not None:
+            return next(name for name in ENTITIES if name in self.mapping.entities)
+        return self._canonical_entity(file_name).name
+
+    def reject_threshold(self, default: float) -> float:
+        """The reject rate above which a batch fails: the profile's own, else `default`."""
+        return default if self.max_reject_rate is None else self.max_reject_rate
+
+    @staticmethod
+    def _canonical_entity(file_name: str) -> EntitySpec:
         spec = entity_for_file(file_name)
         if spec is None:
             raise UnknownEntity(
@@ -53,15 +73,7 @@ class Profile:
                 "Name it customers*, products*, orders*, line_items* or order_items*, "
                 "or add a source profile that matches it.",
             )
-        fields = {name.lower(): name for name in spec.field_names}
-        renames = {
-            c: fields[c.strip().lower()] for c in frame.columns if c.strip().lower() in fields
-        }
-        return {spec.name: frame.rename(renames).select(ROW, pl.exclude(ROW))}
-
-    def reject_threshold(self, default: float) -> float:
-        """The reject rate above which a batch fails: the profile's own, else `default`."""
-        return default if self.max_reject_rate is None else self.max_reject_rate
+        return spec
 
     def specificity(self, key: str) -> int:
         """Length of the longest glob matching the file's key or name; 0 if none does."""

@@ -26,18 +26,17 @@ from typing import NamedTuple
 
 import polars as pl
 
+from import_pipeline.core.columns import ERRORS, SOURCE
+from import_pipeline.core.csv_records import FIELD_COUNT
 from import_pipeline.core.dedupe import dedupe
 from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
 from import_pipeline.core.errors import EmptyFile, MissingColumns, TooManyRejects
 from import_pipeline.core.manifest import Manifest
-from import_pipeline.core.parse import ROW, read_frames
+from import_pipeline.core.parse import ROW, read_blocks
 from import_pipeline.core.profiles import Profile
 from import_pipeline.core.report import StageReport
 from import_pipeline.core.rules import TIMESTAMP, CastOptions
 from import_pipeline.core.validate import validate
-
-SOURCE = "_source"
-"""In a rejects frame: `<file>:<row in that file>`, so a multi-file batch's reject is found."""
 
 BATCH_BYTES = 16 << 20
 """Bytes of a file's text read and validated at a time (pass 1): they bound staging
@@ -152,12 +151,17 @@ def read_batch(
     rows_read = 0
     for landed in files:
         file_rows = 0
-        for frame in read_frames(landed.path, landed.name, workdir, profile.read, block):
-            frame = frame.with_columns(pl.col(ROW) + rows_read)
-            for name, part in profile.slices(frame, landed.name).items():
-                _require_columns(part, ENTITIES[name], landed.name)
-                stagers[name].add(part, landed.name, rows_read)
-            file_rows += frame.height
+        for read in read_blocks(landed.path, landed.name, workdir, profile.read, block):
+            frame = read.rows.with_columns(pl.col(ROW) + rows_read)
+            if frame.height:
+                for name, part in profile.slices(frame, landed.name).items():
+                    _require_columns(part, ENTITIES[name], landed.name)
+                    stagers[name].add(part, landed.name, rows_read)
+            if read.broken.height:
+                broken = read.broken.with_columns(pl.col(ROW) + rows_read)
+                stager = stagers[profile.reject_entity(landed.name)]
+                stager.add_broken(broken, landed.name, rows_read)
+            file_rows += frame.height + read.broken.height
         manifest.check_rows(landed.name, file_rows)
         rows_read += file_rows
     entities = {name: stager.staged() for name, stager in stagers.items()}
@@ -234,6 +238,17 @@ class _EntityStager:
             self.reject_parts.append(self._spill(rejects, "rejects"))
             self.rejected += rejects.height
             self.by_rule.append(checked.rejects_by_rule())
+
+    def add_broken(self, broken: pl.DataFrame, file_name: str, file_offset: int) -> None:
+        """Records that did not split into the header's fields: rejects as they are."""
+        source = pl.format("{}:{}", pl.lit(file_name), pl.col(ROW) - file_offset)
+        rejects = broken.with_columns(
+            pl.concat_list(pl.lit(FIELD_COUNT)).alias(ERRORS), source.alias(SOURCE)
+        )
+        self.reject_parts.append(self._spill(rejects, "rejects"))
+        self.rows_read += rejects.height
+        self.rejected += rejects.height
+        self.by_rule.append({FIELD_COUNT: rejects.height})
 
     def staged(self) -> StagedEntity:
         report = StageReport(

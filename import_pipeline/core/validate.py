@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from import_pipeline.core.columns import ERRORS
 from import_pipeline.core.entities import EntitySpec
 from import_pipeline.core.parse import ROW
 from import_pipeline.core.quality import derived_value
@@ -19,9 +20,6 @@ from import_pipeline.core.rules import (
     sanitised,
     typed,
 )
-
-ERRORS = "_errors"
-"""In a rejects frame: the list of `field:rule` labels a row broke."""
 
 ATTRIBUTES = "attributes"
 """In a valid frame: source columns no field maps, as a JSON object (or null)."""

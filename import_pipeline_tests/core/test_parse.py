@@ -8,13 +8,28 @@ import pytest
 import zstandard
 from polars.testing import assert_frame_equal
 
-from import_pipeline.core.errors import EmptyFile, UndecodableFile, UnreadableFile
+from import_pipeline.core.errors import (
+    DuplicateColumns,
+    EmptyFile,
+    ReservedColumns,
+    UndecodableFile,
+    UnreadableFile,
+)
 from import_pipeline.core.parse import (
     PARQUET_FIRST_ROWS,
     ReadOptions,
     parse_bytes,
-    read_frames,
+    read_blocks,
+    read_bytes,
 )
+
+
+def read_frames(path, file_name, workdir, batch_bytes=None):
+    """The rows of each block (these files have no broken records)."""
+    blocks = list(read_blocks(path, file_name, workdir, batch_bytes=batch_bytes))
+    assert all(b.broken.is_empty() for b in blocks)
+    return [b.rows for b in blocks]
+
 
 EXPECTED = pl.DataFrame(
     {"_row": [1, 2], "customer_id": ["C1", "C2"], "email": ["a@b.co", "multi\nline"]}
@@ -66,9 +81,10 @@ def test_it_reads_ndjson_and_parquet_as_text(bom):
     assert parquet.select("customer_id", "n").row(0) == ("C1", "3")
 
 
-def test_a_cut_off_last_record_is_kept_for_validation_to_reject():
-    frame = parse_bytes(b"a,b,c\n1,2,3\n4,5", "x.csv")
-    assert frame.height == 2 and frame.row(1)[:3] == (2, "4", "5") and not frame.row(1)[3]
+def test_a_cut_off_last_record_is_a_broken_record_not_a_padded_row():
+    read = read_bytes(b"a,b,c\n1,2,3\n4,5", "x.csv")
+    assert read.rows.rows() == [(1, "1", "2", "3")]
+    assert read.broken.rows() == [(2, "4,5", "expected 3 fields, got 2")]
 
 
 @pytest.mark.parametrize(
@@ -93,7 +109,7 @@ def test_a_declared_legacy_encoding_is_transcoded():
 
 QUOTED = (
     b'customer_id,email,notes\nC1,a@b.co,"multi\nline, with ""quotes""\n"\n'
-    b'C2,c@d.co,plain\nC3,e@f.co,"""\n""",\nC4,g@h.co,"x\n\ny"\n'
+    b'C2,c@d.co,plain\nC3,e@f.co,"""\n"""\nC4,g@h.co,"x\n\ny"\n'
 )
 
 
@@ -129,3 +145,61 @@ def test_a_quote_that_never_closes_fails_the_file_instead_of_reading_it_all(tmp_
     path.write_bytes(b'customer_id,notes\nC1,"open\n' + b"C2,more\n" * 200_000)
     with pytest.raises(UnreadableFile, match="customers.csv: a record runs over"):
         list(read_frames(path, path.name, tmp_path, batch_bytes=64 << 10))
+
+
+RAGGED = (
+    b"customer_id,first_name,last_name,country\nC1,Ada,Lovelace,UK\nX1,Smith, Jr.,John,UK\n"
+    b'C2,"Grace, Jr.",Hopper,US\nC3,Alan\n\nC4,"multi\nline",,\n'
+)
+
+
+@pytest.mark.parametrize("batch_bytes", [None, 1, 30, 64])
+def test_a_record_with_more_or_fewer_fields_than_the_header_is_broken_never_cut_or_padded(
+    tmp_path, batch_bytes
+):
+    path = tmp_path / "customers.csv"
+    path.write_bytes(RAGGED)
+    blocks = list(read_blocks(path, path.name, tmp_path, batch_bytes=batch_bytes))
+    rows = pl.concat(b.rows for b in blocks)
+    broken = pl.concat(b.broken for b in blocks)
+    assert rows["_row"].to_list() == [1, 3, 5, 6]
+    assert rows.filter(pl.col("_row") == 3).row(0) == (3, "C2", "Grace, Jr.", "Hopper", "US")
+    assert rows.filter(pl.col("_row") == 6).row(0) == (6, "C4", "multi\nline", "", "")
+    assert broken.rows() == [
+        (2, "X1,Smith, Jr.,John,UK", "expected 4 fields, got 5"),
+        (4, "C3,Alan", "expected 4 fields, got 2"),
+    ]
+
+
+def test_a_profile_may_let_short_records_through_padded_but_never_long_ones():
+    options = ReadOptions(pad_short_rows=True)
+    read = read_bytes(b"a,b,c\n1,2\n3,4,5,6\n", "x.csv", options)
+    assert read.rows.rows() == [(1, "1", "2", "")]
+    assert read.broken.rows() == [(2, "3,4,5,6", "expected 3 fields, got 4")]
+
+
+@pytest.mark.parametrize(
+    ("header", "error", "message"),
+    [
+        (b"id,email,Email", DuplicateColumns, "'email' and 'Email'"),
+        (b"id,_row", ReservedColumns, "_row"),
+        (b"id,_errors,_source", ReservedColumns, "_errors, _source"),
+    ],
+)
+def test_a_header_with_a_duplicate_or_bookkeeping_name_is_a_named_error(header, error, message):
+    with pytest.raises(error, match=message):
+        parse_bytes(header + b"\n1,2,3\n", "customers_x.csv")
+
+
+def test_an_ndjson_column_named_like_a_bookkeeping_column_is_a_named_error():
+    with pytest.raises(ReservedColumns, match="_row"):
+        parse_bytes(b'{"customer_id": "C1", "_row": 9}\n', "customers.ndjson")
+
+
+@pytest.mark.parametrize("batch_bytes", [None, 40])
+def test_an_ndjson_line_that_does_not_parse_is_named_by_its_line_number(tmp_path, batch_bytes):
+    path = tmp_path / "customers.ndjson"
+    good = b'{"customer_id": "C1"}\n'
+    path.write_bytes(good * 3 + b'{"customer_id": "C4",\n' + good)
+    with pytest.raises(UnreadableFile, match="customers.ndjson: line 4 is not JSON"):
+        list(read_blocks(path, path.name, tmp_path, batch_bytes=batch_bytes))

@@ -190,3 +190,13 @@ def test_quality_score_rewards_complete_listings():
     )
     scores = rows.select(quality_score(["Body (HTML)", "image", "Vendor"])).to_series()
     assert scores.to_list() == [10 + 10 + 10 + 10 + 20 + 20 + 2, 10]
+
+
+def test_short_rows_pad_is_an_explicit_read_option_and_reject_the_default(tmp_path):
+    padded = profile_from_file(write(tmp_path, "acme", MINIMAL + "read:\n  short_rows: pad\n"))
+    assert (
+        padded.read.pad_short_rows
+        and not profile_from_file(write(tmp_path, "b", MINIMAL)).read.pad_short_rows
+    )
+    with pytest.raises(ProfileError, match="short_rows is pad or reject"):
+        profile_from_file(write(tmp_path, "c", MINIMAL + "read:\n  short_rows: cut\n"))

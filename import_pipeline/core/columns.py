@@ -1,0 +1,38 @@
+"""Bookkeeping columns the pipeline adds beside a file's own columns.
+
+A source column of one of these names would be mistaken for ours (a row number taken from
+the file, a reject's errors overwritten), so reading refuses such a file by name.
+"""
+
+from import_pipeline.core.errors import ReservedColumns
+
+ROW = "_row"
+"""Source row number: 1 for the first data record (header not counted)."""
+
+ERRORS = "_errors"
+"""In a rejects frame: the list of `field:rule` labels a row broke."""
+
+SOURCE = "_source"
+"""In a rejects frame: `<file>:<row in that file>`, so a multi-file batch's reject is found."""
+
+LINE = "_line"
+"""In a rejects frame: the raw text of a record that could not be split into the header's
+fields (never padded or cut, so the data engineer sees exactly what arrived)."""
+
+PROBLEM = "_problem"
+"""In a rejects frame: what was wrong with such a record (`expected 8 fields, got 3`)."""
+
+BOOKKEEPING = (ROW, ERRORS, SOURCE, LINE, PROBLEM)
+
+
+def refuse_reserved(columns: list[str], file_name: str) -> None:
+    """Raise `ReservedColumns` if a source column is named like a bookkeeping column."""
+    reserved = [c for c in columns if c in BOOKKEEPING]
+    if reserved:
+        raise ReservedColumns(
+            file_name,
+            f"it has the column(s) {', '.join(reserved)}, whose names the pipeline uses for "
+            f"its own bookkeeping ({', '.join(BOOKKEEPING)})",
+            "Rename or remove those columns in the export (a rejects.csv dropped back in "
+            "loses its _row and _errors columns first).",
+        )

@@ -1,0 +1,76 @@
+"""Bad input never corrupts stored data: ragged CSV rows become rejects, through real runs."""
+
+import polars as pl
+
+from import_pipeline_tests.support import materialization, query, run, tick
+
+HEADER = "customer_id,email,first_name,last_name,phone,country,created_at,updated_at\n"
+
+
+def customer(n: int, updated: str = "2024-05-01") -> str:
+    return f"C{n:08},user{n:08}@example.com,Ada,Smith,+44 1,UK,2024-01-01,{updated}\n"
+
+
+def drop_and_run(defs, instance, landing, url, name: str, text: str):
+    (landing / name).write_text(text)
+    (request,) = tick(instance, landing, url).run_requests
+    return run(defs, instance, request)
+
+
+def test_a_short_row_is_a_reject_and_never_nulls_out_a_stored_customer(
+    defs, instance, landing, pipeline_env
+):
+    good = "".join(customer(n) for n in range(1, 11))
+    first = drop_and_run(defs, instance, landing, pipeline_env, "customers_1.csv", HEADER + good)
+    assert first.success
+    short = "C00000005,user00000005@example.com,Ada\n"
+    later = "".join(customer(n, "2024-06-01") for n in range(11, 21))
+    result = drop_and_run(
+        defs, instance, landing, pipeline_env, "customers_2.csv", HEADER + short + later
+    )
+
+    assert result.success
+    stored = "SELECT last_name, phone, country, updated_at::date::text FROM commerce.customers"
+    assert query(pipeline_env, stored + " WHERE customer_id = 'C00000005'") == [
+        ("Smith", "+44 1", "UK", "2024-05-01")
+    ]
+    assert query(pipeline_env, "SELECT source_row, errors, raw, source FROM ingest.rejects") == [
+        (
+            1,
+            ["row:field_count"],
+            {"_line": short.strip(), "_problem": "expected 8 fields, got 3"},
+            "customers_2.csv:1",
+        )
+    ]
+    staged = materialization(result, "staged_batch")
+    assert staged["rejected"] == 1
+    rejects = pl.read_csv(staged["rejects_file"], infer_schema=False)
+    assert rejects.select("_line", "_row", "_errors").row(0) == (
+        short.strip(),
+        "1",
+        "row:field_count",
+    )
+
+
+def test_a_row_with_an_unquoted_comma_is_a_reject_and_stores_no_shifted_values(
+    defs, instance, landing, pipeline_env
+):
+    header = "customer_id,first_name,last_name,country\n"
+    good = "".join(f"C{n},Ada,Smith,UK\n" for n in range(1, 11))
+    result = drop_and_run(
+        defs,
+        instance,
+        landing,
+        pipeline_env,
+        "customers_1.csv",
+        header + good + "X1,Smith, Jr.,John,UK\n",
+    )
+
+    assert result.success
+    assert query(
+        pipeline_env, "SELECT count(*) FROM commerce.customers WHERE country = 'John'"
+    ) == [(0,)]
+    assert query(pipeline_env, "SELECT count(*) FROM commerce.customers") == [(10,)]
+    assert query(pipeline_env, "SELECT source_row, errors, raw->>'_line' FROM ingest.rejects") == [
+        (11, ["row:field_count"], "X1,Smith, Jr.,John,UK")
+    ]
