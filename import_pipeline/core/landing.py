@@ -20,6 +20,9 @@ SUCCESS_MARKER = "_SUCCESS"
 MANIFEST = "manifest.json"
 MARKERS = (SUCCESS_MARKER, MANIFEST)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+"""A tenant folder's name: letters, digits, `_` and `-`, 64 at most; it is stored in the
+ledger, tagged on runs and shown in the UI, so nothing else is let through."""
 _HIDDEN_PREFIXES = (".", "~")
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
 
@@ -106,16 +109,45 @@ def unit_of(key: str, tenant_from_path: bool) -> Unit:
     return Unit(tenant, "/".join(parts[:depth]) + "/")
 
 
+def tenant_problem(name: str) -> str | None:
+    """Why a folder name cannot be a tenant, or None when it can. `default` is the tenant
+    of the root's own files: a folder of that name would write over their rows."""
+    if name.lower() == DEFAULT_TENANT:
+        return (
+            f"a tenant folder may not be named {DEFAULT_TENANT!r} (the tenant of the files "
+            "at the root); rename the folder"
+        )
+    if not TENANT_NAME.fullmatch(name):
+        return (
+            f"the tenant folder name {name[:80]!r} is not 1-64 letters, digits, '_' or '-' "
+            "(starting with a letter or digit); rename the folder"
+        )
+    return None
+
+
+def unusable_tenants(records: list[FileRecord], tenant_from_path: bool) -> dict[str, str]:
+    """Tenant folders whose files are skipped, each with why (for the sensor to report)."""
+    if not tenant_from_path:
+        return {}
+    folders = {r.key.split("/", 1)[0] for r in records if "/" in r.key}
+    problems = {folder: tenant_problem(folder) for folder in sorted(folders)}
+    return {folder: problem for folder, problem in problems.items() if problem}
+
+
 def plan(
     records: list[FileRecord], tenant_from_path: bool, uri_for: Callable[[str], str]
 ) -> list[LandedBatch]:
-    """Group listed files into the batches that are ready; unmarked folders wait.
+    """Group listed files into the batches that are ready; unmarked folders wait, and the
+    files of a folder that is no valid tenant name are left out (`unusable_tenants`).
 
     `uri_for` turns a batch key into its URI (the listing knows how its zone addresses keys).
     """
     units: dict[Unit, list[FileRecord]] = {}
     for record in records:
-        units.setdefault(unit_of(record.key, tenant_from_path), []).append(record)
+        unit = unit_of(record.key, tenant_from_path)
+        if unit.key.startswith(unit.tenant + "/") and tenant_problem(unit.tenant):
+            continue
+        units.setdefault(unit, []).append(record)
     batches = []
     for unit, files in units.items():
         if not unit.is_folder:

@@ -12,7 +12,13 @@ import dagster as dg
 from psycopg2.extensions import connection
 
 from import_pipeline.core.entities import ENTITIES, load_rank
-from import_pipeline.core.landing import LandedBatch, complete_window, settled
+from import_pipeline.core.landing import (
+    FileRecord,
+    LandedBatch,
+    complete_window,
+    settled,
+    unusable_tenants,
+)
 from import_pipeline.core.profiles import all_profiles, resolve_profile
 from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
@@ -95,6 +101,15 @@ def sensor_result(new: list[ledger.Batch], cursor: dict) -> dg.SensorResult:
     )
 
 
+def report_unusable_tenants(
+    context: dg.SensorEvaluationContext, records: list[FileRecord], tenant_from_path: bool
+) -> None:
+    """Warn about tenant folders whose files are skipped: a bad folder name must not stop
+    every other tenant's loads (as a failed tick would), nor reach the ledger."""
+    for folder, problem in unusable_tenants(records, tenant_from_path).items():
+        context.log.warning(f"skipped the files of {folder[:80]!r}/: {problem}")
+
+
 # NOTE: the daemon visits sensors about every 5 s; a 5 s minimum made it skip every other
 # visit (ticks 10 s apart), so 4 s gives the effective 5 s cadence a small file needs.
 @dg.sensor(
@@ -110,8 +125,10 @@ def local_landing_sensor(
     if landing.is_s3:
         return dg.SkipReason(f"the landing zone {landing.url} is watched by s3_landing_sensor")
     cursor = json.loads(context.cursor) if context.cursor else {}
+    records = landing.list_files()
+    report_unusable_tenants(context, records, landing.tenant_from_path)
     ready, waiting = settled(
-        landing.batches(landing.list_files()),
+        landing.batches(records),
         cursor.get("waiting", {}),
         datetime.now(UTC),
         landing.settle_seconds,
@@ -142,5 +159,6 @@ def s3_landing_sensor(
             f"{skipped} holds more than {landing.max_keys_per_tick} files, more than one tick "
             "lists: raise max_keys_per_tick, or let the daily reconciliation load it"
         )
+    report_unusable_tenants(context, records, landing.tenant_from_path)
     new = request_runs(landing.batches(records), postgres)
     return sensor_result(new, {"after": after})

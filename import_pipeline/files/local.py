@@ -19,7 +19,7 @@ def list_folder(root: Path, under: str = "") -> list[FileRecord]:
     records = []
     for path in folder.rglob("*"):
         key = path.relative_to(root).as_posix()
-        if not is_listed(key):
+        if not is_listed(key) or not _stays_home(path, key, resolved):
             continue
         stat = path.stat()
         if S_ISREG(stat.st_mode):
@@ -33,6 +33,19 @@ def list_folder(root: Path, under: str = "") -> list[FileRecord]:
                 )
             )
     return sorted(records, key=lambda r: r.key)
+
+
+def _stays_home(path: Path, key: str, resolved_root: Path) -> bool:
+    """Whether `path` may be read as the landed file `key`: a symlink only when it
+    resolves inside the root, into the top-level folder its key is in (a tenant's folder
+    or a folder batch) or to the top for a top-level key. So a link never reads a file
+    outside the landing zone, or another tenant's."""
+    try:
+        target = path.resolve(strict=True).relative_to(resolved_root)
+    except (OSError, RuntimeError, ValueError):
+        return False
+    parts = key.split("/")
+    return target.parts[0] == parts[0] if len(parts) > 1 else len(target.parts) == 1
 
 
 def uri_of(root: Path, key: str) -> str:

@@ -2,7 +2,9 @@
 
 import polars as pl
 
-from import_pipeline_tests.support import materialization, query, run, tick
+from import_pipeline.defs.resources import LandingZone
+from import_pipeline.defs.sensors import local_landing_sensor
+from import_pipeline_tests.support import evaluate, materialization, query, run, tick
 
 HEADER = "customer_id,email,first_name,last_name,phone,country,created_at,updated_at\n"
 
@@ -74,3 +76,22 @@ def test_a_row_with_an_unquoted_comma_is_a_reject_and_stores_no_shifted_values(
     assert query(pipeline_env, "SELECT source_row, errors, raw->>'_line' FROM ingest.rejects") == [
         (11, ["row:field_count"], "X1,Smith, Jr.,John,UK")
     ]
+
+
+def test_a_default_folder_or_a_link_out_of_the_zone_loads_nothing_through_the_sensor(
+    defs, instance, landing, pipeline_env
+):
+    (landing / "customers_1.csv").write_text("customer_id,first_name\nC1,Root\n")
+    (landing / "default").mkdir()
+    (landing / "default" / "customers_1.csv").write_text("customer_id,first_name\nC1,Folder\n")
+    (landing / "acme").mkdir()
+    (landing / "acme" / "customers_passwd.csv").symlink_to("/etc/passwd")
+    zone = LandingZone(url=str(landing), settle_seconds=0, tenant_from_path=True)
+
+    (request,) = evaluate(local_landing_sensor, instance, zone, pipeline_env, None).run_requests
+
+    assert run(defs, instance, request).success
+    assert query(
+        pipeline_env, "SELECT tenant, customer_id, first_name FROM commerce.customers"
+    ) == [("default", "C1", "Root")]
+    assert query(pipeline_env, "SELECT uri FROM ingest.files") == [(request.tags["import/uri"],)]
