@@ -11,89 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import available_timezones
 
+import polars as pl
 import yaml
 
 from import_pipeline.core import derive
 from import_pipeline.core.derive import Condition, Derived
 from import_pipeline.core.entities import ENTITIES
-from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.formats import FileFormat
 from import_pipeline.core.mapping import EntityMapping, SourceMapping
 from import_pipeline.core.parse import ReadOptions
-from import_pipeline.core.rules import DEFAULT_TIMESTAMP_FORMATS, CastOptions
-
-
-class ProfileError(ImportFileError):
-    """A source profile is not valid; the message names its file and line."""
-
-
-class _Node:
-    """A YAML node with the path of its file, so every check can point at its line."""
-
-    def __init__(self, node: yaml.Node, path: Path) -> None:
-        self.node = node
-        self.path = path
-
-    def fail(self, problem: str) -> ProfileError:
-        line = self.node.start_mark.line + 1
-        return ProfileError(
-            str(self.path),
-            f"line {line}: {problem}",
-            "Fix the profile (see README.md, 'Adding a source profile').",
-        )
-
-    def mapping(self, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
-        if not isinstance(self.node, yaml.MappingNode):
-            raise self.fail(f"expected a mapping with keys {', '.join(allowed)}")
-        items: dict[str, _Node] = {}
-        for key_node, value_node in self.node.value:
-            key = _Node(key_node, self.path).text()
-            if allowed and key not in allowed:
-                raise _Node(key_node, self.path).fail(
-                    f"unknown key {key!r} (expected one of: {', '.join(allowed)})"
-                )
-            items[key] = _Node(value_node, self.path)
-        absent = [k for k in required if k not in items]
-        if absent:
-            raise self.fail(f"missing key(s): {', '.join(absent)}")
-        return items
-
-    def free_mapping(self) -> dict[str, "_Node"]:
-        return self.mapping(allowed=())
-
-    def value(self) -> object:
-        if not isinstance(self.node, yaml.ScalarNode):
-            raise self.fail("expected a single value")
-        return yaml.SafeLoader("").construct_object(self.node)
-
-    def text(self) -> str:
-        value = self.value()
-        if value is None or isinstance(value, bool):
-            raise self.fail("expected text")
-        return str(value)
-
-    def flag(self) -> bool:
-        value = self.value()
-        if not isinstance(value, bool):
-            raise self.fail("expected true or false")
-        return value
-
-    def number(self) -> float:
-        value = self.value()
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail("expected a number")
-        return float(value)
-
-    def items(self) -> list["_Node"]:
-        if isinstance(self.node, yaml.ScalarNode):
-            return [self]
-        if not isinstance(self.node, yaml.SequenceNode):
-            raise self.fail("expected a list")
-        return [_Node(n, self.path) for n in self.node.value]
-
-    def texts(self) -> list[str]:
-        return [item.text() for item in self.items()]
-
+from import_pipeline.core.profile_nodes import Node, ProfileError
+from import_pipeline.core.rules import DEFAULT_TIMESTAMP_FORMATS, CastOptions, Requirement
 
 TOP_KEYS = (
     "description",
@@ -104,6 +32,7 @@ TOP_KEYS = (
     "forward_fill",
     "derive",
     "entities",
+    "require",
 )
 READ_KEYS = (
     "format",
@@ -128,7 +57,8 @@ class ProfileFile:
     max_reject_rate: float | None
     read: ReadOptions
     cast: CastOptions
-    mapping: SourceMapping
+    mapping: SourceMapping | None
+    require: dict[str, tuple[Requirement, ...]]
 
 
 def load_profile_file(path: Path) -> ProfileFile:
@@ -145,12 +75,18 @@ def load_profile_file(path: Path) -> ProfileFile:
         ) from exc
     if root is None:
         raise ProfileError(str(path), "the profile is empty", "Write at least files and entities.")
-    top = _Node(root, path).mapping(TOP_KEYS, required=("files", "entities"))
+    top = Node(root, path).mapping(TOP_KEYS, required=("files",))
     files = tuple(top["files"].texts())
     rate = top["max_reject_rate"].number() if "max_reject_rate" in top else None
     if rate is not None and not 0 <= rate <= 1:
         raise top["max_reject_rate"].fail("max_reject_rate is a fraction between 0 and 1")
     read, cast = _read_options(top["read"]) if "read" in top else (ReadOptions(), CastOptions())
+    require = _require(top["require"]) if "require" in top else {}
+    if "entities" not in top:
+        mapped = [k for k in ("rename", "forward_fill", "derive") if k in top]
+        if mapped:
+            raise top[mapped[0]].fail(f"{mapped[0]} needs `entities` (what to map the file to)")
+        return ProfileFile(files, rate, read, cast, None, require)
     mapping = SourceMapping(
         entities=_entities(top["entities"]),
         rename={k: v.text() for k, v in top["rename"].free_mapping().items()}
@@ -161,10 +97,10 @@ def load_profile_file(path: Path) -> ProfileFile:
         else {},
         **_forward_fill(top.get("forward_fill")),
     )
-    return ProfileFile(files, rate, read, cast, mapping)
+    return ProfileFile(files, rate, read, cast, mapping, require)
 
 
-def _read_options(node: _Node) -> tuple[ReadOptions, CastOptions]:
+def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:
     keys = node.mapping(READ_KEYS)
     file_format = None
     if "format" in keys:
@@ -193,7 +129,7 @@ def _read_options(node: _Node) -> tuple[ReadOptions, CastOptions]:
     return read, cast
 
 
-def _short_rows(node: _Node) -> bool:
+def _short_rows(node: Node) -> bool:
     """`pad` lets records with fewer fields than the header through; `reject` (the
     default) makes them rejects, as a missing field is more often a broken export."""
     value = node.text()
@@ -202,7 +138,7 @@ def _short_rows(node: _Node) -> bool:
     return value == "pad"
 
 
-def _encoding(node: _Node) -> str:
+def _encoding(node: Node) -> str:
     name = node.text()
     try:
         codecs.lookup(name)
@@ -211,14 +147,14 @@ def _encoding(node: _Node) -> str:
     return name
 
 
-def _count(node: _Node) -> int:
+def _count(node: Node) -> int:
     value = node.number()
     if value < 0 or value != int(value):
         raise node.fail("expected a whole number, 0 or more")
     return int(value)
 
 
-def _single_char(node: _Node) -> str:
+def _single_char(node: Node) -> str:
     text = node.text()
     text = {"\\t": "\t", "tab": "\t"}.get(text, text)
     if len(text) != 1:
@@ -226,7 +162,7 @@ def _single_char(node: _Node) -> str:
     return text
 
 
-def _forward_fill(node: _Node | None) -> dict:
+def _forward_fill(node: Node | None) -> dict:
     if node is None:
         return {}
     keys = node.mapping(("by", "columns"), required=("by", "columns"))
@@ -236,7 +172,7 @@ def _forward_fill(node: _Node | None) -> dict:
     }
 
 
-def _entities(node: _Node) -> dict[str, EntityMapping]:
+def _entities(node: Node) -> dict[str, EntityMapping]:
     entities = {}
     for name, entity_node in node.mapping(tuple(ENTITIES)).items():
         keys = entity_node.mapping(ENTITY_KEYS, required=("fields",))
@@ -260,7 +196,54 @@ def _entities(node: _Node) -> dict[str, EntityMapping]:
     return entities
 
 
-def _derived(node: _Node) -> Derived:
+REQUIREMENT_KEYS = ("pattern", "length", "min_length", "max_length")
+NAMED_FORMATS = ("uuid", "email")
+
+
+def _require(node: Node) -> dict[str, tuple[Requirement, ...]]:
+    """`require: {entity: {field: uuid | email | {pattern, length, min_length,
+    max_length}}}`: formats the profile's files must have, each a rule of its own."""
+    required = {}
+    for entity, fields_node in node.mapping(tuple(ENTITIES)).items():
+        allowed = tuple(f.name for f in ENTITIES[entity].fields if not f.derived)
+        requirements: list[Requirement] = []
+        for name, spec in fields_node.mapping(allowed).items():
+            requirements += _requirements(name, spec)
+        required[entity] = tuple(requirements)
+    return required
+
+
+def _requirements(name: str, node: Node) -> list[Requirement]:
+    if isinstance(node.node, yaml.ScalarNode):
+        named = node.text()
+        if named not in NAMED_FORMATS:
+            raise node.fail(
+                f"a required format is one of {', '.join(NAMED_FORMATS)}, or a mapping of "
+                f"{', '.join(REQUIREMENT_KEYS)}"
+            )
+        return [Requirement(name, named)]
+    keys = node.mapping(REQUIREMENT_KEYS)
+    if not keys:
+        raise node.fail(f"write at least one of {', '.join(REQUIREMENT_KEYS)}")
+    requirements = []
+    if "pattern" in keys:
+        pattern = keys["pattern"].text()
+        try:
+            pl.select(pl.lit("").str.contains(pattern))
+        except pl.exceptions.PolarsError as exc:
+            raise keys["pattern"].fail(f"the pattern is not a valid regex ({exc})") from exc
+        requirements.append(Requirement(name, "pattern", pattern=pattern))
+    if "length" in keys:
+        length = _count(keys["length"])
+        requirements.append(Requirement(name, "length", min_length=length, max_length=length))
+    if "min_length" in keys or "max_length" in keys:
+        low = _count(keys["min_length"]) if "min_length" in keys else None
+        high = _count(keys["max_length"]) if "max_length" in keys else None
+        requirements.append(Requirement(name, "length", min_length=low, max_length=high))
+    return requirements
+
+
+def _derived(node: Node) -> Derived:
     """One field's derivation: a column name, or a mapping with exactly one operation."""
     if isinstance(node.node, yaml.ScalarNode):
         return derive.column(node.text())
@@ -271,7 +254,7 @@ def _derived(node: _Node) -> Derived:
     return OPERATIONS[ops[0]](keys[ops[0]], keys)
 
 
-def _when(node: _Node, siblings: dict[str, _Node]) -> Derived:
+def _when(node: Node, siblings: dict[str, Node]) -> Derived:
     cases = []
     for case in node.items():
         keys = case.mapping(("if", "then"), required=("if", "then"))
@@ -289,7 +272,7 @@ def _when(node: _Node, siblings: dict[str, _Node]) -> Derived:
     return derive.when(cases, otherwise)
 
 
-def _map(node: _Node, _: dict) -> Derived:
+def _map(node: Node, _: dict) -> Derived:
     keys = node.mapping(("column", "values", "others"), required=("column", "values"))
     values = {k: v.text() for k, v in keys["values"].free_mapping().items()}
     others = keys["others"].text() if "others" in keys else "keep"
@@ -298,7 +281,7 @@ def _map(node: _Node, _: dict) -> Derived:
     return derive.value_map(keys["column"].text(), values, keep_others=others == "keep")
 
 
-def _scale(node: _Node, _: dict) -> Derived:
+def _scale(node: Node, _: dict) -> Derived:
     keys = node.mapping(("column", "divide_by"), required=("column", "divide_by"))
     divisor = keys["divide_by"].number()
     if divisor == 0:
@@ -306,7 +289,7 @@ def _scale(node: _Node, _: dict) -> Derived:
     return derive.scaled(keys["column"].text(), divisor)
 
 
-def _split(node: _Node, _: dict) -> Derived:
+def _split(node: Node, _: dict) -> Derived:
     keys = node.mapping(("column", "separator", "part"), required=("column", "part"))
     part = keys["part"].text()
     if part not in ("first", "rest"):
@@ -315,37 +298,37 @@ def _split(node: _Node, _: dict) -> Derived:
     return derive.split(keys["column"].text(), separator, rest=part == "rest")
 
 
-def _first(node: _Node, _: dict) -> Derived:
+def _first(node: Node, _: dict) -> Derived:
     keys = node.mapping(("column", "by"), required=("column", "by"))
     return derive.first_in_group(keys["column"].text(), keys["by"].texts())
 
 
-def _join(node: _Node, _: dict) -> Derived:
+def _join(node: Node, _: dict) -> Derived:
     keys = node.mapping(("columns", "separator"), required=("columns",))
     separator = keys["separator"].text() if "separator" in keys else " "
     return derive.join(keys["columns"].texts(), separator)
 
 
-def _row_number(node: _Node, _: dict) -> Derived:
+def _row_number(node: Node, _: dict) -> Derived:
     keys = node.mapping(("by",), required=("by",))
     return derive.row_number(keys["by"].texts())
 
 
-def _constant(node: _Node, _: dict) -> Derived:
+def _constant(node: Node, _: dict) -> Derived:
     value = node.value()
     if value is None:
         raise node.fail("a constant needs a value")
     return derive.constant(str(value))
 
 
-def _template(node: _Node, _: dict) -> Derived:
+def _template(node: Node, _: dict) -> Derived:
     text = node.text()
     if not derive.placeholders(text):
         raise node.fail("a template needs at least one {column} placeholder")
     return derive.template(text)
 
 
-OPERATIONS: dict[str, Callable[[_Node, dict], Derived]] = {
+OPERATIONS: dict[str, Callable[[Node, dict], Derived]] = {
     "column": lambda node, _: derive.column(node.text()),
     "constant": _constant,
     "template": _template,

@@ -19,7 +19,7 @@ from import_pipeline.core.errors import UnknownEntity
 from import_pipeline.core.mapping import SourceMapping
 from import_pipeline.core.parse import ROW, ReadOptions
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
-from import_pipeline.core.rules import CastOptions
+from import_pipeline.core.rules import CastOptions, Requirement
 
 PROFILES_ENV = "IMPORT_PROFILES_DIR"
 DEFAULT_PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"
@@ -31,7 +31,8 @@ class Profile:
 
     `files` are globs matched against a landed file's name and its key below the landing
     root (`shopify/*`); `max_reject_rate`, when set, replaces the load's default threshold.
-    Without a `mapping` the file is canonical: its name says the entity.
+    Without a `mapping` the file is canonical: its name says the entity. `require`: per
+    entity, the formats its fields must have beyond the entity's own rules.
     """
 
     name: str
@@ -40,6 +41,7 @@ class Profile:
     files: tuple[str, ...] = ()
     max_reject_rate: float | None = None
     mapping: SourceMapping | None = None
+    require: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)
 
     def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, pl.DataFrame]:
         """Entity name -> the file's rows as that entity's text columns (plus extras)."""
@@ -113,6 +115,7 @@ def _parsed(path: Path, modified_ns: int) -> Profile:
         files=loaded.files,
         max_reject_rate=loaded.max_reject_rate,
         mapping=loaded.mapping,
+        require=loaded.require,
     )
 
 

@@ -60,6 +60,34 @@ class Rule:
         return f"{self.field}:{self.name}"
 
 
+@dataclass(frozen=True)
+class Requirement:
+    """A format a source profile requires of one field's value (`uuid`, `email`, a regex
+    `pattern` the whole value matches, a length range); the rule is named after it."""
+
+    field: str
+    name: str
+    pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+
+    def rule(self, value: pl.Expr) -> Rule:
+        if self.name == "uuid":
+            broken = ~value.str.contains(_UUID)
+        elif self.name == "email":
+            broken = ~value.str.contains(_EMAIL)
+        elif self.pattern is not None:
+            broken = ~value.str.contains(f"^(?:{self.pattern})$")
+        else:
+            length = value.str.len_chars()
+            broken = pl.lit(False)
+            if self.min_length is not None:
+                broken = broken | (length < self.min_length)
+            if self.max_length is not None:
+                broken = broken | (length > self.max_length)
+        return Rule(self.field, self.name, broken)
+
+
 def sanitised(name: str) -> pl.Expr:
     """Text with NUL and BOM removed and outer whitespace trimmed; blank becomes null."""
     text = pl.col(name).str.replace_all(_CONTROL_JUNK, "").str.strip_chars(_WHITESPACE)

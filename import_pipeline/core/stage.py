@@ -35,7 +35,7 @@ from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.parse import ROW, read_blocks
 from import_pipeline.core.profiles import Profile
 from import_pipeline.core.report import StageReport
-from import_pipeline.core.rules import TIMESTAMP, CastOptions
+from import_pipeline.core.rules import TIMESTAMP, CastOptions, Requirement
 from import_pipeline.core.validate import validate
 
 BATCH_BYTES = 16 << 20
@@ -144,7 +144,9 @@ def read_batch(
     if not files:
         raise EmptyFile(batch_name, "the folder holds no data files", "Drop the files first.")
     stagers = {
-        name: _EntityStager(spec, workdir / name, landed_at, profile.cast)
+        name: _EntityStager(
+            spec, workdir / name, landed_at, profile.cast, profile.require.get(name, ())
+        )
         for name, spec in ENTITIES.items()
     }
     block = None if profile.mapping is not None else batch_bytes
@@ -213,8 +215,16 @@ class _EntityStager:
     to the work folder as uncompressed Arrow IPC parts (a memory copy to write, a memory
     map to read back: lz4 cost more time than the disk it saved)."""
 
-    def __init__(self, spec: EntitySpec, folder: Path, landed_at: datetime, cast: CastOptions):
+    def __init__(
+        self,
+        spec: EntitySpec,
+        folder: Path,
+        landed_at: datetime,
+        cast: CastOptions,
+        requirements: tuple[Requirement, ...],
+    ):
         self.spec, self.folder, self.landed_at, self.cast = spec, folder, landed_at, cast
+        self.requirements = requirements
         self.valid_parts: list[Path] = []
         self.reject_parts: list[Path] = []
         self.samples: list[pl.Series] = []
@@ -222,7 +232,7 @@ class _EntityStager:
         self.by_rule: list[dict[str, int]] = []
 
     def add(self, part: pl.DataFrame, file_name: str, file_offset: int) -> None:
-        checked = validate(part, self.spec, self.cast)
+        checked = validate(part, self.spec, self.cast, self.requirements)
         self.rows_read += part.height
         if checked.valid.height:
             valid = checked.valid.with_columns(

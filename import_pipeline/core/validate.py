@@ -14,6 +14,7 @@ from import_pipeline.core.parse import ROW
 from import_pipeline.core.quality import derived_value
 from import_pipeline.core.rules import (
     CastOptions,
+    Requirement,
     Rule,
     entity_rules,
     field_rules,
@@ -44,9 +45,15 @@ class Validated:
         return dict(zip(counts[ERRORS].to_list(), counts["count"].to_list(), strict=True))
 
 
-def validate(frame: pl.DataFrame, spec: EntitySpec, options: CastOptions) -> Validated:
+def validate(
+    frame: pl.DataFrame,
+    spec: EntitySpec,
+    options: CastOptions,
+    requirements: tuple[Requirement, ...] = (),
+) -> Validated:
     """Split `frame` (text columns named by the spec's fields, plus extras) into valid
-    typed rows and rejects, evaluating every rule of every row."""
+    typed rows and rejects, evaluating every rule of every row (the spec's, and the
+    formats its source profile requires)."""
     absent = [name for name in spec.field_names if name not in frame.columns]
     raw = frame.with_columns(pl.lit(None, pl.String).alias(name) for name in absent)
     extras = [c for c in frame.columns if c != ROW and c not in spec.field_names]
@@ -69,6 +76,7 @@ def validate(frame: pl.DataFrame, spec: EntitySpec, options: CastOptions) -> Val
         for rule in field_rules(field, pl.col(_TEXT + field.name), pl.col(field.name))
     ]
     rules += entity_rules(spec)
+    rules += [requirement.rule(pl.col(requirement.field)) for requirement in requirements]
 
     broken = checked.select(_broken(rules)).to_series()
     valid = checked.filter(~broken).select(ROW, *spec.field_names, ATTRIBUTES)

@@ -1,6 +1,8 @@
 """Profiles: YAML checked on load with the bad line named; choice by file name or prefix;
 derivations as polars expressions on plain frames."""
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +21,7 @@ from import_pipeline.core.profiles import (
     resolve_profile,
 )
 from import_pipeline.core.quality import quality_score
+from import_pipeline.core.stage import stage_in_memory
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -50,6 +53,7 @@ def test_every_shipped_profile_loads():
         "jaffle_orders",
         "jaffle_products",
         "online_retail",
+        "seed_ndjson",
         "shopify_orders",
         "shopify_products",
     }
@@ -200,3 +204,57 @@ def test_short_rows_pad_is_an_explicit_read_option_and_reject_the_default(tmp_pa
     )
     with pytest.raises(ProfileError, match="short_rows is pad or reject"):
         profile_from_file(write(tmp_path, "c", MINIMAL + "read:\n  short_rows: cut\n"))
+
+
+SEED_ID = "0b7c4f9e-1d2a-4c3b-9e8f-7a6b5c4d3e2f"
+
+
+def test_the_seed_ndjson_feed_requires_uuid_keys_and_rejects_naming_the_rule():
+    profile = resolve_profile("customers_2024-05.ndjson", DEFAULT_PROFILES_DIR)
+    assert profile.name == "seed_ndjson"
+    assert resolve_profile("customers_2024-05.csv", DEFAULT_PROFILES_DIR) is CANONICAL
+    rows = [{"customer_id": SEED_ID}, {"customer_id": "not-a-uuid"}]
+    data = "".join(json.dumps(row) + "\n" for row in rows).encode()
+    landed = datetime(2024, 5, 1, tzinfo=UTC)
+
+    with stage_in_memory([("customers_1.ndjson", data)], "b", landed, profile) as (staged, out):
+        assert out["customers"]["customer_id"].to_list() == [SEED_ID]
+        assert staged.rejects_by_rule() == {"customer_id:uuid": 1}
+
+
+def test_a_profile_may_require_a_pattern_or_a_length_of_any_field(tmp_path):
+    text = MINIMAL + "require:\n  customers:\n    customer_id: {pattern: 'C[0-9]+', length: 3}\n"
+    profile = profile_from_file(write(tmp_path, "acme", text))
+    data = b"id\nC12\nC1\nX12\n"
+    landed = datetime(2024, 5, 1, tzinfo=UTC)
+
+    with stage_in_memory([("acme_1.csv", data)], "b", landed, profile) as (staged, out):
+        assert out["customers"]["customer_id"].to_list() == ["C12"]
+        assert {
+            r[0]: r[1] for r in staged.rejects().select("customer_id", "_errors").collect().rows()
+        } == {
+            "C1": ["customer_id:length"],
+            "X12": ["customer_id:pattern"],
+        }
+
+
+@pytest.mark.parametrize(
+    ("require", "words"),
+    [
+        ("customers:\n    customer_id: guid", "one of uuid, email"),
+        ("customers:\n    customer_id: {pattern: '(['}", "not a valid regex"),
+        ("customers:\n    colour: uuid", "unknown key 'colour'"),
+        ("clients:\n    customer_id: uuid", "unknown key 'clients'"),
+        ("customers:\n    customer_id: {size: 3}", "unknown key 'size'"),
+    ],
+)
+def test_a_bad_requirement_names_its_line(tmp_path, require, words):
+    with pytest.raises(ProfileError, match=words):
+        profile_from_file(write(tmp_path, "acme", MINIMAL + "require:\n  " + require + "\n"))
+
+
+def test_a_profile_without_entities_is_canonical_and_may_not_rename(tmp_path):
+    profile = profile_from_file(write(tmp_path, "acme", 'files: ["acme_*.csv"]\n'))
+    assert profile.mapping is None
+    with pytest.raises(ProfileError, match="rename needs `entities`"):
+        profile_from_file(write(tmp_path, "b", 'files: ["b_*"]\nrename: {a: b}\n'))

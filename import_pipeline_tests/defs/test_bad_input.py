@@ -1,5 +1,8 @@
 """Bad input never corrupts stored data: ragged CSV rows become rejects, through real runs."""
 
+import json
+import uuid
+
 import polars as pl
 
 from import_pipeline.defs.resources import LandingZone
@@ -95,3 +98,23 @@ def test_a_default_folder_or_a_link_out_of_the_zone_loads_nothing_through_the_se
         pipeline_env, "SELECT tenant, customer_id, first_name FROM commerce.customers"
     ) == [("default", "C1", "Root")]
     assert query(pipeline_env, "SELECT uri FROM ingest.files") == [(request.tags["import/uri"],)]
+
+
+def test_a_seed_style_ndjson_key_that_is_not_a_uuid_is_a_reject_naming_the_rule(
+    defs, instance, landing, pipeline_env
+):
+    ids = [str(uuid.UUID(int=n)) for n in range(1, 11)]
+    rows = [{"customer_id": i, "first_name": "Ada"} for i in ids]
+    rows.append({"customer_id": "not-a-uuid", "first_name": "Bad"})
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+
+    result = drop_and_run(defs, instance, landing, pipeline_env, "customers_1.ndjson", text)
+
+    assert result.success
+    assert query(pipeline_env, "SELECT profile FROM ingest.files") == [("seed_ndjson",)]
+    assert query(pipeline_env, "SELECT customer_id FROM commerce.customers ORDER BY 1") == [
+        (i,) for i in ids
+    ]
+    assert query(pipeline_env, "SELECT errors, raw->>'customer_id' FROM ingest.rejects") == [
+        (["customer_id:uuid"], "not-a-uuid")
+    ]

@@ -64,9 +64,9 @@ LINE_ITEMS = [
 
 def drop_canonical(landing: Path) -> None:
     write_csv(landing / "customers_2024-05.csv", CUSTOMERS)
-    write_ndjson(landing / "products_2024-05.ndjson", PRODUCTS)
+    write_ndjson(landing / "products_2024-05.jsonl", PRODUCTS)
     write_csv(landing / "orders_2024-05.csv.gz", ORDERS, compress=True)
-    write_ndjson(landing / "order_items_2024-05.ndjson", LINE_ITEMS)
+    write_ndjson(landing / "order_items_2024-05.jsonl", LINE_ITEMS)
 
 
 def test_dropped_files_are_requested_parents_first_and_load_into_postgres(
