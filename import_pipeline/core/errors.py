@@ -1,4 +1,4 @@
-"""Named file-level errors: each message names the file and says what to fix.
+"""Named errors: each message names the file (or the database) and says what to fix.
 
 A row-level problem never raises; it becomes a reject. These are for problems that make
 the whole file (or batch) unusable, so the run fails and nothing of it is written.
@@ -53,3 +53,21 @@ class DuplicateColumns(ImportFileError):
 
 class ReservedColumns(ImportFileError):
     """The file has a column named like one the pipeline adds (`_row`, `_errors`, ...)."""
+
+
+class DatabaseProblem(Exception):
+    """The database of record cannot be used right now; the message says what to check and
+    never quotes the connection string."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{type(self).__name__}: {problem}. {fix}")
+
+
+class DatabaseUnavailable(DatabaseProblem):
+    """The server cannot be reached or refused the connection, or the connection dropped."""
+
+
+class DatabaseTimeout(DatabaseProblem):
+    """A statement, a lock wait or the server's answer took longer than its bound."""

@@ -5,9 +5,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection
+
+from import_pipeline.db.bounded import Bounds, open_connection
 
 MAX_WAL_SIZE = "4GB"
 CHECKPOINT_TIMEOUT = "15min"
@@ -36,9 +37,12 @@ def machine_memory() -> int:
 
 
 @contextmanager
-def connected(url: str, application_name: str = "import_pipeline") -> Iterator[connection]:
-    """A connection that is always closed; transactions are the caller's (`with conn:`)."""
-    conn = psycopg2.connect(url, application_name=application_name)
+def connected(
+    url: str, application_name: str = "import_pipeline", bounds: Bounds | None = None
+) -> Iterator[connection]:
+    """A connection that is always closed and whose every wait is bounded (`bounds`, else
+    the `IMPORT_DB_*` settings); transactions are the caller's (`with conn:`)."""
+    conn = open_connection(url, application_name, bounds or Bounds.from_env())
     try:
         yield conn
     finally:

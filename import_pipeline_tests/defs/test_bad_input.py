@@ -3,8 +3,11 @@
 import json
 import uuid
 
+import dagster as dg
 import polars as pl
 
+from import_pipeline.definitions import defs as load_definitions
+from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import LandingZone
 from import_pipeline.defs.sensors import local_landing_sensor
 from import_pipeline_tests.support import evaluate, materialization, query, run, tick
@@ -118,3 +121,21 @@ def test_a_seed_style_ndjson_key_that_is_not_a_uuid_is_a_reject_naming_the_rule(
     assert query(pipeline_env, "SELECT errors, raw->>'customer_id' FROM ingest.rejects") == [
         (["customer_id:uuid"], "not-a-uuid")
     ]
+
+
+def test_a_password_with_an_at_sign_never_reaches_a_runs_events(
+    instance, monkeypatch, pipeline_env
+):
+    password = "pa55@w0rd"
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://app:{password}@127.0.0.1:1/db")
+    instance.add_dynamic_partitions(batches.name, ["customers_1-0123456789ab"])
+
+    result = run(
+        load_definitions(), instance, dg.RunRequest(partition_key="customers_1-0123456789ab")
+    )
+
+    assert not result.success
+    logged = " ".join(repr(entry) for entry in instance.all_logs(result.run_id))
+    for piece in (password, "pa55", "w0rd"):
+        assert piece not in logged
+    assert "DatabaseUnavailable" in logged
