@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -103,7 +104,7 @@ def open_connection(url: str, application_name: str, bounds: Bounds) -> "Bounded
             f"cannot connect to the database ({failure})",
             "Check that the server is up and reachable and that DATABASE_URL names it.",
         )
-    conn.deadline = bounds.deadline
+    conn.watch(bounds.deadline)
     return conn
 
 
@@ -137,29 +138,43 @@ class BoundedConnection(connection):
     """A psycopg2 connection whose statements and commits run under the deadline."""
 
     deadline: float | None = None
+    _watchdog: "_Watchdog | None" = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cursor_factory = BoundedCursor
+
+    def watch(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        if deadline:
+            self._watchdog = _Watchdog(self, deadline)
 
     @contextmanager
     def bounded(self) -> Iterator[None]:
         """Run one round trip; shut the socket if it outlives the deadline, and turn
         the failures that mean "the database did not answer in time / at all" into
         named errors."""
-        watch = _Watch(self) if self.deadline else None
+        watchdog = self._watchdog
+        if watchdog is not None:
+            watchdog.arm()
+        fired = False
         try:
             yield
         except psycopg2.Error as exc:
-            named = self._named(exc, watch is not None and watch.fired)
+            fired = watchdog is not None and watchdog.disarm()
+            named = self._named(exc, fired)
             if named is exc:
                 raise
             raise named from exc
         finally:
-            if watch is not None:
-                watch.stop()
-        if watch is not None and watch.fired:
+            fired = fired or (watchdog is not None and watchdog.disarm())
+        if fired:
             raise self._named(None, fired=True)
+
+    def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        super().close()
 
     def _named(self, exc: psycopg2.Error | None, fired: bool) -> Exception:
         if fired:
@@ -215,30 +230,52 @@ class BoundedCursor(cursor):
             super().copy_expert(sql, file, size)
 
 
-class _Watch:
-    """A timer that shuts the connection's socket if the round trip outlives the deadline."""
+class _Watchdog:
+    """One thread per connection that shuts its socket when a round trip outlives the
+    deadline (arming it costs a lock and a notify: a timer thread per statement cost
+    ~0.27 ms, as much as a `SELECT 1`)."""
 
-    def __init__(self, conn: BoundedConnection) -> None:
-        self.conn = conn
+    def __init__(self, conn: "BoundedConnection", seconds: float) -> None:
+        self.conn, self.seconds = conn, seconds
         self.fired = False
-        self._lock = threading.Lock()
-        self._active = True
-        self._timer = threading.Timer(conn.deadline or 0, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        self._until: float | None = None
+        self._stopped = False
+        self._wake = threading.Condition()
+        threading.Thread(target=self._watch, name="db-deadline", daemon=True).start()
 
-    def _fire(self) -> None:
-        with self._lock:
-            if not self._active or self.conn.closed:
-                return
-            self.fired = True
-            with suppress(OSError), socket.socket(fileno=os.dup(self.conn.fileno())) as sock:
-                sock.shutdown(socket.SHUT_RDWR)
+    def arm(self) -> None:
+        with self._wake:
+            self._until = time.monotonic() + self.seconds
+            self.fired = False
+            self._wake.notify()
+
+    def disarm(self) -> bool:
+        """Stop watching this round trip; whether the deadline had passed."""
+        with self._wake:
+            self._until = None
+            return self.fired
 
     def stop(self) -> None:
-        with self._lock:
-            self._active = False
-        self._timer.cancel()
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+
+    def _watch(self) -> None:
+        with self._wake:
+            while not self._stopped:
+                if self._until is None:
+                    self._wake.wait()
+                elif (left := self._until - time.monotonic()) > 0:
+                    self._wake.wait(left)
+                else:
+                    self._until, self.fired = None, True
+                    self._shut()
+
+    def _shut(self) -> None:
+        if self.conn.closed:
+            return
+        with suppress(OSError), socket.socket(fileno=os.dup(self.conn.fileno())) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _first_line(exc: BaseException) -> str:
