@@ -53,37 +53,38 @@ class Piece(NamedTuple):
 
 def csv_pieces(blocks: Iterator[bytes], dialect: Dialect, file_name: str) -> Iterator[Piece]:
     """Each block's records, field counts checked against the header (or, without one,
-    against the first record)."""
+    against the first record). Blank lines before the header are passed over, as polars
+    does."""
     names: list[str] | None = None
     skip = dialect.skip_rows
     for block in blocks:
-        body = block
-        if names is None:
-            ends = _record_ends(block, skip + 1, dialect)
-            if len(ends) <= skip:
-                skip -= len(ends)
-                continue
-            start = ends[skip - 1] if skip else 0
-            names = _header(block[start : ends[skip]], dialect, file_name)
-            body = block[ends[skip] :] if dialect.has_header else block[start:]
-        yield _piece(body, names, dialect, file_name)
+        if names is not None:
+            yield _piece(block, names, dialect, file_name)
+            continue
+        for start, end in _record_spans(block, dialect):
+            if skip:
+                skip -= 1
+            elif block[start:end].strip():
+                names = _header(block[start:end], dialect, file_name)
+                body = block[end:] if dialect.has_header else block[start:]
+                yield _piece(body, names, dialect, file_name)
+                break
 
 
-def _record_ends(block: bytes, count: int, dialect: Dialect) -> list[int]:
-    """Offsets just after each of the block's first `count` records (fewer if it has
-    fewer): the ends of line with an even number of quotes before them."""
+def _record_spans(block: bytes, dialect: Dialect) -> Iterator[tuple[int, int]]:
+    """Where each record starts and ends (after its end of line), one at a time: an end
+    of line ends a record when an even number of quotes precede it."""
     eol = dialect.eol.encode()
     quote = dialect.quote.encode() if dialect.quote else None
-    ends: list[int] = []
-    position = quotes = 0
-    while len(ends) < count and position < len(block):
+    start = position = quotes = 0
+    while position < len(block):
         found = block.find(eol, position)
         end = len(block) if found < 0 else found + len(eol)
         quotes += block.count(quote, position, end) if quote else 0
         position = end
         if quotes % 2 == 0 or found < 0:
-            ends.append(end)
-    return ends
+            yield start, end
+            start = end
 
 
 def _header(record: bytes, dialect: Dialect, file_name: str) -> list[str]:

@@ -2,8 +2,6 @@
 
 import dagster as dg
 
-from import_pipeline.defs.partitions import batches
-
 IMPORT_GROUP = "import"
 
 # NOTE: the in-process executor: a subprocess per step costs ~100 MB and seconds, which
@@ -11,7 +9,6 @@ IMPORT_GROUP = "import"
 import_batch = dg.define_asset_job(
     "import_batch",
     selection=dg.AssetSelection.groups(IMPORT_GROUP),
-    partitions_def=batches,
     executor_def=dg.in_process_executor,
     description="Load one landed batch: stage it, then upsert customers, products, orders "
     "and line items in foreign-key order.",

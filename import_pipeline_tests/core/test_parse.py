@@ -203,3 +203,9 @@ def test_an_ndjson_line_that_does_not_parse_is_named_by_its_line_number(tmp_path
     path.write_bytes(good * 3 + b'{"customer_id": "C4",\n' + good)
     with pytest.raises(UnreadableFile, match="customers.ndjson: line 4 is not JSON"):
         list(read_blocks(path, path.name, tmp_path, batch_bytes=batch_bytes))
+
+
+def test_blank_lines_before_the_header_are_passed_over_and_blank_rows_are_not_broken():
+    read = read_bytes(b"\n\r\ncustomer_id,email\nC1,a@b.co\n\nC2,c@d.co\n", "customers.csv")
+    assert read.rows.rows() == [(1, "C1", "a@b.co"), (2, "", ""), (3, "C2", "c@d.co")]
+    assert read.broken.is_empty()
