@@ -56,9 +56,10 @@ class Profile:
 
     def reject_entity(self, file_name: str) -> str:
         """The entity whose rejects hold a file's records that could not be read into
-        rows: the file's entity, or the first (in load order) its mapping feeds."""
+        rows: the file's entity, or the last (in load order) its mapping feeds, as a row of
+        a file that fans out is one of its finest-grained entity (an order's line)."""
         if self.mapping is not None:
-            return next(name for name in ENTITIES if name in self.mapping.entities)
+            return [name for name in ENTITIES if name in self.mapping.entities][-1]
         return self._canonical_entity(file_name).name
 
     def reject_threshold(self, default: float) -> float:
