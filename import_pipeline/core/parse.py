@@ -4,7 +4,9 @@ Files are read from disk in blocks of bytes cut at record boundaries (Parquet: i
 of rows), so a file larger than memory stages in bounded memory: compressed files are
 first inflated to a work folder (a stream, never whole in memory). Everything is read as
 text: casting is the entity spec's job, so one bad value becomes a reject instead of
-failing the file. File-level problems raise a named `ImportFileError`.
+failing the file; a CSV record with the wrong number of fields comes out beside the rows,
+as a broken record (`core/csv_records.py`). File-level problems raise a named
+`ImportFileError`.
 """
 
 import codecs
