@@ -118,15 +118,19 @@ def _piece(body: bytes, names: list[str], dialect: Dialect, file_name: str) -> P
     try:
         rows = _parse(body, names, dialect)
     except pl.exceptions.PolarsError:
-        return _counted_piece(body, names, dialect, file_name)
+        return _counted_piece(body, names, dialect, file_name, None)
     short = not dialect.pad_short_rows and len(names) > 1
     last = pl.col(names[-1])
     if short and rows.select((last.is_null() | (last == "")).any()).item():
-        return _counted_piece(body, names, dialect, file_name)
+        return _counted_piece(body, names, dialect, file_name, rows)
     return Piece(rows.with_row_index(ROW, offset=1), NO_BROKEN, rows.height)
 
 
-def _counted_piece(body: bytes, names: list[str], dialect: Dialect, file_name: str) -> Piece:
+def _counted_piece(
+    body: bytes, names: list[str], dialect: Dialect, file_name: str, parsed: pl.DataFrame | None
+) -> Piece:
+    """Count every record's fields; the good ones are parsed again only when some were
+    broken (else `parsed`, polars' own reading of the block, stands)."""
     records = _records(body, dialect)
     counted = pl.DataFrame({_TEXT: records}).with_columns(
         _field_count(dialect).alias("_fields"),
@@ -142,13 +146,15 @@ def _counted_piece(body: bytes, names: list[str], dialect: Dialect, file_name: s
     )
     bad = counted.filter("_broken")
     good = counted.filter(~pl.col("_broken"))
-    text = "".join(f"{r}{dialect.eol}" for r in good[_TEXT])
-    rows = _parse(text.encode(), names, dialect).with_columns(good[ROW])
-    if rows.height != records.len() - bad.height:
+    if bad.is_empty() and parsed is not None:
+        rows = parsed
+    else:
+        text = good.select(pl.col(_TEXT).str.join(dialect.eol)).item() + dialect.eol
+        rows = _parse(text.encode() if good.height else b"", names, dialect)
+    if rows.height != good.height:
         raise UnreadableFile(
             file_name,
-            f"its records cannot be told apart ({records.len() - bad.height} counted, "
-            f"{rows.height} parsed)",
+            f"its records cannot be told apart ({good.height} counted, {rows.height} parsed)",
             "Check the quoting (a quote inside an unquoted field?), or set `quote` in the "
             "source profile.",
         )
@@ -157,7 +163,7 @@ def _counted_piece(body: bytes, names: list[str], dialect: Dialect, file_name: s
         pl.col(_TEXT).str.strip_chars_end("\r").alias(LINE),
         pl.format("expected {} fields, got {}", pl.lit(expected), "_fields").alias(PROBLEM),
     )
-    return Piece(rows.with_columns(pl.col(ROW).cast(pl.Int64)), broken, records.len())
+    return Piece(rows.with_columns(good[ROW]), broken, records.len())
 
 
 def _records(block: bytes, dialect: Dialect) -> pl.Series:
