@@ -22,11 +22,11 @@ from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.parse import ROW
 from import_pipeline.core.profiles import PROFILES_ENV, load_profile, resolve_profile
+from import_pipeline.core.reject_rate import check_reject_rate
 from import_pipeline.core.stage import (
     DEFAULT_MAX_REJECT_RATE,
     LandedFile,
     StagedBatch,
-    check_reject_rate,
     stage_files,
 )
 from import_pipeline.core.validate import ERRORS

@@ -16,7 +16,7 @@ import polars as pl
 
 from import_pipeline.core.entities import entity_for_file
 from import_pipeline.core.errors import UnknownEntity
-from import_pipeline.core.mapping import SourceMapping
+from import_pipeline.core.mapping import Slice, SourceMapping
 from import_pipeline.core.parse import ROW, ReadOptions
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
 from import_pipeline.core.rules import CastOptions
@@ -41,8 +41,9 @@ class Profile:
     max_reject_rate: float | None = None
     mapping: SourceMapping | None = None
 
-    def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, pl.DataFrame]:
-        """Entity name -> the file's rows as that entity's text columns (plus extras)."""
+    def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, Slice]:
+        """Entity name -> the file's rows as that entity's text columns (plus extras), and
+        the rows the entity skipped."""
         if self.mapping is not None:
             return self.mapping.slices(frame, file_name)
         spec = entity_for_file(file_name)
@@ -57,7 +58,7 @@ class Profile:
         renames = {
             c: fields[c.strip().lower()] for c in frame.columns if c.strip().lower() in fields
         }
-        return {spec.name: frame.rename(renames).select(ROW, pl.exclude(ROW))}
+        return {spec.name: Slice(frame.rename(renames).select(ROW, pl.exclude(ROW)), {})}
 
     def reject_threshold(self, default: float) -> float:
         """The reject rate above which a batch fails: the profile's own, else `default`."""

@@ -26,14 +26,14 @@ from typing import NamedTuple
 
 import polars as pl
 
-from import_pipeline.core.dedupe import dedupe
+from import_pipeline.core.dedupe import KEPT, dedupe
 from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
-from import_pipeline.core.errors import EmptyFile, MissingColumns, TooManyRejects
+from import_pipeline.core.errors import EmptyFile, MissingColumns
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.parse import ROW, read_frames
 from import_pipeline.core.profiles import Profile
-from import_pipeline.core.report import StageReport
-from import_pipeline.core.rules import TIMESTAMP, CastOptions
+from import_pipeline.core.report import BLANK, StageReport
+from import_pipeline.core.rules import TIMESTAMP, CastOptions, sanitised
 from import_pipeline.core.validate import validate
 
 SOURCE = "_source"
@@ -54,10 +54,19 @@ SAMPLE_EVERY = 100
 """One key in this many is kept to place the range boundaries."""
 
 DEFAULT_MAX_REJECT_RATE = 0.10
-"""Above this share of rejected rows a batch fails whole (a profile or run may change it)."""
+"""Above this share of rejected rows an entity fails its batch (a profile or run may
+change it)."""
+
+ENTITY = "_entity"
+KEY = "_key"
+OUTCOME = "_outcome"
+"""In a duplicates frame: the entity, the key in conflict, and `kept` or `dropped`."""
 
 Write = Callable[[str, pl.DataFrame], None]
 """Receives (entity, rows): an entity's staged rows, one key range at a time, in key order."""
+
+Progress = Callable[[int, int], None]
+"""Receives (rows read, rows validated) of the batch so far, after every block of a file."""
 
 
 class LandedFile(NamedTuple):
@@ -76,6 +85,7 @@ class StagedEntity:
     valid_bytes: int = 0
     valid_parts: tuple[Path, ...] = ()
     reject_parts: tuple[Path, ...] = ()
+    duplicate_parts: tuple[Path, ...] = ()
     key_sample: pl.Series = field(default_factory=lambda: pl.Series(dtype=pl.String))
     rows: int = 0
 
@@ -98,12 +108,31 @@ class StagedBatch:
         return sum(e.report.rejected for e in self.entities.values())
 
     @property
+    def reached_validation(self) -> int:
+        return sum(e.report.reached_validation for e in self.entities.values())
+
+    @property
     def reject_rate(self) -> float:
-        return self.rejected / self.rows_read if self.rows_read else 0.0
+        """Rejected rows of the rows the rules judged (skipped rows never dilute it)."""
+        reached = self.reached_validation
+        return self.rejected / reached if reached else 0.0
 
     @property
     def rows_staged(self) -> int:
         return sum(e.rows for e in self.entities.values())
+
+    @property
+    def present(self) -> dict[str, StagedEntity]:
+        """The entities the batch's files feed (a file of products has no customers)."""
+        return {name: e for name, e in self.entities.items() if e.report.rows_read}
+
+    def duplicates(self) -> pl.LazyFrame:
+        """Every version of every key in conflict (`_entity`, `_key`, `_outcome`, `_row`,
+        the fields as text), entity by entity, key by key."""
+        parts = [pl.scan_ipc(p) for e in self.entities.values() for p in e.duplicate_parts]
+        if not parts:
+            return pl.LazyFrame()
+        return pl.concat(parts, how="diagonal_relaxed")
 
     def rejects(self) -> pl.LazyFrame:
         """Every entity's rejects in one frame (columns of all slices), entity by entity."""
@@ -134,6 +163,7 @@ def read_batch(
     workdir: Path,
     manifest: Manifest | None = None,
     batch_bytes: int = BATCH_BYTES,
+    progress: Progress | None = None,
 ) -> StagedBatch:
     """Pass 1: read, map and validate every file of a batch (a file, or a folder whose
     files are validated together); any unusable file fails the whole batch.
@@ -154,10 +184,15 @@ def read_batch(
         file_rows = 0
         for frame in read_frames(landed.path, landed.name, workdir, profile.read, block):
             frame = frame.with_columns(pl.col(ROW) + rows_read)
-            for name, part in profile.slices(frame, landed.name).items():
+            filled = frame.filter(~_blank(frame))
+            blank = frame.height - filled.height
+            for name, (part, skipped) in profile.slices(filled, landed.name).items():
                 _require_columns(part, ENTITIES[name], landed.name)
-                stagers[name].add(part, landed.name, rows_read)
+                skipped = {BLANK: blank, **skipped} if blank else skipped
+                stagers[name].add(part, landed.name, rows_read, skipped)
             file_rows += frame.height
+            if progress is not None:
+                progress(rows_read + file_rows, sum(s.reached for s in stagers.values()))
         manifest.check_rows(landed.name, file_rows)
         rows_read += file_rows
     entities = {name: stager.staged() for name, stager in stagers.items()}
@@ -192,18 +227,6 @@ def stage_in_memory(
             yield result
 
 
-def check_reject_rate(batch: StagedBatch, max_rate: float) -> None:
-    """Fail the whole batch when too many rows are rejected: a file that bad is more
-    likely a wrong export than a few bad rows, and loading its remainder would mislead."""
-    if batch.reject_rate > max_rate:
-        raise TooManyRejects(
-            batch.file_name,
-            f"{batch.rejected} of {batch.rows_read} rows ({batch.reject_rate:.1%}) break "
-            f"validation rules, above the {max_rate:.1%} threshold",
-            "Fix the export (see the rejects report of this run), or raise the threshold.",
-        )
-
-
 class _EntityStager:
     """Pass 1 for one entity: validates each slice and spills its valid rows and rejects
     to the work folder as uncompressed Arrow IPC parts (a memory copy to write, a memory
@@ -216,10 +239,18 @@ class _EntityStager:
         self.samples: list[pl.Series] = []
         self.rows_read = self.valid = self.rejected = self.valid_bytes = 0
         self.by_rule: list[dict[str, int]] = []
+        self.skipped: list[dict[str, int]] = []
 
-    def add(self, part: pl.DataFrame, file_name: str, file_offset: int) -> None:
+    @property
+    def reached(self) -> int:
+        return self.valid + self.rejected
+
+    def add(
+        self, part: pl.DataFrame, file_name: str, file_offset: int, skipped: dict[str, int]
+    ) -> None:
         checked = validate(part, self.spec, self.cast)
-        self.rows_read += part.height
+        self.rows_read += part.height + sum(skipped.values())
+        self.skipped.append(skipped)
         if checked.valid.height:
             valid = checked.valid.with_columns(
                 pl.col(VERSION_FIELD).fill_null(pl.lit(self.landed_at).cast(TIMESTAMP))
@@ -241,6 +272,7 @@ class _EntityStager:
             rows_read=self.rows_read,
             valid=self.valid,
             rejected=self.rejected,
+            skipped=_summed(self.skipped),
             rejects_by_rule=_summed(self.by_rule),
         )
         sample = pl.concat(self.samples) if self.samples else pl.Series(dtype=pl.String)
@@ -261,16 +293,46 @@ class _EntityStager:
 
 def _deduped(part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int) -> StagedEntity:
     rows = duplicates = conflicting = 0
+    conflicts: list[Path] = []
     for paths in _key_ranges(part, spec, range_rows):
         result = dedupe(pl.scan_ipc(paths).collect(), spec)
         write(spec.name, result.rows)
         rows += result.rows.height
         duplicates += result.duplicates
         conflicting += result.conflicting_keys
+        if result.conflicts.height:
+            path = paths[0].with_name(f"duplicates-{len(conflicts):06}.arrow")
+            _listed(result.conflicts, spec).write_ipc(path, compression="uncompressed")
+            conflicts.append(path)
     if not part.valid_parts:
         write(spec.name, _empty_valid(spec))
-    report = replace(part.report, duplicates=duplicates, conflicting_keys=conflicting)
-    return replace(part, report=report, rows=rows, valid_parts=(), key_sample=pl.Series())
+    report = replace(part.report, duplicates=duplicates, conflicting_keys=conflicting, staged=rows)
+    return replace(
+        part,
+        report=report,
+        rows=rows,
+        valid_parts=(),
+        duplicate_parts=tuple(conflicts),
+        key_sample=pl.Series(),
+    )
+
+
+def _listed(conflicts: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
+    """The versions of keys in conflict as text, the way the duplicates CSV shows them."""
+    outcome = pl.when(pl.col(KEPT)).then(pl.lit("kept")).otherwise(pl.lit("dropped"))
+    return conflicts.select(
+        pl.lit(spec.name).alias(ENTITY),
+        pl.col(spec.key).alias(KEY),
+        outcome.alias(OUTCOME),
+        pl.col(ROW),
+        *[pl.col(c).cast(pl.String) for c in conflicts.columns if c not in (ROW, KEPT)],
+    )
+
+
+def _blank(frame: pl.DataFrame) -> pl.Expr:
+    """Rows whose every source cell is blank: no entity's row, never judged by its rules."""
+    cells = [sanitised(c).is_null() for c in frame.columns if c != ROW]
+    return pl.all_horizontal(cells) if cells else pl.lit(False)
 
 
 def _key_ranges(part: StagedEntity, spec: EntitySpec, range_rows: int) -> list[list[Path]]:
