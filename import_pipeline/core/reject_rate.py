@@ -10,7 +10,7 @@ FIX = (
 )
 
 
-def too_many_rejects(batch: StagedBatch, max_rate: float) -> TooManyRejects | None:
+def too_many_rejects(batch: StagedBatch, max_rate: float, fix: str = FIX) -> TooManyRejects | None:
     """The error the batch fails with when an entity's reject rate is above `max_rate`: a
     file that bad is more likely a wrong export than a few bad rows, and loading its
     remainder would mislead. The rate is over the rows that reached the entity's rules,
@@ -32,12 +32,12 @@ def too_many_rejects(batch: StagedBatch, max_rate: float) -> TooManyRejects | No
     return TooManyRejects(
         batch.file_name,
         f"{'; '.join(problems)}; the threshold is {percent(max_rate, max_rate)}",
-        FIX,
+        fix,
     )
 
 
-def check_reject_rate(batch: StagedBatch, max_rate: float) -> None:
+def check_reject_rate(batch: StagedBatch, max_rate: float, fix: str = FIX) -> None:
     """Raise `too_many_rejects`'s error, if there is one."""
-    error = too_many_rejects(batch, max_rate)
+    error = too_many_rejects(batch, max_rate, fix)
     if error is not None:
         raise error

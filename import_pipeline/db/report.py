@@ -188,3 +188,10 @@ def files(conn: connection, partition_key: str) -> tuple[str | None, str | None]
         )
         row = cur.fetchone()
     return row if row else (None, None)
+
+
+def known(conn: connection, partition_key: str) -> bool:
+    """Whether the ledger has the batch."""
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM ingest.files WHERE partition_key = %s", (partition_key,))
+        return cur.fetchone() is not None

@@ -140,6 +140,7 @@ entities:
         slices["orders"].rows.select("order_id", "status"),
         pl.DataFrame({"order_id": ["A", "C9"], "status": ["completed", "cancelled"]}),
     )
+    assert (slices["orders"].skipped, slices["line_items"].skipped) == ({"one_row_per": 1}, {})
     assert_frame_equal(
         slices["line_items"].rows.drop(ROW),
         pl.DataFrame(
