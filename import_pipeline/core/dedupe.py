@@ -10,6 +10,11 @@ from import_pipeline.core.parse import ROW
 KEPT = "_kept"
 """In a conflicts frame: whether this version of the key is the one staged."""
 
+ENTITY = "_entity"
+KEY = "_key"
+OUTCOME = "_outcome"
+"""In a listed conflicts frame: the entity, the key in conflict, and `kept` or `dropped`."""
+
 
 @dataclass(frozen=True)
 class Deduped:
@@ -51,3 +56,15 @@ def _keys_with_distinct_versions(rows: pl.DataFrame, key: str) -> pl.Series:
     """The keys whose rows differ (only the rows of repeated keys are passed, so this is
     cheap when duplicates are few)."""
     return rows.unique().group_by(key).len().filter(pl.col("len") > 1)[key]
+
+
+def listed_conflicts(conflicts: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
+    """The versions of keys in conflict as text, the way the duplicates CSV shows them."""
+    outcome = pl.when(pl.col(KEPT)).then(pl.lit("kept")).otherwise(pl.lit("dropped"))
+    return conflicts.select(
+        pl.lit(spec.name).alias(ENTITY),
+        pl.col(spec.key).alias(KEY),
+        outcome.alias(OUTCOME),
+        pl.col(ROW),
+        *[pl.col(c).cast(pl.String) for c in conflicts.columns if c not in (ROW, KEPT)],
+    )

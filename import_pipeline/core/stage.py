@@ -26,14 +26,15 @@ from typing import NamedTuple
 
 import polars as pl
 
-from import_pipeline.core.dedupe import KEPT, dedupe
+from import_pipeline.core.blank import without_blank
+from import_pipeline.core.dedupe import dedupe, listed_conflicts
 from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
 from import_pipeline.core.errors import EmptyFile, MissingColumns
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.parse import ROW, read_frames
 from import_pipeline.core.profiles import Profile
 from import_pipeline.core.report import BLANK, StageReport
-from import_pipeline.core.rules import TIMESTAMP, CastOptions, sanitised
+from import_pipeline.core.rules import TIMESTAMP, CastOptions
 from import_pipeline.core.validate import validate
 
 SOURCE = "_source"
@@ -56,11 +57,6 @@ SAMPLE_EVERY = 100
 DEFAULT_MAX_REJECT_RATE = 0.10
 """Above this share of rejected rows an entity fails its batch (a profile or run may
 change it)."""
-
-ENTITY = "_entity"
-KEY = "_key"
-OUTCOME = "_outcome"
-"""In a duplicates frame: the entity, the key in conflict, and `kept` or `dropped`."""
 
 Write = Callable[[str, pl.DataFrame], None]
 """Receives (entity, rows): an entity's staged rows, one key range at a time, in key order."""
@@ -184,8 +180,7 @@ def read_batch(
         file_rows = 0
         for frame in read_frames(landed.path, landed.name, workdir, profile.read, block):
             frame = frame.with_columns(pl.col(ROW) + rows_read)
-            filled = frame.filter(~_blank(frame))
-            blank = frame.height - filled.height
+            filled, blank = without_blank(frame)
             for name, (part, skipped) in profile.slices(filled, landed.name).items():
                 _require_columns(part, ENTITIES[name], landed.name)
                 skipped = {BLANK: blank, **skipped} if blank else skipped
@@ -302,7 +297,7 @@ def _deduped(part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int
         conflicting += result.conflicting_keys
         if result.conflicts.height:
             path = paths[0].with_name(f"duplicates-{len(conflicts):06}.arrow")
-            _listed(result.conflicts, spec).write_ipc(path, compression="uncompressed")
+            listed_conflicts(result.conflicts, spec).write_ipc(path, compression="uncompressed")
             conflicts.append(path)
     if not part.valid_parts:
         write(spec.name, _empty_valid(spec))
@@ -315,24 +310,6 @@ def _deduped(part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int
         duplicate_parts=tuple(conflicts),
         key_sample=pl.Series(),
     )
-
-
-def _listed(conflicts: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
-    """The versions of keys in conflict as text, the way the duplicates CSV shows them."""
-    outcome = pl.when(pl.col(KEPT)).then(pl.lit("kept")).otherwise(pl.lit("dropped"))
-    return conflicts.select(
-        pl.lit(spec.name).alias(ENTITY),
-        pl.col(spec.key).alias(KEY),
-        outcome.alias(OUTCOME),
-        pl.col(ROW),
-        *[pl.col(c).cast(pl.String) for c in conflicts.columns if c not in (ROW, KEPT)],
-    )
-
-
-def _blank(frame: pl.DataFrame) -> pl.Expr:
-    """Rows whose every source cell is blank: no entity's row, never judged by its rules."""
-    cells = [sanitised(c).is_null() for c in frame.columns if c != ROW]
-    return pl.all_horizontal(cells) if cells else pl.lit(False)
 
 
 def _key_ranges(part: StagedEntity, spec: EntitySpec, range_rows: int) -> list[list[Path]]:
