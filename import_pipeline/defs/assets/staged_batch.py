@@ -122,8 +122,12 @@ def staged_batch(
                     context.log_event(event)
                 # NOTE: events logged by the step are only stored when it yields; the
                 # observation (the report of a batch that stages nothing) flushes them.
+                outcome = {"outcome": f"failed: {failure}"}
                 yield dg.AssetObservation(
-                    asset_key=STEP, partition=key, description=str(failure), metadata=values
+                    asset_key=STEP,
+                    partition=key,
+                    description=str(failure),
+                    metadata={**outcome, **values},
                 )
                 failure_report.update(values)
                 raise failure
