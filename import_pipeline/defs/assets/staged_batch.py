@@ -106,6 +106,11 @@ def staged_batch(
                 progress=StagingProgress(context, conn),
             )
             failure = too_many_rejects(read, threshold)
+            context.log.info(
+                f"staging: {read.rows_read:,} rows read, {read.reached_validation:,} validated, "
+                f"{read.rejected:,} rejected; "
+                + ("writing the rejects report" if failure else "deduping and writing")
+            )
             staged = read if failure else _stage(read, key, staging, settings.chunk_rows)
             values = {
                 "uri": batch.uri,
