@@ -1,5 +1,6 @@
 """Every count a run produces, as plain dataclasses the assets turn into metadata."""
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 
 BLANK = "blank"
@@ -87,3 +88,12 @@ class LoadCounts:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+def summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Counts per rule (or reason) added up, the most frequent first."""
+    totals: dict[str, int] = {}
+    for each in counts:
+        for rule, n in each.items():
+            totals[rule] = totals.get(rule, 0) + n
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))

@@ -17,7 +17,7 @@ also says where it came from (`_source` = `<file>:<row in that file>`).
 """
 
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -33,9 +33,9 @@ from import_pipeline.core.errors import EmptyFile, MissingColumns
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.parse import ROW, read_frames
 from import_pipeline.core.profiles import Profile
-from import_pipeline.core.report import BLANK, StageReport
+from import_pipeline.core.report import BLANK, StageReport, summed
 from import_pipeline.core.rules import TIMESTAMP, CastOptions
-from import_pipeline.core.validate import validate
+from import_pipeline.core.validate import empty_valid, validate
 
 SOURCE = "_source"
 """In a rejects frame: `<file>:<row in that file>`, so a multi-file batch's reject is found."""
@@ -138,7 +138,7 @@ class StagedBatch:
         return pl.concat(parts, how="diagonal_relaxed")
 
     def rejects_by_rule(self) -> dict[str, int]:
-        return _summed(e.report.rejects_by_rule for e in self.entities.values())
+        return summed(e.report.rejects_by_rule for e in self.entities.values())
 
     def deduped(self, write: Write, range_rows: int = RANGE_ROWS) -> "StagedBatch":
         """Pass 2: keep the newest row per key and hand each entity's rows to `write`,
@@ -267,8 +267,8 @@ class _EntityStager:
             rows_read=self.rows_read,
             valid=self.valid,
             rejected=self.rejected,
-            skipped=_summed(self.skipped),
-            rejects_by_rule=_summed(self.by_rule),
+            skipped=summed(self.skipped),
+            rejects_by_rule=summed(self.by_rule),
         )
         sample = pl.concat(self.samples) if self.samples else pl.Series(dtype=pl.String)
         return StagedEntity(
@@ -300,7 +300,7 @@ def _deduped(part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int
             listed_conflicts(result.conflicts, spec).write_ipc(path, compression="uncompressed")
             conflicts.append(path)
     if not part.valid_parts:
-        write(spec.name, _empty_valid(spec))
+        write(spec.name, empty_valid(spec))
     report = replace(part.report, duplicates=duplicates, conflicting_keys=conflicting, staged=rows)
     return replace(
         part,
@@ -336,21 +336,6 @@ def _key_ranges(part: StagedEntity, spec: EntitySpec, range_rows: int) -> list[l
             ranges.setdefault(int(number), []).append(target)
         path.unlink()
     return [ranges[number] for number in sorted(ranges)]
-
-
-def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
-    """Counts per rule added up, the most frequent rule first."""
-    totals: dict[str, int] = {}
-    for each in counts:
-        for rule, n in each.items():
-            totals[rule] = totals.get(rule, 0) + n
-    return dict(sorted(totals.items(), key=lambda item: -item[1]))
-
-
-def _empty_valid(spec: EntitySpec) -> pl.DataFrame:
-    """No rows, but the typed columns a valid frame has."""
-    empty = pl.DataFrame(schema={ROW: pl.Int64, **{name: pl.String for name in spec.field_names}})
-    return validate(empty, spec, CastOptions()).valid
 
 
 def _require_columns(frame: pl.DataFrame, spec: EntitySpec, file_name: str) -> None:
