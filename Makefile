@@ -25,6 +25,9 @@ install: .venv/.synced ## create .venv from uv.lock (dagster, polars, embedded P
 dev: install ## start embedded Postgres and dagster dev (http://localhost:3000) on .dev/landing
 	.venv/bin/python -m import_pipeline.devserver
 
+psql: install ## psql on the dev database (the embedded server in .dev/pgdata, or DATABASE_URL)
+	.venv/bin/python -m import_pipeline.devserver psql
+
 test: install ## run the whole suite against a real Postgres and a real S3-protocol server
 	.venv/bin/python -m pytest
 
@@ -35,4 +38,4 @@ lint: install ## ruff
 bench: install ## the benchmark (not part of make test): prints and writes bench/RESULTS.md
 	.venv/bin/python -m bench.run --repeat 3
 
-.PHONY: help install dev test lint bench
+.PHONY: help install dev psql test lint bench

@@ -5,6 +5,9 @@
 - `template ENTITY`: write a CSV with the entity's canonical headers and one example row.
 - `drop FILE`: copy the file into the landing zone (`IMPORT_LANDING_URL`: a folder, or an
   `s3://bucket/prefix` it is uploaded to with boto3).
+- `rejects PARTITION [-o FILE]`: a loaded batch's rejects (and keys in conflict) from
+  Postgres, as the same spreadsheet-safe CSV a run writes.
+- `db-url`: the URL of the database (DATABASE_URL, or `make dev`'s embedded server).
 """
 
 import argparse
@@ -12,6 +15,7 @@ import csv
 import os
 import shutil
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,21 +24,22 @@ import polars as pl
 
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
-from import_pipeline.core.parse import ROW
-from import_pipeline.core.profiles import PROFILES_ENV, load_profile, resolve_profile
-from import_pipeline.core.stage import (
-    DEFAULT_MAX_REJECT_RATE,
-    LandedFile,
-    StagedBatch,
-    check_reject_rate,
-    stage_files,
-)
-from import_pipeline.core.validate import ERRORS
+from import_pipeline.core.profiles import PROFILES_ENV, load_profile, profiles_dir, resolve_profile
+from import_pipeline.core.reject_rate import check_reject_rate
+from import_pipeline.core.rejects import rejects_csv, write_safe_csv
+from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile, stage_files
+from import_pipeline.core.text_report import text_report
+from import_pipeline.db import report
+from import_pipeline.db.connect import connected
 from import_pipeline.files import s3
 from import_pipeline.files.s3 import S3Location
 
-FIRST_REJECTS = 10
 LANDING_ENV = "IMPORT_LANDING_URL"
+DATABASE_ENV = "DATABASE_URL"
+TOO_MANY_REJECTS_FIX = (
+    "Fix the rows listed above, or raise the threshold (--max-reject-rate, or the "
+    "profile's max_reject_rate)."
+)
 
 EXAMPLES: dict[str, dict[str, str]] = {
     "customers": {
@@ -85,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportFileError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
+    except BrokenPipeError:
+        # The reader went away (`| head`): what it did not read is not an error; point
+        # stdout at nothing so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def validate_command(args: argparse.Namespace) -> int:
@@ -95,56 +105,24 @@ def validate_command(args: argparse.Namespace) -> int:
         return 2
     directory = Path(args.profiles_dir) if args.profiles_dir else None
     if args.profile:
+        known = sorted(p.stem for p in (directory or profiles_dir()).glob("*.yaml"))
+        if args.profile != "canonical" and args.profile not in known:
+            sys.stderr.write(
+                f"error: no source profile named {args.profile!r} in "
+                f"{directory or profiles_dir()} (there: {', '.join(known) or 'none'})\n"
+            )
+            return 2
         profile = load_profile(args.profile, directory)
     else:
         profile = resolve_profile(path.name, directory)
     files = [LandedFile(path.name, path)]
     threshold = profile.reject_threshold(args.max_reject_rate)
     with stage_files(files, path.name, datetime.now(UTC), profile) as (staged, rows):
-        sys.stdout.write(report(staged, rows["products"], profile.name, threshold))
-    check_reject_rate(staged, threshold)
+        sys.stdout.write(text_report(staged, rows["products"], profile.name, threshold))
+        sys.stdout.flush()
+    check_reject_rate(staged, threshold, TOO_MANY_REJECTS_FIX)
     sys.stdout.write("ok: the file would load\n")
     return 0
-
-
-def report(staged: StagedBatch, products: pl.DataFrame, profile: str, threshold: float) -> str:
-    """The run's numbers as plain text: per entity, rejects by rule, the first rejects."""
-    lines = [
-        f"file: {staged.file_name}",
-        f"profile: {profile}",
-        f"rows read: {staged.rows_read}",
-        f"rejected: {staged.rejected} ({staged.reject_rate:.2%}; fails above {threshold:.2%})",
-        "",
-        f"{'entity':<12}{'rows':>8}{'valid':>8}{'rejected':>10}{'duplicates':>12}{'staged':>8}",
-    ]
-    for name, part in staged.entities.items():
-        r = part.report
-        lines.append(
-            f"{name:<12}{r.rows_read:>8}{r.valid:>8}{r.rejected:>10}{r.duplicates:>12}"
-            f"{part.rows:>8}"
-        )
-    shared = _shared_skus(products)
-    if shared:
-        lines.append(f"\nproducts sharing a SKU: {shared} (the database will reject them)")
-    by_rule = staged.rejects_by_rule()
-    if by_rule:
-        lines += ["", "rejects by rule:", *[f"  {rule}: {n}" for rule, n in by_rule.items()]]
-        lines += ["", f"first rejects (of {staged.rejected}):"]
-        first = staged.rejects().head(FIRST_REJECTS).collect()
-        lines += [_reject_line(row) for row in first.to_dicts()]
-    return "\n".join(lines) + "\n"
-
-
-def _reject_line(row: dict) -> str:
-    values = ", ".join(
-        f"{k}={v!r}" for k, v in row.items() if k not in (ROW, ERRORS) and v is not None
-    )
-    return f"  row {row[ROW]}: {'; '.join(row[ERRORS])}: {values[:200]}"
-
-
-def _shared_skus(products: pl.DataFrame) -> int:
-    rows = products.filter(pl.col("sku").is_not_null())
-    return rows.height - rows["sku"].n_unique()
 
 
 def template_command(args: argparse.Namespace) -> int:
@@ -152,6 +130,7 @@ def template_command(args: argparse.Namespace) -> int:
     spec = ENTITIES[args.entity]
     fields = [f.name for f in spec.fields if not f.derived]
     target = Path(args.output or f"{spec.name}_template.csv")
+    target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(fields)
@@ -177,12 +156,65 @@ def drop_command(args: argparse.Namespace) -> int:
 
 
 def _copy(source: Path, landing: Path, name: str) -> str:
-    """Copy under a hidden temporary name, then rename: the sensor never lists a half file."""
-    landing.mkdir(parents=True, exist_ok=True)
-    partial = landing / f".{name}.part"
+    """Copy under a hidden temporary name, then rename: the sensor never lists a half file.
+    A name with folders (`tenant/file.csv`) lands in those folders, made as needed."""
+    target = landing / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.part")
     shutil.copyfile(source, partial)
-    os.replace(partial, landing / name)
-    return str(landing / name)
+    os.replace(partial, target)
+    return str(target)
+
+
+def rejects_command(args: argparse.Namespace) -> int:
+    """A batch's rejects (and keys in conflict) from Postgres, as the run's CSVs: to
+    `-o FILE` (duplicates beside it as `<stem>_duplicates.csv`), else rejects to stdout."""
+    url = args.database_url or os.environ.get(DATABASE_ENV)
+    if not url:
+        sys.stderr.write(f"error: set {DATABASE_ENV} or pass --database-url\n")
+        return 2
+    with connected(url) as conn:
+        if not report.known(conn, args.partition):
+            sys.stderr.write(f"error: no batch {args.partition!r} in the ledger (ingest.files)\n")
+            return 2
+        out = Path(args.output) if args.output else None
+        rows = _write_rejects(report.rejects(conn, args.partition), out)
+        parts = list(report.duplicates(conn, args.partition))
+        duplicates = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+    sys.stderr.write(f"{rows} rejects of {args.partition}\n")
+    if duplicates.height and out is not None:
+        target = out.with_name(f"{out.stem}_duplicates.csv")
+        write_safe_csv(duplicates.lazy(), target)
+        sys.stderr.write(f"{duplicates.height} versions of keys in conflict -> {target}\n")
+    elif duplicates.height:
+        sys.stderr.write(f"{duplicates.height} versions of keys in conflict: pass -o FILE\n")
+    return 0
+
+
+def _write_rejects(parts: Iterable[pl.DataFrame], out: Path | None) -> int:
+    """Stream the parts as one CSV (a header once) to `out` or stdout; the rows written."""
+    rows = 0
+    target = out.open("wb") if out else sys.stdout.buffer
+    try:
+        for part in parts:
+            target.write(rejects_csv(part, header=rows == 0))
+            rows += part.height
+    finally:
+        if out:
+            target.close()
+    return rows
+
+
+def db_url_command(_: argparse.Namespace) -> int:
+    """Print the database URL: DATABASE_URL, else `make dev`'s embedded server's."""
+    from import_pipeline.devserver import running_url
+
+    url = running_url()
+    if url is None:
+        sys.stderr.write("error: set DATABASE_URL, or start `make dev` (or `make psql`) first\n")
+        return 2
+    sys.stdout.write(f"{url}\n")
+    return 0
 
 
 def _upload(source: Path, landing: str, name: str) -> str:
@@ -211,6 +243,15 @@ def _parser() -> argparse.ArgumentParser:
     drop.add_argument("--landing", help=f"landing folder or s3:// URL (default: ${LANDING_ENV})")
     drop.add_argument("--name", help="name in the landing zone (default: the file's name)")
     drop.set_defaults(command=drop_command)
+
+    rejects = commands.add_parser("rejects", help="export a batch's rejects from Postgres")
+    rejects.add_argument("partition", help="the batch's partition key (ingest.files)")
+    rejects.add_argument("-o", "--output", help="CSV file (default: stdout)")
+    rejects.add_argument("--database-url", help=f"default: ${DATABASE_ENV}")
+    rejects.set_defaults(command=rejects_command)
+
+    db_url = commands.add_parser("db-url", help="print the database URL")
+    db_url.set_defaults(command=db_url_command)
     return parser
 
 

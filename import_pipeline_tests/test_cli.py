@@ -60,6 +60,7 @@ def test_validate_fails_when_too_many_rows_are_rejected(tmp_path, capsys):
     assert main(["validate", str(path)]) == 1
     captured = capsys.readouterr()
     assert "email:format: 1" in captured.out and "TooManyRejects" in captured.err
+    assert "this run" not in captured.err
     assert main(["validate", str(path), "--max-reject-rate", "0.5"]) == 0
 
 
@@ -123,3 +124,47 @@ def test_the_console_script_is_installed():
     script = Path(sys.executable).parent / "import-pipeline"
     done = subprocess.run([script, "template", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "ENTITY" in done.stdout.upper()
+
+
+def test_drop_makes_the_folders_a_name_with_folders_needs(tmp_path, capsys):
+    source = tmp_path / "customers.csv"
+    source.write_text("customer_id\nC1\n")
+    landing = tmp_path / "landing"
+    assert main(["drop", str(source), "--landing", str(landing), "--name", "sub/dir/c.csv"]) == 0
+    assert (landing / "sub" / "dir" / "c.csv").read_text() == "customer_id\nC1\n"
+    assert not list(landing.rglob(".*.part"))
+
+
+def test_template_writes_into_a_folder_that_does_not_exist_yet(tmp_path, capsys):
+    target = tmp_path / "missing" / "dir" / "x.csv"
+    assert main(["template", "customers", "--output", str(target)]) == 0
+    assert target.read_text().startswith("customer_id,")
+
+
+def test_validate_piped_into_a_reader_that_stops_ends_quietly(tmp_path):
+    sample = SAMPLES / "online_retail/online_retail_head_14k_CR.csv"
+    command = [sys.executable, "-m", "import_pipeline.cli", "validate", str(sample)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert b"Traceback" not in err and process.returncode == 0
+
+
+def test_validate_names_the_profiles_there_are_when_one_is_unknown(tmp_path, capsys):
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id\nC1\n")
+    assert main(["validate", str(path), "--profile", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no source profile named 'nope'" in err and "re-drop" not in err
+
+
+def test_validate_counts_skipped_rows_and_lists_conflicting_versions(tmp_path, capsys):
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customer_id,email\nC1,a@example.com\n,\nC1,b@example.com\n"
+        + "".join(f"C{i},c{i}@example.com\n" for i in range(2, 12))
+    )
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "customers: blank: 1" in out
+    assert "customers C1: row 1 dropped" in out and "customers C1: row 3 kept" in out

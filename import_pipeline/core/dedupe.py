@@ -7,33 +7,64 @@ import polars as pl
 from import_pipeline.core.entities import VERSION_FIELD, EntitySpec
 from import_pipeline.core.parse import ROW
 
+KEPT = "_kept"
+"""In a conflicts frame: whether this version of the key is the one staged."""
+
+ENTITY = "_entity"
+KEY = "_key"
+OUTCOME = "_outcome"
+"""In a listed conflicts frame: the entity, the key in conflict, and `kept` or `dropped`."""
+
 
 @dataclass(frozen=True)
 class Deduped:
-    """`rows` holds one row per key, sorted by key (the order the upsert wants)."""
+    """`rows` holds one row per key, sorted by key (the order the upsert wants);
+    `conflicts` every version of each key whose versions disagree, marked `_kept`."""
 
     rows: pl.DataFrame
     duplicates: int
     conflicting_keys: int
+    conflicts: pl.DataFrame
 
 
 def dedupe(valid: pl.DataFrame, spec: EntitySpec) -> Deduped:
-    """Drop all but the newest version of each key; count what was dropped and how many
-    keys had versions that actually disagreed (not just repeated lines)."""
+    """Drop all but the newest version of each key; count what was dropped, and list the
+    keys whose versions actually disagreed (not just repeated lines) with every version,
+    so a person can see which values lost."""
     ordered = valid.sort([spec.key, VERSION_FIELD, ROW], nulls_last=False)
     # Sorted by key, each key's rows are one run: its last row is the newest version.
     run = ordered[spec.key].rle_id()
     last = run.ne_missing(run.shift(-1))
     rows = ordered.filter(last)
     duplicates = valid.height - rows.height
-    conflicting = 0
+    conflicts = ordered.clear().with_columns(pl.lit(True).alias(KEPT))
     if duplicates:
-        repeated = ordered.filter(run.eq_missing(run.shift(1)) | ~last)
-        conflicting = _keys_with_distinct_versions(repeated.drop(ROW), spec.key)
-    return Deduped(rows=rows, duplicates=duplicates, conflicting_keys=conflicting)
+        repeated = ordered.with_columns(last.alias(KEPT)).filter(
+            run.eq_missing(run.shift(1)) | ~last
+        )
+        keys = _keys_with_distinct_versions(repeated.drop(ROW, KEPT), spec.key)
+        conflicts = repeated.filter(pl.col(spec.key).is_in(keys.implode(), nulls_equal=True))
+    return Deduped(
+        rows=rows,
+        duplicates=duplicates,
+        conflicting_keys=conflicts[spec.key].n_unique(),
+        conflicts=conflicts,
+    )
 
 
-def _keys_with_distinct_versions(rows: pl.DataFrame, key: str) -> int:
-    """How many keys have rows that differ (only the rows of repeated keys are passed, so
-    this is cheap when duplicates are few)."""
-    return rows.unique().group_by(key).len().filter(pl.col("len") > 1).height
+def _keys_with_distinct_versions(rows: pl.DataFrame, key: str) -> pl.Series:
+    """The keys whose rows differ (only the rows of repeated keys are passed, so this is
+    cheap when duplicates are few)."""
+    return rows.unique().group_by(key).len().filter(pl.col("len") > 1)[key]
+
+
+def listed_conflicts(conflicts: pl.DataFrame, spec: EntitySpec) -> pl.DataFrame:
+    """The versions of keys in conflict as text, the way the duplicates CSV shows them."""
+    outcome = pl.when(pl.col(KEPT)).then(pl.lit("kept")).otherwise(pl.lit("dropped"))
+    return conflicts.select(
+        pl.lit(spec.name).alias(ENTITY),
+        pl.col(spec.key).alias(KEY),
+        outcome.alias(OUTCOME),
+        pl.col(ROW),
+        *[pl.col(c).cast(pl.String) for c in conflicts.columns if c not in (ROW, KEPT)],
+    )

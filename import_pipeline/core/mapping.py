@@ -7,6 +7,7 @@ not map along as extras (which validation turns into the JSONB `attributes`).
 """
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import polars as pl
 
@@ -14,7 +15,15 @@ from import_pipeline.core.derive import Derived
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import MissingColumns
 from import_pipeline.core.parse import ROW
+from import_pipeline.core.report import ONE_ROW_PER, SKIP_ROWS_WITHOUT
 from import_pipeline.core.rules import sanitised
+
+
+class Slice(NamedTuple):
+    """One entity's rows of a file, and how many of the file's rows it skipped, by reason."""
+
+    rows: pl.DataFrame
+    skipped: dict[str, int]
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,8 +57,9 @@ class SourceMapping:
     forward_fill: tuple[str, ...] = ()
     helpers: dict[str, Derived] = field(default_factory=dict)
 
-    def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, pl.DataFrame]:
-        """Entity name -> that entity's rows: `_row`, its fields as text, extra columns."""
+    def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, Slice]:
+        """Entity name -> that entity's rows (`_row`, its fields as text, extra columns)
+        and the rows it skipped."""
         frame = frame.rename({k: v for k, v in self.rename.items() if k in frame.columns})
         source = [c for c in frame.columns if c != ROW]
         self._require(set(self.forward_fill) | set(self.forward_fill_by), frame, file_name)
@@ -68,29 +78,34 @@ class SourceMapping:
 
     def _slice(
         self, frame: pl.DataFrame, mapping: EntityMapping, source: list[str], file_name: str
-    ) -> pl.DataFrame:
+    ) -> Slice:
         self._require(mapping.referenced() | set(mapping.attributes or ()), frame, file_name)
         rows = frame
+        skipped: dict[str, int] = {}
         if mapping.skip_rows_without:
             rows = rows.filter(
                 pl.all_horizontal(sanitised(c).is_not_null() for c in mapping.skip_rows_without)
             )
+            skipped[SKIP_ROWS_WITHOUT] = frame.height - rows.height
         if mapping.one_row_per:
             keys = [sanitised(c).alias(f"__key{i}") for i, c in enumerate(mapping.one_row_per)]
+            before = rows.height
             rows = rows.with_columns(keys).unique(
                 subset=[k.meta.output_name() for k in keys], keep="first", maintain_order=True
             )
+            skipped[ONE_ROW_PER] = before - rows.height
         fields = ENTITIES[mapping.entity].field_names
         if mapping.attributes is None:
             used = mapping.referenced()
             extras = [c for c in source if c not in used and c not in fields]
         else:
             extras = [c for c in mapping.attributes if c not in fields]
-        return rows.select(
+        columns = rows.select(
             ROW,
             *[derived.expr.alias(name) for name, derived in mapping.fields.items()],
             *extras,
         )
+        return Slice(columns, {reason: n for reason, n in skipped.items() if n})
 
     @staticmethod
     def _require(columns: set[str] | frozenset[str], frame: pl.DataFrame, file_name: str) -> None:

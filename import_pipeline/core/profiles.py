@@ -16,7 +16,7 @@ import polars as pl
 
 from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file
 from import_pipeline.core.errors import UnknownEntity
-from import_pipeline.core.mapping import SourceMapping
+from import_pipeline.core.mapping import Slice, SourceMapping
 from import_pipeline.core.parse import ROW, ReadOptions
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
 from import_pipeline.core.rules import CastOptions, Requirement
@@ -43,8 +43,9 @@ class Profile:
     mapping: SourceMapping | None = None
     require: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)
 
-    def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, pl.DataFrame]:
-        """Entity name -> the file's rows as that entity's text columns (plus extras)."""
+    def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, Slice]:
+        """Entity name -> the file's rows as that entity's text columns (plus extras), and
+        the rows the entity skipped."""
         if self.mapping is not None:
             return self.mapping.slices(frame, file_name)
         spec = self._canonical_entity(file_name)
@@ -52,7 +53,7 @@ class Profile:
         renames = {
             c: fields[c.strip().lower()] for c in frame.columns if c.strip().lower() in fields
         }
-        return {spec.name: frame.rename(renames).select(ROW, pl.exclude(ROW))}
+        return {spec.name: Slice(frame.rename(renames).select(ROW, pl.exclude(ROW)), {})}
 
     def reject_entity(self, file_name: str) -> str:
         """The entity whose rejects hold a file's records that could not be read into

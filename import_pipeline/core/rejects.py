@@ -1,4 +1,5 @@
-"""The rejects CSV a data engineer opens in a spreadsheet, fixes and drops back in."""
+"""The rejects (and duplicates) CSVs a data engineer opens in a spreadsheet, fixes and
+drops back in."""
 
 import io
 from pathlib import Path
@@ -21,16 +22,22 @@ def neutralised(name: str) -> pl.Expr:
     return pl.when(risky).then(pl.lit("'") + col).otherwise(col).alias(name)
 
 
-def rejects_csv(rejects: pl.DataFrame) -> bytes:
+def rejects_csv(rejects: pl.DataFrame, header: bool = True) -> bytes:
     """Original columns, then `_row` and `_errors` (`; `-separated), every cell safe."""
     buffer = io.BytesIO()
-    _spreadsheet_safe(rejects.lazy()).collect().write_csv(buffer)
+    _spreadsheet_safe(rejects.lazy()).collect().write_csv(buffer, include_header=header)
     return buffer.getvalue()
 
 
 def write_rejects_csv(rejects: pl.LazyFrame, path: Path) -> None:
     """The same CSV as `rejects_csv`, streamed to a file (a large batch's rejects)."""
     _spreadsheet_safe(rejects).sink_csv(path)
+
+
+def write_safe_csv(frame: pl.LazyFrame, path: Path) -> None:
+    """Any text frame (the duplicates) as a CSV with every cell safe, columns in order."""
+    names = frame.collect_schema().names()
+    frame.select(neutralised(c) for c in names).sink_csv(path)
 
 
 def _spreadsheet_safe(rejects: pl.LazyFrame) -> pl.LazyFrame:

@@ -17,7 +17,7 @@ also says where it came from (`_source` = `<file>:<row in that file>`).
 """
 
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,17 +26,18 @@ from typing import NamedTuple
 
 import polars as pl
 
+from import_pipeline.core.blank import without_blank
 from import_pipeline.core.columns import ERRORS, SOURCE
 from import_pipeline.core.csv_records import FIELD_COUNT
-from import_pipeline.core.dedupe import dedupe
+from import_pipeline.core.dedupe import dedupe, listed_conflicts
 from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
-from import_pipeline.core.errors import EmptyFile, MissingColumns, TooManyRejects
+from import_pipeline.core.errors import EmptyFile, MissingColumns
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.parse import ROW, read_blocks
 from import_pipeline.core.profiles import Profile
-from import_pipeline.core.report import StageReport
+from import_pipeline.core.report import BLANK, StageReport, summed
 from import_pipeline.core.rules import TIMESTAMP, CastOptions, Requirement
-from import_pipeline.core.validate import validate
+from import_pipeline.core.validate import empty_valid, validate
 
 BATCH_BYTES = 16 << 20
 """Bytes of a file's text read and validated at a time (pass 1): they bound staging
@@ -53,10 +54,14 @@ SAMPLE_EVERY = 100
 """One key in this many is kept to place the range boundaries."""
 
 DEFAULT_MAX_REJECT_RATE = 0.10
-"""Above this share of rejected rows a batch fails whole (a profile or run may change it)."""
+"""Above this share of rejected rows an entity fails its batch (a profile or run may
+change it)."""
 
 Write = Callable[[str, pl.DataFrame], None]
 """Receives (entity, rows): an entity's staged rows, one key range at a time, in key order."""
+
+Progress = Callable[[int, int], None]
+"""Receives (rows read, rows validated) of the batch so far, after every block of a file."""
 
 
 class LandedFile(NamedTuple):
@@ -75,6 +80,7 @@ class StagedEntity:
     valid_bytes: int = 0
     valid_parts: tuple[Path, ...] = ()
     reject_parts: tuple[Path, ...] = ()
+    duplicate_parts: tuple[Path, ...] = ()
     key_sample: pl.Series = field(default_factory=lambda: pl.Series(dtype=pl.String))
     rows: int = 0
 
@@ -97,12 +103,31 @@ class StagedBatch:
         return sum(e.report.rejected for e in self.entities.values())
 
     @property
+    def reached_validation(self) -> int:
+        return sum(e.report.reached_validation for e in self.entities.values())
+
+    @property
     def reject_rate(self) -> float:
-        return self.rejected / self.rows_read if self.rows_read else 0.0
+        """Rejected rows of the rows the rules judged (skipped rows never dilute it)."""
+        reached = self.reached_validation
+        return self.rejected / reached if reached else 0.0
 
     @property
     def rows_staged(self) -> int:
         return sum(e.rows for e in self.entities.values())
+
+    @property
+    def present(self) -> dict[str, StagedEntity]:
+        """The entities the batch's files feed (a file of products has no customers)."""
+        return {name: e for name, e in self.entities.items() if e.report.rows_read}
+
+    def duplicates(self) -> pl.LazyFrame:
+        """Every version of every key in conflict (`_entity`, `_key`, `_outcome`, `_row`,
+        the fields as text), entity by entity, key by key."""
+        parts = [pl.scan_ipc(p) for e in self.entities.values() for p in e.duplicate_parts]
+        if not parts:
+            return pl.LazyFrame()
+        return pl.concat(parts, how="diagonal_relaxed")
 
     def rejects(self) -> pl.LazyFrame:
         """Every entity's rejects in one frame (columns of all slices), entity by entity."""
@@ -112,7 +137,7 @@ class StagedBatch:
         return pl.concat(parts, how="diagonal_relaxed")
 
     def rejects_by_rule(self) -> dict[str, int]:
-        return _summed(e.report.rejects_by_rule for e in self.entities.values())
+        return summed(e.report.rejects_by_rule for e in self.entities.values())
 
     def deduped(self, write: Write, range_rows: int = RANGE_ROWS) -> "StagedBatch":
         """Pass 2: keep the newest row per key and hand each entity's rows to `write`,
@@ -133,6 +158,7 @@ def read_batch(
     workdir: Path,
     manifest: Manifest | None = None,
     batch_bytes: int = BATCH_BYTES,
+    progress: Progress | None = None,
 ) -> StagedBatch:
     """Pass 1: read, map and validate every file of a batch (a file, or a folder whose
     files are validated together); any unusable file fails the whole batch.
@@ -156,14 +182,18 @@ def read_batch(
         for read in read_blocks(landed.path, landed.name, workdir, profile.read, block):
             frame = read.rows.with_columns(pl.col(ROW) + rows_read)
             if frame.height:
-                for name, part in profile.slices(frame, landed.name).items():
+                filled, blank = without_blank(frame)
+                for name, (part, skipped) in profile.slices(filled, landed.name).items():
                     _require_columns(part, ENTITIES[name], landed.name)
-                    stagers[name].add(part, landed.name, rows_read)
+                    skipped = {BLANK: blank, **skipped} if blank else skipped
+                    stagers[name].add(part, landed.name, rows_read, skipped)
             if read.broken.height:
                 broken = read.broken.with_columns(pl.col(ROW) + rows_read)
                 stager = stagers[profile.reject_entity(landed.name)]
                 stager.add_broken(broken, landed.name, rows_read)
             file_rows += frame.height + read.broken.height
+            if progress is not None:
+                progress(rows_read + file_rows, sum(s.reached for s in stagers.values()))
         manifest.check_rows(landed.name, file_rows)
         rows_read += file_rows
     entities = {name: stager.staged() for name, stager in stagers.items()}
@@ -198,18 +228,6 @@ def stage_in_memory(
             yield result
 
 
-def check_reject_rate(batch: StagedBatch, max_rate: float) -> None:
-    """Fail the whole batch when too many rows are rejected: a file that bad is more
-    likely a wrong export than a few bad rows, and loading its remainder would mislead."""
-    if batch.reject_rate > max_rate:
-        raise TooManyRejects(
-            batch.file_name,
-            f"{batch.rejected} of {batch.rows_read} rows ({batch.reject_rate:.1%}) break "
-            f"validation rules, above the {max_rate:.1%} threshold",
-            "Fix the export (see the rejects report of this run), or raise the threshold.",
-        )
-
-
 class _EntityStager:
     """Pass 1 for one entity: validates each slice and spills its valid rows and rejects
     to the work folder as uncompressed Arrow IPC parts (a memory copy to write, a memory
@@ -230,10 +248,18 @@ class _EntityStager:
         self.samples: list[pl.Series] = []
         self.rows_read = self.valid = self.rejected = self.valid_bytes = 0
         self.by_rule: list[dict[str, int]] = []
+        self.skipped: list[dict[str, int]] = []
 
-    def add(self, part: pl.DataFrame, file_name: str, file_offset: int) -> None:
+    @property
+    def reached(self) -> int:
+        return self.valid + self.rejected
+
+    def add(
+        self, part: pl.DataFrame, file_name: str, file_offset: int, skipped: dict[str, int]
+    ) -> None:
         checked = validate(part, self.spec, self.cast, self.requirements)
-        self.rows_read += part.height
+        self.rows_read += part.height + sum(skipped.values())
+        self.skipped.append(skipped)
         if checked.valid.height:
             valid = checked.valid.with_columns(
                 pl.col(VERSION_FIELD).fill_null(pl.lit(self.landed_at).cast(TIMESTAMP))
@@ -266,7 +292,8 @@ class _EntityStager:
             rows_read=self.rows_read,
             valid=self.valid,
             rejected=self.rejected,
-            rejects_by_rule=_summed(self.by_rule),
+            skipped=summed(self.skipped),
+            rejects_by_rule=summed(self.by_rule),
         )
         sample = pl.concat(self.samples) if self.samples else pl.Series(dtype=pl.String)
         return StagedEntity(
@@ -286,16 +313,28 @@ class _EntityStager:
 
 def _deduped(part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int) -> StagedEntity:
     rows = duplicates = conflicting = 0
+    conflicts: list[Path] = []
     for paths in _key_ranges(part, spec, range_rows):
         result = dedupe(pl.scan_ipc(paths).collect(), spec)
         write(spec.name, result.rows)
         rows += result.rows.height
         duplicates += result.duplicates
         conflicting += result.conflicting_keys
+        if result.conflicts.height:
+            path = paths[0].with_name(f"duplicates-{len(conflicts):06}.arrow")
+            listed_conflicts(result.conflicts, spec).write_ipc(path, compression="uncompressed")
+            conflicts.append(path)
     if not part.valid_parts:
-        write(spec.name, _empty_valid(spec))
-    report = replace(part.report, duplicates=duplicates, conflicting_keys=conflicting)
-    return replace(part, report=report, rows=rows, valid_parts=(), key_sample=pl.Series())
+        write(spec.name, empty_valid(spec))
+    report = replace(part.report, duplicates=duplicates, conflicting_keys=conflicting, staged=rows)
+    return replace(
+        part,
+        report=report,
+        rows=rows,
+        valid_parts=(),
+        duplicate_parts=tuple(conflicts),
+        key_sample=pl.Series(),
+    )
 
 
 def _key_ranges(part: StagedEntity, spec: EntitySpec, range_rows: int) -> list[list[Path]]:
@@ -322,21 +361,6 @@ def _key_ranges(part: StagedEntity, spec: EntitySpec, range_rows: int) -> list[l
             ranges.setdefault(int(number), []).append(target)
         path.unlink()
     return [ranges[number] for number in sorted(ranges)]
-
-
-def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
-    """Counts per rule added up, the most frequent rule first."""
-    totals: dict[str, int] = {}
-    for each in counts:
-        for rule, n in each.items():
-            totals[rule] = totals.get(rule, 0) + n
-    return dict(sorted(totals.items(), key=lambda item: -item[1]))
-
-
-def _empty_valid(spec: EntitySpec) -> pl.DataFrame:
-    """No rows, but the typed columns a valid frame has."""
-    empty = pl.DataFrame(schema={ROW: pl.Int64, **{name: pl.String for name in spec.field_names}})
-    return validate(empty, spec, CastOptions()).valid
 
 
 def _require_columns(frame: pl.DataFrame, spec: EntitySpec, file_name: str) -> None:

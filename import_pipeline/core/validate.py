@@ -101,3 +101,9 @@ def _attributes(extras: list[str]) -> pl.Expr:
     if not extras:
         return pl.lit(None, pl.String).alias(ATTRIBUTES)
     return pl.struct(sanitised(c).alias(c) for c in extras).struct.json_encode().alias(ATTRIBUTES)
+
+
+def empty_valid(spec: EntitySpec) -> pl.DataFrame:
+    """No rows, but the typed columns a valid frame has."""
+    empty = pl.DataFrame(schema={ROW: pl.Int64, **{name: pl.String for name in spec.field_names}})
+    return validate(empty, spec, CastOptions()).valid

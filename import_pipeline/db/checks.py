@@ -44,6 +44,16 @@ def held_outstanding(conn: connection, tenant: str, entity: str) -> tuple[int, s
     return count, oldest
 
 
+def held_of_batch(conn: connection, partition_key: str, entity: str) -> int:
+    """How many rows of the entity that this batch held still wait for a parent."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM ingest.held_rows WHERE partition_key = %s AND entity = %s",
+            (partition_key, entity),
+        )
+        return cur.fetchone()[0]
+
+
 def unenforced_parents(conn: connection, spec: EntitySpec) -> list[str]:
     """Parents of `spec` whose foreign key is missing or NOT VALID in the database.
 

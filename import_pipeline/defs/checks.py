@@ -9,6 +9,7 @@ import polars as pl
 from psycopg2.extensions import connection
 
 from import_pipeline.core.entities import LINE_ITEMS, EntitySpec
+from import_pipeline.core.report import percent
 from import_pipeline.db import checks
 from import_pipeline.defs.partitions import batches
 
@@ -34,8 +35,8 @@ def check_specs(spec: EntitySpec) -> list[dg.AssetCheckSpec]:
                 HELD_ROWS,
                 asset=spec.name,
                 partitions_def=batches,
-                description="WARN while rows of this entity wait for a parent that has "
-                "not arrived (ingest.held_rows).",
+                description="WARN while rows of this entity that this batch held wait for a "
+                "parent that has not arrived (ingest.held_rows).",
             ),
             dg.AssetCheckSpec(
                 REFERENTIAL_INTEGRITY,
@@ -58,32 +59,61 @@ def check_specs(spec: EntitySpec) -> list[dg.AssetCheckSpec]:
 
 
 def reject_rate(
-    spec: EntitySpec, rejected: int, staged: int, max_rate: float
+    spec: EntitySpec, rejected: int, reached: int, max_rate: float
 ) -> dg.AssetCheckResult:
-    """Rate over the rows of this entity's slice that were either staged or rejected."""
-    seen = rejected + staged
-    rate = rejected / seen if seen else 0.0
+    """Rejected rows (by its rules or by the database) of the rows that reached the
+    entity's rules: skipped rows never dilute it."""
     return dg.AssetCheckResult(
-        asset_key=spec.name,
-        check_name=REJECT_RATE,
-        passed=rejected == 0,
-        severity=dg.AssetCheckSeverity.ERROR if rate > max_rate else dg.AssetCheckSeverity.WARN,
-        metadata={"rejected": rejected, "reject_rate": round(rate, 6), "threshold": max_rate},
+        asset_key=spec.name, check_name=REJECT_RATE, **_rate(rejected, reached, max_rate)
     )
 
 
+def reject_rate_evaluation(
+    spec: EntitySpec, rejected: int, reached: int, max_rate: float, partition: str
+) -> dg.AssetCheckEvaluation:
+    """The same judgement, logged by staging when the batch fails before the entity
+    step runs: a batch with too many rejects shows its check as ERROR, not unevaluated."""
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(spec.name),
+        check_name=REJECT_RATE,
+        partition=partition,
+        **_rate(rejected, reached, max_rate),
+    )
+
+
+def _rate(rejected: int, reached: int, max_rate: float) -> dict:
+    rate = rejected / reached if reached else 0.0
+    over = rate > max_rate
+    return {
+        "passed": rejected == 0,
+        "severity": dg.AssetCheckSeverity.ERROR if over else dg.AssetCheckSeverity.WARN,
+        "description": f"{rejected} of {reached} rows rejected ({percent(rate, max_rate)}), "
+        f"{'above' if over else 'within'} the {percent(max_rate, max_rate)} threshold",
+        "metadata": {
+            "rejected": rejected,
+            "reached_validation": reached,
+            "reject_rate": round(rate, 6),
+            "threshold": max_rate,
+        },
+    }
+
+
 def held_rows(
-    conn: connection, spec: EntitySpec, tenant: str, held_now: int
+    conn: connection, spec: EntitySpec, batch: str, tenant: str, held_now: int
 ) -> dg.AssetCheckResult:
+    """WARN while rows this batch held still wait; other batches' held rows are shown
+    but judge their own batches."""
+    waiting = checks.held_of_batch(conn, batch, spec.name)
     outstanding, oldest = checks.held_outstanding(conn, tenant, spec.name)
     return dg.AssetCheckResult(
         asset_key=spec.name,
         check_name=HELD_ROWS,
-        passed=outstanding == 0,
+        passed=waiting == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "held_by_this_batch": held_now,
-            "held_outstanding": outstanding,
+            "still_held_from_this_batch": waiting,
+            "held_outstanding_all_batches": outstanding,
             "oldest_held_at": oldest or "none",
         },
     )

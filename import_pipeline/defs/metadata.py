@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+from import_pipeline.core.dedupe import ENTITY, KEY, OUTCOME
 from import_pipeline.core.parse import ROW
 from import_pipeline.core.report import LoadCounts
 from import_pipeline.core.stage import StagedBatch
@@ -12,28 +13,70 @@ PREVIEW_ROWS = 20
 
 Metadata = dict[str, dg.MetadataValue | int | float | str]
 
+STAGE_COLUMNS = ("read", "staged", "rejected", "skipped", "duplicates")
+LOAD_COLUMNS = ("inserted", "updated", "unchanged", "stale", "held", "resolved")
+
 
 def stage_metadata(staged: StagedBatch) -> Metadata:
-    """Per entity: rows read, valid, rejected, duplicates dropped, keys in conflict."""
+    """Per entity the batch feeds: every row read accounted for (staged, rejected,
+    skipped, duplicates), the keys in conflict and the entity's reject rate. Entities the
+    batch does not feed get no keys, so their plots do not gain zeros."""
     values: Metadata = {}
-    for entity, part in staged.entities.items():
-        report = part.report
-        values[f"{entity}/rows_read"] = report.rows_read
-        values[f"{entity}/valid"] = report.valid
-        values[f"{entity}/rejected"] = report.rejected
-        values[f"{entity}/duplicates"] = report.duplicates
-        values[f"{entity}/conflicting_keys"] = report.conflicting_keys
+    for entity, part in staged.present.items():
+        for name, value in part.report.accounting().items():
+            if not isinstance(value, dict):
+                values[f"{entity}/{name}"] = value
     return values
 
 
+def skipped_by_reason(staged: StagedBatch) -> dg.MetadataValue:
+    lines = ["| entity | reason | rows |", "|---|---|---:|"]
+    lines += [
+        f"| {entity} | `{reason}` | {n} |"
+        for entity, part in staged.present.items()
+        for reason, n in part.report.skipped.items()
+    ]
+    return dg.MetadataValue.md("\n".join(lines) if len(lines) > 2 else "no rows skipped")
+
+
 def load_metadata(staged: int, counts: LoadCounts, seconds: float) -> Metadata:
+    values: Metadata = {"rows_staged": staged, **counts.as_dict()}
+    values["rejected_by_database"] = values.pop("rejected")
     return {
-        "rows_staged": staged,
-        **counts.as_dict(),
+        **values,
         "dagster/row_count": staged,
         "duration_s": round(seconds, 3),
         "rows_per_s": round(staged / seconds, 1) if seconds > 0 else 0.0,
     }
+
+
+def summary_table(rows: dict[str, dict]) -> dg.MetadataValue:
+    """The batch on one table, an entity a row: what staging and the load did with its
+    rows (the load's columns stay empty until it ran)."""
+    columns = [*STAGE_COLUMNS, "reject_rate", *LOAD_COLUMNS]
+    records = [
+        dg.TableRecord({"entity": entity, **{c: _cell(row.get(c)) for c in columns}})
+        for entity, row in rows.items()
+    ]
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("entity", "string"),
+            *[dg.TableColumn(c, "float" if c == "reject_rate" else "int") for c in columns],
+        ]
+    )
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def _cell(value: int | float | None) -> int | float | str:
+    """A table cell: every record needs every column; a count not known yet is blank."""
+    return "" if value is None else value
+
+
+def file_link(path: str | None, link: str | None, nothing: str) -> dg.MetadataValue:
+    """A staged file as a presigned link when there is one, else its path."""
+    if link:
+        return dg.MetadataValue.url(link)
+    return dg.MetadataValue.path(path or nothing)
 
 
 def rejects_by_rule(counts: dict[str, int]) -> dg.MetadataValue:
@@ -52,7 +95,7 @@ def rejects_preview(rejects: pl.DataFrame) -> dg.MetadataValue:
             {
                 "row": row[ROW],
                 "errors": "; ".join(row[ERRORS]),
-                "values": ", ".join(f"{c}={row[c]!r}" for c in raw if row[c] is not None)[:500],
+                "values": _values(row, raw),
             }
         )
         for row in head.iter_rows(named=True)
@@ -65,3 +108,38 @@ def rejects_preview(rejects: pl.DataFrame) -> dg.MetadataValue:
         ]
     )
     return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def duplicates_preview(duplicates: pl.DataFrame) -> dg.MetadataValue:
+    """The first versions of keys in conflict: which was kept, which dropped, and their
+    values."""
+    if duplicates.height == 0:
+        return dg.MetadataValue.md("no conflicting duplicates")
+    head = duplicates.head(PREVIEW_ROWS)
+    fields = [c for c in head.columns if c not in (ENTITY, KEY, OUTCOME, ROW)]
+    records = [
+        dg.TableRecord(
+            {
+                "entity": row[ENTITY],
+                "key": row[KEY],
+                "version": row[OUTCOME],
+                "row": row[ROW],
+                "values": _values(row, fields),
+            }
+        )
+        for row in head.iter_rows(named=True)
+    ]
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("entity", "string"),
+            dg.TableColumn("key", "string"),
+            dg.TableColumn("version", "string"),
+            dg.TableColumn("row", "int"),
+            dg.TableColumn("values", "string"),
+        ]
+    )
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def _values(row: dict, columns: list[str]) -> str:
+    return ", ".join(f"{c}={row[c]!r}" for c in columns if row[c] is not None)[:500]

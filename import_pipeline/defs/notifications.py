@@ -7,22 +7,19 @@ fail or block a load: every delivery problem is logged and the sensor moves on.
 import dagster as dg
 
 from import_pipeline.core.notify import body_of, post
-from import_pipeline.db import ledger
-from import_pipeline.defs.assets.staged_batch import REJECTS_FILE
+from import_pipeline.db import ledger, report
 from import_pipeline.defs.jobs import import_batch
-from import_pipeline.defs.resources import Notifier, PostgresResource, StagingArea
+from import_pipeline.defs.resources import Notifier, PostgresResource
 
 PARTITION_TAG = "dagster/partition"
 
 
-def summary(
-    run: dg.DagsterRun, status: str, postgres: PostgresResource, staging: StagingArea, ui: str
-) -> dict:
+def summary(run: dg.DagsterRun, status: str, postgres: PostgresResource, ui: str) -> dict:
     """Batch, tenant, status, counts, rejects file and a UI link, from the ledger row."""
     key = run.tags.get(PARTITION_TAG, "")
     with postgres.connect() as conn:
         row = ledger.outcome(conn, key) or {}
-    rejected = (row.get("counts") or {}).get("staged_batch", {}).get("rejected", 0)
+        rejects_file, duplicates_file = report.files(conn, key)
     return {
         "batch": key,
         "tenant": row.get("tenant"),
@@ -33,7 +30,8 @@ def summary(
         "rows_total": row.get("rows_total"),
         "counts": row.get("counts") or {},
         "error": row.get("error"),
-        "rejects_file": staging.path(key, REJECTS_FILE) if rejected else None,
+        "rejects_file": rejects_file,
+        "duplicates_file": duplicates_file,
         "run_id": run.run_id,
         "ui_url": f"{ui.rstrip('/')}/runs/{run.run_id}",
     }
@@ -44,13 +42,12 @@ def notify(
     status: str,
     notifier: Notifier,
     postgres: PostgresResource,
-    staging: StagingArea,
 ) -> None:
     if not notifier.urls:
         return
     run = context.dagster_run
     try:
-        body = body_of(summary(run, status, postgres, staging, notifier.ui_base_url))
+        body = body_of(summary(run, status, postgres, notifier.ui_base_url))
     except Exception as exc:  # a notification must never stop the sensor
         context.log.warning(f"no notification for run {run.run_id}: {exc}")
         return
@@ -79,10 +76,9 @@ def notify_on_success(
     context: dg.RunStatusSensorContext,
     notifier: Notifier,
     postgres: PostgresResource,
-    staging: StagingArea,
 ) -> None:
     """Posts the summary of every successful import run to the webhooks."""
-    notify(context, "succeeded", notifier, postgres, staging)
+    notify(context, "succeeded", notifier, postgres)
 
 
 @dg.run_failure_sensor(
@@ -93,7 +89,6 @@ def notify_on_failure(
     context: dg.RunFailureSensorContext,
     notifier: Notifier,
     postgres: PostgresResource,
-    staging: StagingArea,
 ) -> None:
     """Posts the summary (with the ledger's error) of every failed import run to the webhooks."""
-    notify(context, "failed", notifier, postgres, staging)
+    notify(context, "failed", notifier, postgres)

@@ -232,6 +232,14 @@ class StagingArea(S3Backed):
         shutil.move(source, path)
         return str(path)
 
+    def link(self, partition_key: str, name: str, expires_hours: float) -> str | None:
+        """On S3, a presigned download link to a staged file (a rejects CSV); None on a
+        local folder, whose path is the link."""
+        if not self.is_s3:
+            return None
+        seconds = int(expires_hours * 3600)
+        return s3.presigned_url(self.client(), self.location, f"{partition_key}/{name}", seconds)
+
     def clear(self, partition_key: str, folder: str) -> None:
         """Remove a staged folder, so a re-run's output never mixes with an older one."""
         if self.is_s3:
@@ -265,6 +273,9 @@ class ImportSettings(dg.ConfigurableResource):
     foreign keys on one core per connection."""
     held_max_age_hours: float = 72.0
     stuck_after_hours: float = 6.0
+    rejects_link_hours: float = 24.0
+    """How long the presigned links to a batch's rejects and duplicates (S3 staging) work;
+    S3 accepts at most 7 days (168)."""
 
 
 class Notifier(dg.ConfigurableResource):

@@ -107,6 +107,12 @@ def upload(client: Any, location: S3Location, key: str, source: Path) -> str:
     return location.uri(key)
 
 
+def presigned_url(client: Any, location: S3Location, key: str, expires_seconds: int) -> str:
+    """A link that downloads the object without credentials until it expires."""
+    params = {"Bucket": location.bucket, "Key": f"{location.prefix}{key}"}
+    return client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_seconds)
+
+
 def remove_prefix(client: Any, location: S3Location, under: str) -> None:
     """Delete every object below `under` (a staged folder a new run replaces)."""
     keys = [r.key for r in list_prefix(client, location, under)]

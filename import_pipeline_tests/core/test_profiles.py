@@ -141,11 +141,12 @@ entities:
     )
     slices = profile_from_file(path).slices(source, "shop_1.csv")
     assert_frame_equal(
-        slices["orders"].select("order_id", "status"),
+        slices["orders"].rows.select("order_id", "status"),
         pl.DataFrame({"order_id": ["A", "C9"], "status": ["completed", "cancelled"]}),
     )
+    assert (slices["orders"].skipped, slices["line_items"].skipped) == ({"one_row_per": 1}, {})
     assert_frame_equal(
-        slices["line_items"].drop(ROW),
+        slices["line_items"].rows.drop(ROW),
         pl.DataFrame(
             {
                 "line_item_id": ["A-1", "A-2", "C9-1"],

@@ -121,8 +121,29 @@ def test_a_file_at_11_percent_rejects_fails_whole_and_commits_nothing(
     )
     assert not result.success
     ((status, error),) = query(pipeline_env, "SELECT status, error FROM ingest.files")
-    assert status == "failed" and "TooManyRejects" in error and "11.0%" in error
+    assert status == "failed" and "TooManyRejects" in error and "11.0 %" in error
     assert query(pipeline_env, "SELECT count(*) FROM commerce.customers") == [(0,)]
+
+
+def test_a_batch_over_the_threshold_writes_its_rejects_report_then_fails(
+    defs, instance, landing, pipeline_env, staging
+):
+    result = drop_and_run(
+        defs, instance, landing, pipeline_env, "customers_11pct.csv", customers(100, 11)
+    )
+    assert not result.success
+    assert query(pipeline_env, "SELECT count(*) FROM ingest.rejects") == [(11,)]
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    report = failure.step_failure_data.user_failure_data.metadata
+    assert report["error"].value == "TooManyRejects"
+    assert "email:format" in report["rejects_by_rule"].value
+    assert len(report["rejects_preview"].value.records) == 11
+    rejects = pl.read_csv(report["rejects_file"].value, infer_schema=False)
+    assert rejects.height == 11 and set(rejects["_errors"]) == {"email:format"}
+    evaluation = check(result, "customers", "reject_rate")
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.metadata["rejected"].value == 11
+    assert query(pipeline_env, "SELECT rows_read, rows_rejected FROM ingest.files") == [(100, 11)]
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """A folder batch dropped into S3 loads together, staged on S3, into Postgres."""
 
 import json
+import urllib.request
 
 import dagster as dg
 import polars as pl
@@ -8,7 +9,7 @@ import pytest
 
 from import_pipeline.definitions import defs as load_definitions
 from import_pipeline.defs.resources import LandingZone, S3Connection
-from import_pipeline_tests.support import csv_bytes, put, query, run, s3_tick
+from import_pipeline_tests.support import csv_bytes, materialization, put, query, run, s3_tick
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgres]
 
@@ -91,6 +92,24 @@ def test_a_folder_loads_as_one_batch_in_fk_order_with_staging_on_s3(
         Bucket=s3_bucket, Key=f"staging/{request.partition_key}/rejects.csv"
     )["Body"].read()
     assert pl.read_csv(rejects)["_source"].to_list() == ["customers_a.csv:2"]
+
+
+def test_the_rejects_of_a_batch_staged_on_s3_download_from_a_presigned_link(
+    env, instance, client, s3_bucket
+):
+    put(client, s3_bucket, "landing/acme/customers_1.csv", csv_bytes(CUSTOMERS * 3))
+    (request,) = s3_tick(instance, landing(s3_bucket), env).run_requests
+    config = {
+        "resources": {"settings": {"config": {"max_reject_rate": 0.5, "rejects_link_hours": 1}}}
+    }
+    result = run(load_definitions(), instance, request, config)
+    link = materialization(result, "staged_batch")["rejects_file"]
+    assert link.startswith("http") and "Expires=" in link
+    with urllib.request.urlopen(link) as response:
+        downloaded = response.read()
+    stored = client.get_object(Bucket=s3_bucket, Key=f"staging/{request.partition_key}/rejects.csv")
+    assert downloaded == stored["Body"].read()
+    assert pl.read_csv(downloaded)["email"].to_list() == ["not-an-email"] * 3
 
 
 def test_a_manifest_that_disagrees_fails_the_batch_naming_the_file(

@@ -19,7 +19,7 @@ from import_pipeline.core.rejects import rejects_csv
 from import_pipeline.core.report import LoadCounts
 from import_pipeline.core.validate import ERRORS
 from import_pipeline.db import checks as check_sql
-from import_pipeline.db import ledger, upsert
+from import_pipeline.db import ledger, report, upsert
 from import_pipeline.db.sql import BATCH
 from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.assets.staged_batch import staged_folder
@@ -69,7 +69,10 @@ def load_staged(
     postgres: PostgresResource,
     staging: StagingArea,
     settings: ImportSettings,
-) -> dg.MaterializeResult:
+) -> list[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Load the entity's staged rows; report them as a materialization when the batch
+    feeds the entity or its load changed the table (held rows resolved or expired), else
+    only the checks that still judge this batch (an absent entity is no zero-row load)."""
     key = context.partition_key
     started = time.monotonic()
     wanted = {
@@ -102,18 +105,43 @@ def load_staged(
                 counts = loaded + settled
                 ledger.record(conn, key, spec.name, counts.as_dict())
                 ledger.finish_if_complete(conn, key, list(ENTITIES))
+                accounting = report.accounting(conn, key)
+                staged = accounting.get(spec.name)
+                rejected = check_sql.rejected(conn, key, spec.name)
                 results = _check_results(
-                    conn, loaders, spec, batch, total, counts, settings, staging, wanted
+                    conn, loaders, spec, batch, staged, rejected, counts, settings, staging, wanted
                 )
-    return dg.MaterializeResult(
-        asset_key=spec.name,
-        metadata={
-            **metadata.load_metadata(total, counts, time.monotonic() - started),
-            "db_rejects_file": dg.MetadataValue.path(db_rejects_file or "no rejects"),
-            **(_quality(staging, key) if spec is PRODUCTS else {}),
-        },
-        check_results=results,
-    )
+    if staged is None and not (counts.resolved or counts.expired):
+        # A batch of orders without their lines still has its order totals checked.
+        totals = ORDERS.name in accounting
+        return [r for r in results if totals and r.check_name == checks.ORDER_TOTALS]
+    return [
+        dg.MaterializeResult(
+            asset_key=spec.name,
+            metadata={
+                **_accounting(staged, rejected),
+                **metadata.load_metadata(total, counts, time.monotonic() - started),
+                "db_rejects_file": dg.MetadataValue.path(db_rejects_file or "no rejects"),
+                **(_quality(staging, key) if spec is PRODUCTS else {}),
+            },
+            check_results=[
+                r for r in results if staged is not None or r.check_name != checks.REJECT_RATE
+            ],
+        )
+    ]
+
+
+def _accounting(staged: dict | None, rejected: int) -> metadata.Metadata:
+    """The entity's rows as staging accounted for them; `rejected` counts the database's
+    refusals too, the same number as the reject_rate check."""
+    if staged is None:
+        return {"rejected": rejected}
+    return {
+        "read": staged["read"],
+        "skipped": staged["skipped"],
+        "duplicates": staged["duplicates"],
+        "rejected": rejected,
+    }
 
 
 def _quality(staging: StagingArea, key: str) -> metadata.Metadata:
@@ -138,21 +166,23 @@ def _check_results(
     loaders: list[connection],
     spec: EntitySpec,
     batch: ledger.Batch,
-    staged: int,
+    staged: dict | None,
+    rejected: int,
     counts: LoadCounts,
     settings: ImportSettings,
     staging: StagingArea,
     wanted: set[str],
 ) -> list[dg.AssetCheckResult]:
-    """The entity's selected checks (all of them, unless a run selected fewer)."""
+    """The entity's selected checks (all of them, unless a run selected fewer), over the
+    rows that reached its rules and the rows this batch held."""
     results = []
     if checks.REJECT_RATE in wanted:
-        rejected = check_sql.rejected(conn, batch.partition_key, spec.name)
-        results.append(
-            checks.reject_rate(spec, rejected, staged - counts.rejected, settings.max_reject_rate)
-        )
+        reached = staged["valid"] + staged["rejected"] if staged else 0
+        threshold = staged["threshold"] if staged else settings.max_reject_rate
+        results.append(checks.reject_rate(spec, rejected, reached, threshold))
     if spec.parents and checks.HELD_ROWS in wanted:
-        results.append(checks.held_rows(conn, spec, batch.tenant, counts.held))
+        held = checks.held_rows(conn, spec, batch.partition_key, batch.tenant, counts.held)
+        results.append(held)
     if spec.parents and checks.REFERENTIAL_INTEGRITY in wanted:
         results.append(checks.referential_integrity(conn, spec, batch.tenant))
     if spec is LINE_ITEMS and checks.ORDER_TOTALS in wanted:

@@ -2,19 +2,22 @@
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from psycopg2.extensions import connection
 
+from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.profiles import load_profile
-from import_pipeline.core.rejects import write_rejects_csv
-from import_pipeline.core.stage import StagedBatch, check_reject_rate, read_batch
-from import_pipeline.db import ledger
-from import_pipeline.defs import metadata
+from import_pipeline.core.reject_rate import too_many_rejects
+from import_pipeline.core.rejects import write_rejects_csv, write_safe_csv
+from import_pipeline.core.stage import StagedBatch, read_batch
+from import_pipeline.db import ledger, report
+from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import (
@@ -25,12 +28,35 @@ from import_pipeline.defs.resources import (
 )
 
 REJECTS_FILE = "rejects.csv"
+DUPLICATES_FILE = "duplicates.csv"
 STEP = "staged_batch"
 
 
 def staged_folder(entity: str) -> str:
     """The staging area's folder of an entity's staged rows: Parquet files in key order."""
     return entity
+
+
+class StagingProgress:
+    """Mirrors rows read and validated into the ledger after every block of a file, and
+    logs them at most every LOG_EVERY seconds, so a large file shows life from the start."""
+
+    LOG_EVERY = 5.0
+
+    def __init__(self, context: dg.AssetExecutionContext, conn: connection):
+        self.context, self.conn = context, conn
+        self.started = self.logged = time.monotonic()
+
+    def __call__(self, read: int, validated: int) -> None:
+        report.staging_progress(self.conn, self.context.partition_key, read, validated)
+        now = time.monotonic()
+        if now - self.logged < self.LOG_EVERY:
+            return
+        self.logged = now
+        rate = read / (now - self.started)
+        self.context.log.info(
+            f"staging: {read:,} rows read, {validated:,} validated, {rate:,.0f} rows/s"
+        )
 
 
 @dg.asset(partitions_def=batches, group_name=IMPORT_GROUP, kinds={"polars", "parquet"})
@@ -40,13 +66,15 @@ def staged_batch(
     landing: LandingZone,
     staging: StagingArea,
     settings: ImportSettings,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
     """Reads the landed batch (a file, or every file of a marked folder) once, checks every
     row against its entity's rules, keeps the newest row per key and stages Parquet per
     entity plus a rejects CSV. A file that cannot be loaded fails the batch here with a
-    named error, before anything reaches the tables."""
+    named error, before anything reaches the tables; a batch with too many rejects writes
+    its rejects report first, then fails."""
     key = context.partition_key
     started = time.monotonic()
+    failure_report: metadata.Metadata = {}
     with postgres.connect() as conn:
         batch = ledger.get(conn, key)
         if batch is None:
@@ -55,50 +83,79 @@ def staged_batch(
                 "the landing sensors, so drop the file into the landing zone instead."
             )
         ledger.start(conn, key, context.run_id)
+        report.reset(conn, key)
         with (
             ledger.failures_recorded(conn, key, context.run_id),
-            named_failure(),
+            named_failure(failure_report),
             tempfile.TemporaryDirectory(prefix="stage-") as work,
         ):
             workdir = Path(work)
             files, manifest = landing.fetch_batch(
                 batch.uri, batch.version, batch.file_name, workdir
             )
+            context.log.info(f"staging: reading {len(files)} file(s) of {batch.file_name}")
             profile = load_profile(batch.profile)
-            read = read_batch(files, batch.file_name, batch.landed_at, profile, workdir, manifest)
-            check_reject_rate(read, profile.reject_threshold(settings.max_reject_rate))
-            staged = _stage(read, key, staging, settings.chunk_rows)
-            rejects_path = _write_rejects(staged, key, staging, workdir)
-            preview = staged.rejects().head(metadata.PREVIEW_ROWS).collect()
-            for entity, part in staged.entities.items():
-                ledger.save_rejects(conn, key, entity, part.rejects())
+            threshold = profile.reject_threshold(settings.max_reject_rate)
+            read = read_batch(
+                files,
+                batch.file_name,
+                batch.landed_at,
+                profile,
+                workdir,
+                manifest,
+                progress=StagingProgress(context, conn),
+            )
+            failure = too_many_rejects(read, threshold)
+            context.log.info(
+                f"staging: {read.rows_read:,} rows read, {read.reached_validation:,} validated, "
+                f"{read.rejected:,} rejected; "
+                + ("writing the rejects report" if failure else "deduping and writing")
+            )
+            staged = read if failure else _stage(read, key, staging, settings.chunk_rows)
+            values = {
+                "uri": batch.uri,
+                "tenant": batch.tenant,
+                "profile": batch.profile,
+                "files": len(files),
+                **_summary(staged),
+                **_publish(conn, key, staged, staging, workdir, threshold, settings),
+                "duration_s": round(time.monotonic() - started, 3),
+                **metadata.stage_metadata(staged),
+            }
+            if failure is not None:
+                for event in _reject_rate_evaluations(staged, threshold, key):
+                    context.log_event(event)
+                # NOTE: events logged by the step are only stored when it yields; the
+                # observation (the report of a batch that stages nothing) flushes them.
+                outcome = {"outcome": f"failed: {failure}"}
+                yield dg.AssetObservation(
+                    asset_key=STEP,
+                    partition=key,
+                    description=str(failure),
+                    metadata={**outcome, **values},
+                )
+                failure_report.update(values)
+                raise failure
             ledger.set_total(conn, key, staged.rows_staged)
             ledger.record(conn, key, STEP, _summary(staged))
-    return dg.MaterializeResult(
-        metadata={
-            "uri": batch.uri,
-            "tenant": batch.tenant,
-            "profile": batch.profile,
-            "files": len(files),
-            **_summary(staged),
-            "rejects_by_rule": metadata.rejects_by_rule(staged.rejects_by_rule()),
-            "rejects_preview": metadata.rejects_preview(preview),
-            "rejects_file": dg.MetadataValue.path(rejects_path or "no rejects"),
-            "duration_s": round(time.monotonic() - started, 3),
-            **metadata.stage_metadata(staged),
-        }
-    )
+    yield dg.MaterializeResult(metadata=values)
 
 
 @contextmanager
-def named_failure() -> Iterator[None]:
-    """Show a file-level error in the UI as what it is (name, file, fix), not a traceback."""
+def named_failure(report_so_far: metadata.Metadata | None = None) -> Iterator[None]:
+    """Show a file-level error in the UI as what it is (name, file, fix), not a traceback,
+    with whatever report the batch wrote before it failed (its rejects)."""
     try:
         yield
     except ImportFileError as exc:
         raise dg.Failure(
             description=str(exc),
-            metadata={"error": type(exc).__name__, "file": exc.file_name, "fix": exc.fix},
+            metadata={
+                "error": type(exc).__name__,
+                "file": exc.file_name,
+                "fix": exc.fix,
+                **(report_so_far or {}),
+            },
             allow_retries=False,
         ) from exc
 
@@ -119,15 +176,77 @@ def _stage(read: StagedBatch, key: str, staging: StagingArea, row_group: int) ->
     return read.deduped(write)
 
 
-def _write_rejects(
-    staged: StagedBatch, key: str, staging: StagingArea, workdir: Path
-) -> str | None:
-    """The batch's rejects CSV, streamed to disk and then into the staging area."""
-    if not staged.rejected:
-        return None
-    path = workdir / REJECTS_FILE
-    write_rejects_csv(staged.rejects(), path)
-    return staging.put_file(path, key, REJECTS_FILE)
+def _publish(
+    conn: connection,
+    key: str,
+    staged: StagedBatch,
+    staging: StagingArea,
+    workdir: Path,
+    threshold: float,
+    settings: ImportSettings,
+) -> metadata.Metadata:
+    """Write the batch's report where people and later steps find it: rejects and keys in
+    conflict in Postgres and as CSVs beside the staged output, every entity's rows
+    accounted for in the ledger; return it as metadata."""
+    for entity, part in staged.entities.items():
+        ledger.save_rejects(conn, key, entity, part.rejects())
+    report.save_duplicates(conn, key, staged.duplicates().collect_batches())
+    rejects_path = duplicates_path = None
+    if staged.rejected:
+        rejects_path = _put(
+            staged.rejects(), write_rejects_csv, key, staging, workdir, REJECTS_FILE
+        )
+    if any(e.report.conflicting_keys for e in staged.entities.values()):
+        duplicates_path = _put(
+            staged.duplicates(), write_safe_csv, key, staging, workdir, DUPLICATES_FILE
+        )
+    accounting = {
+        name: {**part.report.accounting(), "valid": part.report.valid, "threshold": threshold}
+        for name, part in staged.present.items()
+    }
+    report.record(conn, key, accounting, rejects_path, duplicates_path)
+    hours = settings.rejects_link_hours
+    rejects_link = rejects_path and staging.link(key, REJECTS_FILE, hours)
+    duplicates_link = duplicates_path and staging.link(key, DUPLICATES_FILE, hours)
+    return {
+        "summary": metadata.summary_table(accounting),
+        "rejects_by_rule": metadata.rejects_by_rule(staged.rejects_by_rule()),
+        "skipped_by_reason": metadata.skipped_by_reason(staged),
+        "rejects_preview": metadata.rejects_preview(
+            staged.rejects().head(metadata.PREVIEW_ROWS).collect()
+        ),
+        "rejects_file": metadata.file_link(rejects_path, rejects_link, "no rejects"),
+        "duplicates_preview": metadata.duplicates_preview(
+            staged.duplicates().head(metadata.PREVIEW_ROWS).collect()
+        ),
+        "duplicates_file": metadata.file_link(
+            duplicates_path, duplicates_link, "no conflicting duplicates"
+        ),
+    }
+
+
+def _put(
+    frame: pl.LazyFrame,
+    write: Callable[[pl.LazyFrame, Path], None],
+    key: str,
+    staging: StagingArea,
+    workdir: Path,
+    name: str,
+) -> str:
+    """A report CSV (rejects or duplicates), streamed to disk, then into the staging area."""
+    path = workdir / name
+    write(frame, path)
+    return staging.put_file(path, key, name)
+
+
+def _reject_rate_evaluations(
+    staged: StagedBatch, threshold: float, key: str
+) -> Iterator[dg.AssetCheckEvaluation]:
+    for name, part in staged.present.items():
+        r = part.report
+        yield checks.reject_rate_evaluation(
+            ENTITIES[name], r.rejected, r.reached_validation, threshold, key
+        )
 
 
 def _summary(staged: StagedBatch) -> dict[str, int | float]:
@@ -135,5 +254,7 @@ def _summary(staged: StagedBatch) -> dict[str, int | float]:
         "rows_read": staged.rows_read,
         "rows_staged": staged.rows_staged,
         "rejected": staged.rejected,
+        "skipped": sum(e.report.rows_skipped for e in staged.entities.values()),
+        "duplicates": sum(e.report.duplicates for e in staged.entities.values()),
         "reject_rate": round(staged.reject_rate, 6),
     }
