@@ -545,10 +545,12 @@ def _constraint_label(exc: Exception) -> str:
 def settle_held(
     conn: connection, spec: EntitySpec, tenant: str, max_age_seconds: float
 ) -> LoadCounts:
-    """Expire held rows past the max age, then load those whose parents exist now."""
+    """Recheck what held rows miss, expire those past the max age, then load those whose
+    parents exist now."""
     if not spec.parents:
         return LoadCounts()
     with conn, conn.cursor() as cur:
+        held.recheck_missing(cur, spec, tenant)
         expired = held.expire(cur, spec, tenant, max_age_seconds)
     return LoadCounts(expired=expired, resolved=resolve_held(conn, spec, tenant))
 
