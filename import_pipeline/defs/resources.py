@@ -265,6 +265,10 @@ class ImportSettings(dg.ConfigurableResource):
     foreign keys on one core per connection."""
     held_max_age_hours: float = 72.0
     stuck_after_hours: float = 6.0
+    step_retries: int = 3
+    """Retries of a step that failed for a transient database error (a lost connection, a
+    timeout, a serialization failure), the first after `retry_backoff_seconds`, doubling."""
+    retry_backoff_seconds: float = 5.0
 
 
 class Notifier(dg.ConfigurableResource):

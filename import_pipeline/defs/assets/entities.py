@@ -8,6 +8,7 @@ orders and products are. A subset (one entity re-materialised from the UI) loads
 what is selected, in the same order.
 """
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -15,11 +16,15 @@ from functools import partial
 import dagster as dg
 
 from import_pipeline.core.entities import ENTITIES, EntitySpec
-from import_pipeline.defs.assets.loading import load_staged
+from import_pipeline.db import ledger
+from import_pipeline.db.failures import LoadCancelled
+from import_pipeline.defs.assets.loading import claim, load_staged
+from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.checks import check_specs
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
+from import_pipeline.defs.step_failures import transient_retried
 
 DESCRIPTIONS = {
     "customers": "Upserts the batch's customers into commerce.customers (newer `updated_at` "
@@ -61,32 +66,67 @@ def load_entities(
     postgres: PostgresResource,
     staging: StagingArea,
     settings: ImportSettings,
+    batch_lock: BatchLock,
 ) -> Iterator[dg.MaterializeResult]:
     """Loads the selected entities, each as soon as its selected parents are loaded, and
     reports them in foreign-key order. When a load fails, the entities that do not
-    depend on it are still loaded and reported before the step fails with its error."""
+    depend on it are still loaded and reported before the step fails with its error (a
+    transient database error is retried). Terminate stops every load within a chunk and
+    reports what had completed."""
     selected = [e for e in ENTITIES.values() if dg.AssetKey(e.name) in context.selected_asset_keys]
-    failure: Exception | None = None
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="entity") as pool:
-        loads: dict[str, Future[dg.MaterializeResult]] = {}
-        for entity in selected:
-            parents = [loads[p.entity] for p in entity.parents if p.entity in loads]
-            load = partial(load_staged, context, entity, postgres, staging, settings)
-            loads[entity.name] = pool.submit(_after, parents, load)
-        for entity in selected:
+    stop = threading.Event()
+    with transient_retried(context, settings):
+        claim(context, postgres, staging, selected)
+        failure: Exception | None = None
+        reported: set[str] = set()
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="entity") as pool:
+            loads: dict[str, Future[dg.MaterializeResult]] = {}
+            for entity in selected:
+                parents = [loads[p.entity] for p in entity.parents if p.entity in loads]
+                load = partial(load_staged, context, entity, postgres, staging, settings, stop)
+                loads[entity.name] = pool.submit(_after, parents, load, stop)
             try:
-                yield loads[entity.name].result()
-            except ParentNotLoaded:
-                continue
-            except Exception as error:
-                failure = failure or error
-    if failure is not None:
-        raise failure
+                for entity in selected:
+                    try:
+                        result = loads[entity.name].result()
+                    except ParentNotLoaded:
+                        result = None
+                    except Exception as error:
+                        result, failure = None, failure or error
+                    reported.add(entity.name)
+                    if result is not None:
+                        yield result
+            except GeneratorExit:
+                stop.set()
+                raise
+            except BaseException:  # Terminate: Dagster interrupts this (the main) thread
+                stop.set()
+                yield from _completed(loads, reported)
+                with postgres.connect() as conn:
+                    ledger.cancel(conn, context.partition_key, context.run_id)
+                raise
+        if failure is not None:
+            raise failure
 
 
-def _after(parents: list[Future], load: Callable[[], dg.MaterializeResult]) -> dg.MaterializeResult:
-    """`load()` once every parent load has succeeded; a failed parent skips it."""
+def _completed(
+    loads: dict[str, "Future[dg.MaterializeResult]"], reported: set[str]
+) -> Iterator[dg.MaterializeResult]:
+    """The results of loads that completed and were not reported yet, once every load has
+    stopped (within a chunk of the stop)."""
+    for name, load in loads.items():
+        if name not in reported and load.exception() is None:
+            yield load.result()
+
+
+def _after(
+    parents: list[Future], load: Callable[[], dg.MaterializeResult], stop: threading.Event
+) -> dg.MaterializeResult:
+    """`load()` once every parent load has succeeded; a failed parent skips it, and so
+    does a stop."""
     for parent in parents:
         if parent.exception() is not None:
             raise ParentNotLoaded
+    if stop.is_set():
+        raise LoadCancelled("stopped before it started")
     return load()

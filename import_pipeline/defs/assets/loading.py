@@ -5,6 +5,7 @@ read lazily), mirror progress and counts into the ledger, and report them as met
 asset check results.
 """
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -20,16 +21,41 @@ from import_pipeline.core.report import LoadCounts
 from import_pipeline.core.validate import ERRORS
 from import_pipeline.db import checks as check_sql
 from import_pipeline.db import ledger, upsert
+from import_pipeline.db.failures import LoadCancelled
 from import_pipeline.db.sql import BATCH
 from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.assets.staged_batch import staged_folder
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 
 
-def chunks(lazy: pl.LazyFrame, total: int, size: int, batch: str) -> Iterator[pl.DataFrame]:
-    """Key-ordered slices of the staged rows, read one at a time to bound memory."""
+def chunks(
+    lazy: pl.LazyFrame, total: int, size: int, batch: str, stop: threading.Event
+) -> Iterator[pl.DataFrame]:
+    """Key-ordered slices of the staged rows, read one at a time to bound memory; once
+    `stop` is set (Terminate), the next one raises LoadCancelled instead, so a load stops
+    within a chunk (the loader finishes the chunks it has in flight)."""
     for offset in range(0, total, size):
+        if stop.is_set():
+            raise LoadCancelled(f"stopped after {offset:,} of {total:,} rows")
         yield lazy.slice(offset, size).collect().with_columns(pl.lit(batch).alias(BATCH))
+
+
+def claim(
+    context: dg.AssetExecutionContext,
+    postgres: PostgresResource,
+    staging: StagingArea,
+    selected: list[EntitySpec],
+) -> None:
+    """Mark the batch running under this run before its entity loads, so the ledger
+    describes this attempt (a retry, or a re-execution from failure) and not an earlier
+    one: its run id, the counts of the entities it does not load again, and their rows."""
+    key = context.partition_key
+    rows = sum(
+        staging.scan_folder(key, staged_folder(e.name)).select(pl.len()).collect().item()
+        for e in selected
+    )
+    with postgres.connect() as conn:
+        ledger.resume(conn, key, context.run_id, [e.name for e in selected], rows)
 
 
 class Progress:
@@ -69,6 +95,7 @@ def load_staged(
     postgres: PostgresResource,
     staging: StagingArea,
     settings: ImportSettings,
+    stop: threading.Event,
 ) -> dg.MaterializeResult:
     key = context.partition_key
     started = time.monotonic()
@@ -79,7 +106,7 @@ def load_staged(
         batch = ledger.get(conn, key)
         if batch is None:
             raise dg.Failure(f"batch {key} is not in the ledger (ingest.files)")
-        with ledger.failures_recorded(conn, key, context.run_id):
+        with ledger.failures_recorded(postgres.connect, key, context.run_id):
             settled = upsert.settle_held(
                 conn, spec, batch.tenant, settings.held_max_age_hours * 3600
             )
@@ -92,7 +119,7 @@ def load_staged(
                 loaded, db_rejects = upsert.load_entity(
                     loaders[0],
                     spec,
-                    chunks(lazy, total, settings.chunk_rows, key),
+                    chunks(lazy, total, settings.chunk_rows, key, stop),
                     batch.tenant,
                     Progress(context, conn, spec.name, total),
                     more_connections=loaders[1:],

@@ -15,6 +15,7 @@ from import_pipeline.core.rejects import write_rejects_csv
 from import_pipeline.core.stage import StagedBatch, check_reject_rate, read_batch
 from import_pipeline.db import ledger
 from import_pipeline.defs import metadata
+from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import (
@@ -23,6 +24,7 @@ from import_pipeline.defs.resources import (
     PostgresResource,
     StagingArea,
 )
+from import_pipeline.defs.step_failures import transient_retried
 
 REJECTS_FILE = "rejects.csv"
 STEP = "staged_batch"
@@ -40,6 +42,7 @@ def staged_batch(
     landing: LandingZone,
     staging: StagingArea,
     settings: ImportSettings,
+    batch_lock: BatchLock,
 ) -> dg.MaterializeResult:
     """Reads the landed batch (a file, or every file of a marked folder) once, checks every
     row against its entity's rules, keeps the newest row per key and stages Parquet per
@@ -56,7 +59,8 @@ def staged_batch(
             )
         ledger.start(conn, key, context.run_id)
         with (
-            ledger.failures_recorded(conn, key, context.run_id),
+            transient_retried(context, settings),
+            ledger.failures_recorded(postgres.connect, key, context.run_id),
             named_failure(),
             tempfile.TemporaryDirectory(prefix="stage-") as work,
         ):
