@@ -43,8 +43,9 @@ class PostgresResource(dg.ConfigurableResource):
     _migrated: bool = PrivateAttr(default=False)
 
     @contextmanager
-    def connect(self) -> Iterator[connection]:
-        with connected(self.url) as conn:
+    def connect(self, application_name: str = "import_pipeline") -> Iterator[connection]:
+        """A new connection, named in pg_stat_activity by what it is for."""
+        with connected(self.url, application_name) as conn:
             if not self._migrated:
                 migrate(conn)
                 self._migrated = True

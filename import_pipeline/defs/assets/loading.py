@@ -27,6 +27,9 @@ from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.assets.staged_batch import staged_folder
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 
+LOADER = "import_pipeline loader"
+"""The application name of the connections that load chunks, to tell them apart."""
+
 
 def chunks(
     lazy: pl.LazyFrame, total: int, size: int, batch: str, stop: threading.Event
@@ -115,7 +118,9 @@ def load_staged(
             # A second connection only pays when there is a second chunk to give it.
             connections = max(settings.load_connections, 1) if total > settings.chunk_rows else 1
             with ExitStack() as stack:
-                loaders = [stack.enter_context(postgres.connect()) for _ in range(connections)]
+                loaders = [
+                    stack.enter_context(postgres.connect(LOADER)) for _ in range(connections)
+                ]
                 loaded, db_rejects = upsert.load_entity(
                     loaders[0],
                     spec,
