@@ -163,3 +163,58 @@ def test_a_second_run_of_a_batch_being_loaded_fails_with_batch_busy(
         len(CUSTOMERS),
         len(CUSTOMERS),
     )
+
+
+def import_job() -> dg.JobDefinition:
+    """The import job, rebuilt from the code location (a re-execution reconstructs it)."""
+    from import_pipeline.definitions import defs as load_definitions
+
+    return load_definitions().resolve_job_def("import_batch")
+
+
+def test_a_re_execution_from_failure_is_what_the_ledger_describes(
+    defs, instance, landing, pipeline_env, monkeypatch
+):
+    request = customers_batch(instance, landing, pipeline_env)
+    kill_once = threading.Event()
+
+    def kill_first_run(_: str) -> None:
+        if not kill_once.is_set():
+            kill_once.set()
+            terminate_loaders(pipeline_env)
+
+    on_first_progress(monkeypatch, kill_first_run)
+    failed = run(defs, instance, request, config(step_retries=0))
+    assert not failed.success
+    assert query(pipeline_env, LEDGER)[0][0] == "failed"
+
+    from_failure = dg.ReexecutionOptions.from_failure(failed.run_id, instance)
+    with dg.execute_job(
+        dg.reconstructable(import_job),
+        instance,
+        run_config=config(step_retries=0),
+        tags=failed.dagster_run.tags,  # the UI's re-execution keeps the partition too
+        reexecution_options=from_failure,
+    ) as retried:
+        assert retried.success
+        ((status, reason, _, done, total, run_id),) = query(pipeline_env, LEDGER)
+        assert (status, reason, run_id) == ("succeeded", None, retried.run_id)
+        assert done == total == len(CUSTOMERS)
+
+
+def test_terminate_while_staging_leaves_the_batch_cancelled(
+    defs, instance, landing, pipeline_env, monkeypatch
+):
+    request = customers_batch(instance, landing, pipeline_env)
+
+    def set_total(conn, partition_key: str, rows: int) -> None:
+        ((run_id,),) = query(pipeline_env, "SELECT run_id FROM ingest.files")
+        instance.report_run_canceling(instance.get_run_by_id(run_id))
+        send_interrupt()
+
+    monkeypatch.setattr(ledger, "set_total", set_total)
+    with capture_interrupts():
+        result = run(defs, instance, request, config())
+
+    assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.CANCELED
+    assert query(pipeline_env, LEDGER)[0][:3] == ("cancelled", ledger.CANCELLED, False)
