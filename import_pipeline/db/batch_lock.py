@@ -3,19 +3,19 @@
 A run holds its batch's lock from its first step to its end, so a second run of the same
 batch (a re-execution beside a zombie, a reconciliation beside a slow run) waits a bounded
 time and then fails with `BatchBusy` instead of interleaving its writes with the first's.
-The lock is the session's: it goes with the connection, so a run whose process dies
-releases it at once, and a killed connection cannot leave it behind.
+The lock is the session's: a run whose process dies releases it at once. A server restart
+ends the session too, so each step attempt confirms the lock first and takes it again.
 """
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 
 import psycopg2
 from psycopg2.extensions import connection
 
 _LOCK_CLASS = 0x1A9019  # arbitrary, constant: "import_pipeline batch runs"
 POLL_SECONDS = 0.5
+APPLICATION_NAME = "import_pipeline batch lock"
 
 
 class BatchBusy(Exception):
@@ -30,31 +30,45 @@ class BatchBusy(Exception):
         )
 
 
-def try_lock(conn: connection, partition_key: str) -> bool:
+def _try_lock(conn: connection, partition_key: str) -> bool:
     with conn.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (_LOCK_CLASS, partition_key))
         return cur.fetchone()[0]
 
 
-def unlock(conn: connection, partition_key: str) -> None:
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_LOCK_CLASS, partition_key))
+class BatchHold:
+    """The lock of one batch, held on a dedicated autocommit connection."""
 
+    def __init__(self, url: str, partition_key: str, wait_seconds: float) -> None:
+        self.url, self.partition_key, self.wait_seconds = url, partition_key, wait_seconds
+        self.conn: connection | None = None
 
-@contextmanager
-def batch_locked(conn: connection, partition_key: str, wait_seconds: float) -> Iterator[None]:
-    """Hold the batch's lock on `conn` (autocommit, used for nothing else) for the block;
-    poll for it up to `wait_seconds` (a blocking lock wait could not be bounded or
-    interrupted cleanly), then raise `BatchBusy`."""
-    conn.autocommit = True
-    started = time.monotonic()
-    while not try_lock(conn, partition_key):
-        waited = time.monotonic() - started
-        if waited >= wait_seconds:
-            raise BatchBusy(partition_key, round(waited, 1))
-        time.sleep(min(POLL_SECONDS, wait_seconds - waited))
-    try:
-        yield
-    finally:
-        with suppress(psycopg2.Error):  # a lost session has lost its lock with it
-            unlock(conn, partition_key)
+    def acquire(self) -> None:
+        """Poll for the lock up to `wait_seconds` (a blocking lock wait could not be bounded
+        or interrupted cleanly), then raise `BatchBusy`."""
+        self.conn = psycopg2.connect(self.url, application_name=APPLICATION_NAME)
+        self.conn.autocommit = True
+        started = time.monotonic()
+        while not _try_lock(self.conn, self.partition_key):
+            waited = time.monotonic() - started
+            if waited >= self.wait_seconds:
+                self.release()
+                raise BatchBusy(self.partition_key, round(waited, 1))
+            time.sleep(min(POLL_SECONDS, self.wait_seconds - waited))
+
+    def confirm(self) -> None:
+        """Take the lock again if its session is gone (the lock went with it)."""
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT 1")
+        except psycopg2.Error:
+            self.release()
+            self.acquire()
+
+    def release(self) -> None:
+        """Close the connection: ending the session releases its advisory locks (a session
+        already lost has lost its lock with it)."""
+        if self.conn is not None:
+            with suppress(psycopg2.Error):
+                self.conn.close()
+            self.conn = None

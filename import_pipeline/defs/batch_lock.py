@@ -4,9 +4,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
+from pydantic import PrivateAttr
 
-from import_pipeline.db.batch_lock import batch_locked
-from import_pipeline.db.connect import connected
+from import_pipeline.db.batch_lock import BatchHold
 
 PARTITION_TAG = "dagster/partition"
 
@@ -19,6 +19,8 @@ class BatchLock(dg.ConfigurableResource):
     url: str
     wait_seconds: float = 60.0
 
+    _hold: BatchHold | None = PrivateAttr(default=None)
+
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["BatchLock"]:
         run = context.dagster_run
@@ -26,11 +28,18 @@ class BatchLock(dg.ConfigurableResource):
         if key is None:
             yield self
             return
-        with (
-            connected(self.url, "import_pipeline batch lock") as conn,
-            batch_locked(conn, key, self.wait_seconds),
-        ):
+        self._hold = BatchHold(self.url, key, self.wait_seconds)
+        self._hold.acquire()
+        try:
             yield self
+        finally:
+            self._hold.release()
+
+    def confirm(self) -> None:
+        """Before each step attempt: the lock is still held, or is taken again (a server
+        restart ends its session), or the step fails with BatchBusy."""
+        if self._hold is not None:
+            self._hold.confirm()
 
 
 @dg.definitions

@@ -76,6 +76,7 @@ def load_entities(
     selected = [e for e in ENTITIES.values() if dg.AssetKey(e.name) in context.selected_asset_keys]
     stop = threading.Event()
     with transient_retried(context, settings):
+        batch_lock.confirm()
         claim(context, postgres, staging, selected)
         failure: Exception | None = None
         reported: set[str] = set()

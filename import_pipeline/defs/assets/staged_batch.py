@@ -50,7 +50,8 @@ def staged_batch(
     named error, before anything reaches the tables."""
     key = context.partition_key
     started = time.monotonic()
-    with postgres.connect() as conn:
+    with transient_retried(context, settings), postgres.connect() as conn:
+        batch_lock.confirm()
         batch = ledger.get(conn, key)
         if batch is None:
             raise dg.Failure(
@@ -59,7 +60,6 @@ def staged_batch(
             )
         ledger.start(conn, key, context.run_id)
         with (
-            transient_retried(context, settings),
             ledger.failures_recorded(postgres.connect, key, context.run_id),
             named_failure(),
             tempfile.TemporaryDirectory(prefix="stage-") as work,
