@@ -126,15 +126,16 @@ def failures_recorded(connect: Connect, partition_key: str, run_id: str) -> Iter
     try:
         yield
     except BaseException as exc:
-        _record_end(connect, partition_key, run_id, exc)
+        record_end(connect, partition_key, run_id, exc)
         cause = original_error(exc)
         if cause is exc:
             raise
         raise cause from cause.__cause__
 
 
-def _record_end(connect: Connect, partition_key: str, run_id: str, exc: BaseException) -> None:
-    """`cancelled` for a stop (an interrupt is a BaseException only), else `failed`; a
+def record_end(connect: Connect, partition_key: str, run_id: str, exc: BaseException) -> None:
+    """How `exc` ended the batch's run: `cancelled` for a stop (an interrupt is a
+    BaseException only), else `failed`; a
     ledger that cannot be written now (the server is down) is logged, never raised over
     the error itself: the reconciliation finds the run dead and marks it."""
     try:

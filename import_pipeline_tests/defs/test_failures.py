@@ -2,6 +2,7 @@
 load within a chunk, and one batch is loaded by one run at a time (real Postgres)."""
 
 import threading
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -13,7 +14,7 @@ from dagster._utils.interrupts import capture_interrupts
 from import_pipeline.db import ledger
 from import_pipeline.db.batch_lock import BatchBusy
 from import_pipeline.defs.assets import loading
-from import_pipeline_tests.support import query, run, tick, write_csv
+from import_pipeline_tests.support import ORDER, materializations, query, run, tick, write_csv
 
 pytestmark = pytest.mark.postgres
 
@@ -27,16 +28,16 @@ def config(**settings) -> dict:
     return {"resources": {"settings": {"config": values}}}
 
 
-def on_first_progress(monkeypatch: pytest.MonkeyPatch, action) -> None:
-    """Call `action(partition_key)` once, right after the first chunk's progress is in the
-    ledger (a real load is under way, with chunks still to go)."""
+def on_first_progress(monkeypatch: pytest.MonkeyPatch, action, chunk: int = 1) -> None:
+    """Call `action(partition_key)` once, right after the progress of the run's `chunk`-th
+    chunk is in the ledger (a real load is under way, with chunks still to go)."""
     real = ledger.progress
-    done = threading.Event()
+    calls: list[int] = []
 
     def progress(conn, partition_key: str, rows: int) -> None:
         real(conn, partition_key, rows)
-        if not done.is_set():
-            done.set()
+        calls.append(rows)
+        if len(calls) == chunk:
             action(partition_key)
 
     monkeypatch.setattr(loading.ledger, "progress", progress)
@@ -52,6 +53,15 @@ def terminate_loaders(database_url: str) -> None:
         )
         assert cur.fetchone()[0] > 0
     conn.close()
+
+
+def settled_ledger(url: str, timeout: float = 60) -> list[tuple]:
+    """The ledger once no load of the run is running any more: when Dagster's interrupt
+    lands outside the step's code, the run ends while its loads finish their chunk."""
+    deadline = time.monotonic() + timeout
+    while (rows := query(url, LEDGER))[0][0] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return rows
 
 
 def customers_batch(instance, landing: Path, url: str) -> dg.RunRequest:
@@ -129,12 +139,42 @@ def test_terminate_stops_the_load_within_a_chunk_and_the_ledger_says_cancelled(
         result = run(defs, instance, request, config(load_connections=2))
 
     assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.CANCELED
-    ((status, _, retryable, done, total, _),) = query(pipeline_env, LEDGER)
+    ((status, _, retryable, done, total, _),) = settled_ledger(pipeline_env)
     assert (status, retryable) == ("cancelled", False)
     ((loaded,),) = query(pipeline_env, "SELECT count(*) FROM commerce.customers")
     assert loaded == done < total
     in_flight = 2 * CHUNK_ROWS  # a chunk on each loader connection when the stop came
     assert loaded <= stopped_at[0] + in_flight
+
+
+def test_terminate_materialises_the_entities_that_had_completed(
+    defs, instance, landing, pipeline_env, monkeypatch
+):
+    drop = landing / "batch_1"
+    drop.mkdir()
+    customers = CUSTOMERS[:10]
+    orders = [{**ORDER, "order_id": f"O{i:05}", "customer_id": "C00001"} for i in range(3000)]
+    write_csv(drop / "customers.csv", customers)
+    write_csv(drop / "orders.csv", orders)
+    (drop / "_SUCCESS").touch()
+    (request,) = tick(instance, landing, pipeline_env).run_requests
+
+    def terminate(_: str) -> None:
+        ((run_id,),) = query(pipeline_env, "SELECT run_id FROM ingest.files")
+        instance.report_run_canceling(instance.get_run_by_id(run_id))
+        send_interrupt()
+
+    on_first_progress(monkeypatch, terminate, chunk=2)  # the customers' only chunk, then one
+    with capture_interrupts():
+        result = run(defs, instance, request, config())
+
+    assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.CANCELED
+    assert len(materializations(result, "customers")) == 1
+    assert materializations(result, "orders") == []
+    ((status, _, _, done, total, _),) = settled_ledger(pipeline_env)
+    ((loaded,),) = query(pipeline_env, "SELECT count(*) FROM commerce.orders")
+    assert status == "cancelled"
+    assert done == len(customers) + loaded < total
 
 
 def test_a_second_run_of_a_batch_being_loaded_fails_with_batch_busy(

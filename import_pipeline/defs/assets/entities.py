@@ -8,7 +8,6 @@ orders and products are. A subset (one entity re-materialised from the UI) loads
 what is selected, in the same order.
 """
 
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -18,7 +17,7 @@ import dagster as dg
 from import_pipeline.core.entities import ENTITIES, EntitySpec
 from import_pipeline.db import ledger
 from import_pipeline.db.failures import LoadCancelled
-from import_pipeline.defs.assets.loading import claim, load_staged
+from import_pipeline.defs.assets.loading import RunStop, claim, load_staged
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.checks import check_specs
 from import_pipeline.defs.jobs import IMPORT_GROUP
@@ -74,7 +73,7 @@ def load_entities(
     transient database error is retried). Terminate stops every load within a chunk and
     reports what had completed."""
     selected = [e for e in ENTITIES.values() if dg.AssetKey(e.name) in context.selected_asset_keys]
-    stop = threading.Event()
+    stop = RunStop(context)
     with transient_retried(context, settings):
         batch_lock.confirm()
         claim(context, postgres, staging, selected)
@@ -100,11 +99,12 @@ def load_entities(
             except GeneratorExit:
                 stop.set()
                 raise
-            except BaseException:  # Terminate: Dagster interrupts this (the main) thread
+            except BaseException as interrupt:  # Terminate interrupts this (the main) thread
                 stop.set()
                 yield from _completed(loads, reported)
-                with postgres.connect() as conn:
-                    ledger.cancel(conn, context.partition_key, context.run_id)
+                ledger.record_end(
+                    postgres.connect, context.partition_key, context.run_id, interrupt
+                )
                 raise
         if failure is not None:
             raise failure
@@ -121,7 +121,7 @@ def _completed(
 
 
 def _after(
-    parents: list[Future], load: Callable[[], dg.MaterializeResult], stop: threading.Event
+    parents: list[Future], load: Callable[[], dg.MaterializeResult], stop: RunStop
 ) -> dg.MaterializeResult:
     """`load()` once every parent load has succeeded; a failed parent skips it, and so
     does a stop."""

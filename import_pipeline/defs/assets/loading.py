@@ -31,8 +31,34 @@ LOADER = "import_pipeline loader"
 """The application name of the connections that load chunks, to tell them apart."""
 
 
+class RunStop:
+    """Whether the run was asked to stop: set by the step's main thread when Terminate
+    interrupts it, or found in the instance (the run CANCELING), looked up at most every
+    CHECK_EVERY seconds, because Dagster may deliver the interrupt while it is handling
+    an event rather than inside the step's code, and then the step never hears of it."""
+
+    CHECK_EVERY = 1.0
+    STOPPING = (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
+
+    def __init__(self, context: dg.AssetExecutionContext) -> None:
+        self.instance, self.run_id = context.instance, context.run_id
+        self.event = threading.Event()
+        self.checked = time.monotonic()
+
+    def set(self) -> None:
+        self.event.set()
+
+    def is_set(self) -> bool:
+        if not self.event.is_set() and time.monotonic() - self.checked >= self.CHECK_EVERY:
+            self.checked = time.monotonic()
+            run = self.instance.get_run_by_id(self.run_id)
+            if run is not None and run.status in self.STOPPING:
+                self.event.set()
+        return self.event.is_set()
+
+
 def chunks(
-    lazy: pl.LazyFrame, total: int, size: int, batch: str, stop: threading.Event
+    lazy: pl.LazyFrame, total: int, size: int, batch: str, stop: RunStop
 ) -> Iterator[pl.DataFrame]:
     """Key-ordered slices of the staged rows, read one at a time to bound memory; once
     `stop` is set (Terminate), the next one raises LoadCancelled instead, so a load stops
@@ -98,7 +124,7 @@ def load_staged(
     postgres: PostgresResource,
     staging: StagingArea,
     settings: ImportSettings,
-    stop: threading.Event,
+    stop: RunStop,
 ) -> dg.MaterializeResult:
     key = context.partition_key
     started = time.monotonic()
