@@ -165,6 +165,9 @@ def test_terminate_materialises_the_entities_that_had_completed(
         send_interrupt()
 
     on_first_progress(monkeypatch, terminate, chunk=2)  # the customers' only chunk, then one
+    # The interrupt may land in Dagster's event handling, not in the step: then the loads
+    # learn of the stop from the run's status, looked up here sooner than once a second.
+    monkeypatch.setattr(loading.RunStop, "CHECK_EVERY", 0.05)
     with capture_interrupts():
         result = run(defs, instance, request, config())
 
