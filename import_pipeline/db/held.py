@@ -4,6 +4,8 @@ They wait in `ingest.held_rows` (typed, as JSON) and are loaded by the first lat
 their entity whose parents now exist, or become rejects once older than the max age.
 """
 
+from collections.abc import Callable
+
 from psycopg2 import sql
 from psycopg2.extensions import cursor
 
@@ -11,16 +13,25 @@ from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
 from import_pipeline.db.sql import BATCH, ROW, ident, parent_exists, stage
 
 
-def _missing_parents(spec: EntitySpec, row: str) -> sql.Composable:
-    """`text[]` of the fields whose parent row is missing, for the stage row `row`."""
+def _missing_parents(spec: EntitySpec, value: Callable[[str], sql.Composable]) -> sql.Composable:
+    """`text[]` of the fields whose parent row is missing, `value(field)` being a row's
+    value of the field (a stage row's column, or a held row's payload)."""
     cases = [
         sql.SQL("CASE WHEN NOT {ok} THEN {name} END").format(
-            ok=parent_exists(p, ENTITIES[p.entity], sql.Identifier(row, p.field)),
+            ok=parent_exists(p, ENTITIES[p.entity], value(p.field)),
             name=sql.Literal(p.field),
         )
         for p in spec.parents
     ]
     return sql.SQL("array_remove(ARRAY[{}]::text[], NULL)").format(sql.SQL(", ").join(cases))
+
+
+def _stage_value(field: str) -> sql.Composable:
+    return sql.Identifier("s", field)
+
+
+def _payload_value(field: str) -> sql.Composable:
+    return sql.SQL("(h.payload ->> {})").format(sql.Literal(field))
 
 
 _LOCK_CLASS = 0x1A9018  # arbitrary, constant: "import_pipeline held rows"
@@ -68,7 +79,7 @@ def hold_orphans(cur: cursor, spec: EntitySpec, tenant: str) -> int:
         SELECT count(*) FROM orphans
         """
     ).format(
-        missing=_missing_parents(spec, "s"),
+        missing=_missing_parents(spec, _stage_value),
         stage=stage(spec),
         key=ident(spec.key),
         batch=ident(BATCH),
@@ -102,10 +113,8 @@ def drop_superseded(cur: cursor, spec: EntitySpec, tenant: str) -> None:
 def release_ready(cur: cursor, spec: EntitySpec, tenant: str) -> int:
     """Move held rows whose parents now all exist back into the (empty) stage table, to be
     upserted like any chunk; return how many were released."""
-    payload = sql.SQL("(h.payload ->> {})")
     ready = sql.SQL(" AND ").join(
-        parent_exists(p, ENTITIES[p.entity], payload.format(sql.Literal(p.field)))
-        for p in spec.parents
+        parent_exists(p, ENTITIES[p.entity], _payload_value(p.field)) for p in spec.parents
     )
     _lock(cur, spec, tenant, exclusive=True)
     cur.execute(sql.SQL("TRUNCATE {}").format(stage(spec)))
@@ -126,14 +135,30 @@ def release_ready(cur: cursor, spec: EntitySpec, tenant: str) -> int:
     return cur.rowcount
 
 
+def recheck_missing(cur: cursor, spec: EntitySpec, tenant: str) -> int:
+    """Recompute what each held row of (tenant, entity) is missing now, so its reason and
+    an expiry reject name only the parents that are still absent; return how many changed."""
+    cur.execute(
+        sql.SQL(
+            "UPDATE ingest.held_rows h SET missing = now_missing.fields"
+            " FROM (SELECT h.ctid AS id, {missing} AS fields FROM ingest.held_rows h"
+            "        WHERE h.tenant = %(tenant)s AND h.entity = %(entity)s) now_missing"
+            " WHERE h.ctid = now_missing.id AND h.missing IS DISTINCT FROM now_missing.fields"
+        ).format(missing=_missing_parents(spec, _payload_value)),
+        {"tenant": tenant, "entity": spec.name},
+    )
+    return cur.rowcount
+
+
 def expire(cur: cursor, spec: EntitySpec, tenant: str, max_age_seconds: float) -> int:
     """Held rows older than the max age become rejects (`<field>:parent_missing`) of the
-    batch that brought them; return how many."""
+    batch that brought them, naming the parents still missing (call `recheck_missing`
+    first); a row missing nothing any more is left to be released. Return how many."""
     cur.execute(
         """
         WITH expired AS (
             DELETE FROM ingest.held_rows
-             WHERE tenant = %(tenant)s AND entity = %(entity)s
+             WHERE tenant = %(tenant)s AND entity = %(entity)s AND cardinality(missing) > 0
                AND held_at < now() - make_interval(secs => %(age)s)
             RETURNING partition_key, entity, source_row, missing, payload
         )

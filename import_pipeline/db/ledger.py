@@ -6,8 +6,9 @@ then records its progress, counts and, on failure, the error.
 """
 
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
@@ -20,6 +21,9 @@ from import_pipeline.core.parse import ROW, list_as_json
 from import_pipeline.core.stage import SOURCE
 from import_pipeline.core.validate import ERRORS
 from import_pipeline.db.copy import copy_rows, csv_rows
+from import_pipeline.db.failures import LoadCancelled, describe, is_transient, original_error
+
+log = logging.getLogger(__name__)
 
 REJECTS = sql.Identifier("ingest", "rejects")
 
@@ -80,8 +84,8 @@ def start(conn: connection, partition_key: str, run_id: str) -> None:
     with conn, conn.cursor() as cur:
         cur.execute(
             "UPDATE ingest.files SET status = 'running', run_id = %s, rows_total = NULL,"
-            " rows_done = 0, counts = '{}', error = NULL, started_at = now(), finished_at = NULL"
-            " WHERE partition_key = %s",
+            " rows_done = 0, counts = '{}', error = NULL, retryable = NULL, started_at = now(),"
+            " finished_at = NULL WHERE partition_key = %s",
             (run_id, partition_key),
         )
 
@@ -94,15 +98,54 @@ def set_total(conn: connection, partition_key: str, rows_total: int) -> None:
         )
 
 
+def resume(
+    conn: connection, partition_key: str, run_id: str, reloading: list[str], rows_reloading: int
+) -> None:
+    """Claim the staged batch for the entity loads of `run_id` (the run that staged it, a
+    retry of the step, or a re-execution from failure): running under this run, without
+    the counts of the entities it loads again, and `rows_done` what the others loaded."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ingest.files SET status = 'running', run_id = %s, error = NULL,"
+            " retryable = NULL, finished_at = NULL, counts = counts - %s::text[],"
+            " rows_done = greatest(coalesce(rows_total, 0) - %s, 0) WHERE partition_key = %s",
+            (run_id, reloading, rows_reloading, partition_key),
+        )
+
+
+Connect = Callable[[], AbstractContextManager[connection]]
+"""Opens a new connection to the database of record."""
+
+
 @contextmanager
-def failures_recorded(conn: connection, partition_key: str, run_id: str) -> Iterator[None]:
-    """Mirror any exception of the block into the ledger row, then let it propagate."""
+def failures_recorded(connect: Connect, partition_key: str, run_id: str) -> Iterator[None]:
+    """Mirror how the block ended abnormally into the ledger row, on a fresh connection (the
+    block's own may be the one the server dropped): `cancelled` when a person stopped the
+    run, else `failed` with the original error and whether a retry can heal it. Then the
+    original error propagates, not psycopg2's `connection already closed` over it."""
     try:
         yield
-    except Exception as exc:
-        conn.rollback()
-        fail(conn, partition_key, run_id, str(exc))
-        raise
+    except BaseException as exc:
+        record_end(connect, partition_key, run_id, exc)
+        cause = original_error(exc)
+        if cause is exc:
+            raise
+        raise cause from cause.__cause__
+
+
+def record_end(connect: Connect, partition_key: str, run_id: str, exc: BaseException) -> None:
+    """How `exc` ended the batch's run: `cancelled` for a stop (an interrupt is a
+    BaseException only), else `failed`; a
+    ledger that cannot be written now (the server is down) is logged, never raised over
+    the error itself: the reconciliation finds the run dead and marks it."""
+    try:
+        with connect() as fresh:
+            if isinstance(exc, LoadCancelled) or not isinstance(exc, Exception):
+                cancel(fresh, partition_key, run_id)
+            else:
+                fail(fresh, partition_key, run_id, describe(exc), retryable=is_transient(exc))
+    except Exception as ledger_error:
+        log.warning("ledger row %s not updated: %s", partition_key, ledger_error)
 
 
 def record(conn: connection, partition_key: str, step: str, counts: dict) -> None:
@@ -118,8 +161,9 @@ def record(conn: connection, partition_key: str, step: str, counts: dict) -> Non
 def progress(conn: connection, partition_key: str, rows_done_delta: int) -> None:
     with conn, conn.cursor() as cur:
         cur.execute(
-            "UPDATE ingest.files SET rows_done = rows_done + %s WHERE partition_key = %s",
-            (rows_done_delta, partition_key),
+            "UPDATE ingest.files SET rows_done = least(rows_done + %s,"
+            " coalesce(rows_total, rows_done + %s)) WHERE partition_key = %s",
+            (rows_done_delta, rows_done_delta, partition_key),
         )
 
 
@@ -146,13 +190,30 @@ def finish_if_complete(conn: connection, partition_key: str, steps: list[str]) -
         return cur.rowcount == 1
 
 
-def fail(conn: connection, partition_key: str, run_id: str, error: str) -> None:
-    """Record why the batch failed; the row stays for reconciliation to retry."""
+def fail(conn: connection, partition_key: str, run_id: str, error: str, *, retryable: bool) -> None:
+    """Record why the batch failed and whether the reconciliation may retry it (a person
+    must act on a failure that is not retryable)."""
     with conn, conn.cursor() as cur:
         cur.execute(
-            "UPDATE ingest.files SET status = 'failed', error = %s, run_id = %s,"
-            " finished_at = now() WHERE partition_key = %s",
-            (error, run_id, partition_key),
+            "UPDATE ingest.files SET status = 'failed', error = %s, retryable = %s,"
+            " run_id = %s, finished_at = now() WHERE partition_key = %s",
+            (error, retryable, run_id, partition_key),
+        )
+
+
+CANCELLED = "cancelled by a person (Terminate)"
+
+
+def cancel(conn: connection, partition_key: str, run_id: str) -> None:
+    """Record that a person stopped the batch's run: the reconciliation leaves it alone,
+    and `rows_done` keeps what was loaded before the stop. A batch that had finished
+    loading stays `succeeded`; one of its loads that failed meanwhile is cancelled too."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ingest.files SET status = 'cancelled', error = %s, retryable = false,"
+            " run_id = %s, finished_at = now()"
+            " WHERE partition_key = %s AND status IN ('running', 'failed')",
+            (CANCELLED, run_id, partition_key),
         )
 
 
@@ -207,17 +268,29 @@ def save_db_rejects(conn: connection, partition_key: str, entity: str, rejects: 
 
 def reconcilable(conn: connection, keys: list[str], stuck_after_hours: float) -> set[str]:
     """Of `keys`, those the reconciliation should (re)request: unknown to the ledger,
-    failed, or queued / running for longer than `stuck_after_hours` (a run lost with its
+    failed for a reason a retry can heal (never a named file error, never a cancelled
+    batch), or queued / running for longer than `stuck_after_hours` (a run lost with its
     daemon or worker never finishes on its own)."""
     with conn, conn.cursor() as cur:
         cur.execute(
             "SELECT k FROM unnest(%s::text[]) k LEFT JOIN ingest.files f ON f.partition_key = k"
-            " WHERE f.partition_key IS NULL OR f.status = 'failed'"
+            " WHERE f.partition_key IS NULL OR (f.status = 'failed' AND f.retryable IS NOT FALSE)"
             " OR (f.status IN ('queued', 'running')"
             "     AND coalesce(f.started_at, f.registered_at) < now() - make_interval(secs => %s))",
             (keys, stuck_after_hours * 3600),
         )
         return {row[0] for row in cur.fetchall()}
+
+
+def running(conn: connection, keys: list[str]) -> dict[str, str]:
+    """Of `keys`, those the ledger has running, with the id of the run that claimed them."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT partition_key, run_id FROM ingest.files"
+            " WHERE partition_key = ANY(%s) AND status = 'running' AND run_id IS NOT NULL",
+            (keys,),
+        )
+        return dict(cur.fetchall())
 
 
 def outcome(conn: connection, partition_key: str) -> dict | None:

@@ -408,12 +408,17 @@ def load_entity(
         ThreadPoolExecutor(len(connections), thread_name_prefix="load") as pool,
         closing(prefetched(nonempty, lambda rows: prepare(spec, rows, tenant))) as prepared,
     ):
-        for chunk in prepared:
-            in_flight.append(pool.submit(load, chunk))
-            while in_flight and (len(in_flight) >= len(connections) or in_flight[0].done()):
-                fold(in_flight.popleft())
-        while in_flight:
-            fold(in_flight.popleft())
+        try:
+            for chunk in prepared:
+                in_flight.append(pool.submit(load, chunk))
+                while in_flight and (len(in_flight) >= len(connections) or in_flight[0].done()):
+                    fold(in_flight.popleft())
+        finally:  # chunks that committed count, also when a stop or a failure ends the load
+            for future in in_flight:
+                if future.exception() is None:
+                    fold(future)
+        for future in in_flight:
+            future.result()  # a chunk that failed fails the load
     return totals, rejects
 
 
@@ -545,10 +550,11 @@ def _constraint_label(exc: Exception) -> str:
 def settle_held(
     conn: connection, spec: EntitySpec, tenant: str, max_age_seconds: float
 ) -> LoadCounts:
-    """Expire held rows past the max age, then load those whose parents exist now."""
+    """Recheck and expire held rows past the max age, then load those whose parents exist."""
     if not spec.parents:
         return LoadCounts()
     with conn, conn.cursor() as cur:
+        held.recheck_missing(cur, spec, tenant)
         expired = held.expire(cur, spec, tenant, max_age_seconds)
     return LoadCounts(expired=expired, resolved=resolve_held(conn, spec, tenant))
 

@@ -43,8 +43,9 @@ class PostgresResource(dg.ConfigurableResource):
     _migrated: bool = PrivateAttr(default=False)
 
     @contextmanager
-    def connect(self) -> Iterator[connection]:
-        with connected(self.url) as conn:
+    def connect(self, application_name: str = "import_pipeline") -> Iterator[connection]:
+        """A new connection, named in pg_stat_activity by what it is for."""
+        with connected(self.url, application_name) as conn:
             if not self._migrated:
                 migrate(conn)
                 self._migrated = True
@@ -276,6 +277,10 @@ class ImportSettings(dg.ConfigurableResource):
     rejects_link_hours: float = 24.0
     """How long the presigned links to a batch's rejects and duplicates (S3 staging) work;
     S3 accepts at most 7 days (168)."""
+    step_retries: int = 3
+    """Retries of a step that failed for a transient database error (a lost connection, a
+    timeout, a serialization failure), the first after `retry_backoff_seconds`, doubling."""
+    retry_backoff_seconds: float = 5.0
 
 
 class Notifier(dg.ConfigurableResource):

@@ -11,7 +11,7 @@ from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import ImportSettings, LandingZone, PostgresResource
 from import_pipeline.defs.schedules import reconciliation_schedule
 from import_pipeline.defs.sensors import TAG_URI
-from import_pipeline_tests.support import run, tick, write_csv
+from import_pipeline_tests.support import query, run, tick, write_csv
 
 pytestmark = pytest.mark.postgres
 
@@ -78,3 +78,54 @@ def set_status(database_url: str, name: str, status: str, registered_at: datetim
             (status, registered_at, f"%{name}.csv"),
         )
     conn.close()
+
+
+def set_failure(database_url: str, name: str, status: str, retryable: bool | None, run_id=None):
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ingest.files SET status = %s, retryable = %s, run_id = %s WHERE uri LIKE %s",
+            (status, retryable, run_id, f"%{name}.csv"),
+        )
+    conn.close()
+
+
+def requested_names(requests) -> list[str]:
+    return sorted(r.tags[TAG_URI].rsplit("_", 1)[1] for r in requests)
+
+
+def test_it_retries_failures_that_can_heal_and_leaves_file_errors_and_cancels_to_a_person(
+    instance, landing, pipeline_env
+):
+    for name in ("lost", "badfile", "cancelled"):
+        write_csv(landing / f"customers_{name}.csv", CUSTOMERS)
+    tick(instance, landing, pipeline_env)
+    set_failure(pipeline_env, "lost", "failed", True)
+    set_failure(pipeline_env, "badfile", "failed", False)
+    set_failure(pipeline_env, "cancelled", "cancelled", False)
+
+    assert requested_names(reconcile(instance, landing, pipeline_env)) == ["lost.csv"]
+
+
+def test_a_batch_running_under_a_run_that_ended_is_failed_and_requested_at_once(
+    instance, landing, pipeline_env
+):
+    for name in ("dead", "alive", "stopped"):
+        write_csv(landing / f"customers_{name}.csv", CUSTOMERS)
+    tick(instance, landing, pipeline_env)
+    runs = {}
+    for name, status in (
+        ("dead", dg.DagsterRunStatus.FAILURE),
+        ("alive", dg.DagsterRunStatus.STARTED),
+        ("stopped", dg.DagsterRunStatus.CANCELED),
+    ):
+        runs[name] = instance.add_run(dg.DagsterRun(job_name="import_batch", status=status))
+        set_failure(pipeline_env, name, "running", None, runs[name].run_id)
+
+    assert requested_names(reconcile(instance, landing, pipeline_env)) == ["dead.csv"]
+    ledger = "SELECT uri, status, retryable, error FROM ingest.files ORDER BY uri"
+    rows = {uri.rsplit("_", 1)[1]: rest for uri, *rest in query(pipeline_env, ledger)}
+    assert rows["alive.csv"] == ["running", None, None]
+    assert rows["stopped.csv"][:2] == ["cancelled", False]
+    status, retryable, error = rows["dead.csv"]
+    assert (status, retryable) == ("failed", True)
+    assert error.startswith(f"DeadRun: run {runs['dead'].run_id} ended (FAILURE)")

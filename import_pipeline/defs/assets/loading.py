@@ -5,6 +5,7 @@ read lazily), mirror progress and counts into the ledger, and report them as met
 asset check results.
 """
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -20,16 +21,70 @@ from import_pipeline.core.report import LoadCounts
 from import_pipeline.core.validate import ERRORS
 from import_pipeline.db import checks as check_sql
 from import_pipeline.db import ledger, report, upsert
+from import_pipeline.db.failures import LoadCancelled
 from import_pipeline.db.sql import BATCH
 from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.assets.staged_batch import staged_folder
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 
+LOADER = "import_pipeline loader"
+"""The application name of the connections that load chunks, to tell them apart."""
 
-def chunks(lazy: pl.LazyFrame, total: int, size: int, batch: str) -> Iterator[pl.DataFrame]:
-    """Key-ordered slices of the staged rows, read one at a time to bound memory."""
+
+class RunStop:
+    """Whether the run was asked to stop: set by the step's main thread when Terminate
+    interrupts it, or found in the instance (the run CANCELING), looked up at most every
+    CHECK_EVERY seconds, because Dagster may deliver the interrupt while it is handling
+    an event rather than inside the step's code, and then the step never hears of it."""
+
+    CHECK_EVERY = 1.0
+    STOPPING = (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
+
+    def __init__(self, context: dg.AssetExecutionContext) -> None:
+        self.instance, self.run_id = context.instance, context.run_id
+        self.event = threading.Event()
+        self.checked = time.monotonic()
+
+    def set(self) -> None:
+        self.event.set()
+
+    def is_set(self) -> bool:
+        if not self.event.is_set() and time.monotonic() - self.checked >= self.CHECK_EVERY:
+            self.checked = time.monotonic()
+            run = self.instance.get_run_by_id(self.run_id)
+            if run is not None and run.status in self.STOPPING:
+                self.event.set()
+        return self.event.is_set()
+
+
+def chunks(
+    lazy: pl.LazyFrame, total: int, size: int, batch: str, stop: RunStop
+) -> Iterator[pl.DataFrame]:
+    """Key-ordered slices of the staged rows, read one at a time to bound memory; once
+    `stop` is set (Terminate), the next one raises LoadCancelled instead, so a load stops
+    within a chunk (the loader finishes the chunks it has in flight)."""
     for offset in range(0, total, size):
+        if stop.is_set():
+            raise LoadCancelled(f"stopped after {offset:,} of {total:,} rows")
         yield lazy.slice(offset, size).collect().with_columns(pl.lit(batch).alias(BATCH))
+
+
+def claim(
+    context: dg.AssetExecutionContext,
+    postgres: PostgresResource,
+    staging: StagingArea,
+    selected: list[EntitySpec],
+) -> None:
+    """Mark the batch running under this run before its entity loads, so the ledger
+    describes this attempt (a retry, or a re-execution from failure) and not an earlier
+    one: its run id, the counts of the entities it does not load again, and their rows."""
+    key = context.partition_key
+    rows = sum(
+        staging.scan_folder(key, staged_folder(e.name)).select(pl.len()).collect().item()
+        for e in selected
+    )
+    with postgres.connect() as conn:
+        ledger.resume(conn, key, context.run_id, [e.name for e in selected], rows)
 
 
 class Progress:
@@ -69,6 +124,7 @@ def load_staged(
     postgres: PostgresResource,
     staging: StagingArea,
     settings: ImportSettings,
+    stop: RunStop,
 ) -> list[dg.MaterializeResult | dg.AssetCheckResult]:
     """Load the entity's staged rows; report them as a materialization when the batch
     feeds the entity or its load changed the table (held rows resolved or expired), else
@@ -82,7 +138,7 @@ def load_staged(
         batch = ledger.get(conn, key)
         if batch is None:
             raise dg.Failure(f"batch {key} is not in the ledger (ingest.files)")
-        with ledger.failures_recorded(conn, key, context.run_id):
+        with ledger.failures_recorded(postgres.connect, key, context.run_id):
             settled = upsert.settle_held(
                 conn, spec, batch.tenant, settings.held_max_age_hours * 3600
             )
@@ -91,11 +147,13 @@ def load_staged(
             # A second connection only pays when there is a second chunk to give it.
             connections = max(settings.load_connections, 1) if total > settings.chunk_rows else 1
             with ExitStack() as stack:
-                loaders = [stack.enter_context(postgres.connect()) for _ in range(connections)]
+                loaders = [
+                    stack.enter_context(postgres.connect(LOADER)) for _ in range(connections)
+                ]
                 loaded, db_rejects = upsert.load_entity(
                     loaders[0],
                     spec,
-                    chunks(lazy, total, settings.chunk_rows, key),
+                    chunks(lazy, total, settings.chunk_rows, key, stop),
                     batch.tenant,
                     Progress(context, conn, spec.name, total),
                     more_connections=loaders[1:],

@@ -18,6 +18,7 @@ from import_pipeline.core.rejects import write_rejects_csv, write_safe_csv
 from import_pipeline.core.stage import StagedBatch, read_batch
 from import_pipeline.db import ledger, report
 from import_pipeline.defs import checks, metadata
+from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import (
@@ -26,6 +27,7 @@ from import_pipeline.defs.resources import (
     PostgresResource,
     StagingArea,
 )
+from import_pipeline.defs.step_failures import transient_retried
 
 REJECTS_FILE = "rejects.csv"
 DUPLICATES_FILE = "duplicates.csv"
@@ -66,6 +68,7 @@ def staged_batch(
     landing: LandingZone,
     staging: StagingArea,
     settings: ImportSettings,
+    batch_lock: BatchLock,
 ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
     """Reads the landed batch (a file, or every file of a marked folder) once, checks every
     row against its entity's rules, keeps the newest row per key and stages Parquet per
@@ -75,7 +78,8 @@ def staged_batch(
     key = context.partition_key
     started = time.monotonic()
     failure_report: metadata.Metadata = {}
-    with postgres.connect() as conn:
+    with transient_retried(context, settings), postgres.connect() as conn:
+        batch_lock.confirm()
         batch = ledger.get(conn, key)
         if batch is None:
             raise dg.Failure(
@@ -85,7 +89,7 @@ def staged_batch(
         ledger.start(conn, key, context.run_id)
         report.reset(conn, key)
         with (
-            ledger.failures_recorded(conn, key, context.run_id),
+            ledger.failures_recorded(postgres.connect, key, context.run_id),
             named_failure(failure_report),
             tempfile.TemporaryDirectory(prefix="stage-") as work,
         ):

@@ -1,0 +1,60 @@
+"""What a failed load's error really was, and whether trying again can heal it."""
+
+from collections.abc import Iterator
+
+import psycopg2
+from psycopg2 import errors as pg_errors
+
+from import_pipeline.core.errors import ImportFileError
+
+TRANSIENT = (
+    psycopg2.OperationalError,  # a lost or refused connection, a shutdown, a timeout
+    psycopg2.InterfaceError,  # a connection closed under us
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+)
+
+
+class LoadCancelled(Exception):
+    """A person asked the run to stop; the load stopped between two chunks."""
+
+
+def chain(error: BaseException) -> Iterator[BaseException]:
+    """The error, then what caused it (or was being handled when it was raised)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def original_error(error: BaseException) -> BaseException:
+    """The error that `connection already closed` hides: after the server drops a
+    connection, psycopg2's rollback on leaving `with conn:` raises InterfaceError over
+    the real cause (e.g. `AdminShutdown: terminating connection ...`)."""
+    for link in chain(error):
+        if not isinstance(link, psycopg2.InterfaceError):
+            return link
+    return error
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether running the step again can heal it: a database connection or timeout
+    problem, or a serialization failure, anywhere in its chain; never a named file error
+    (a person must fix the file first), whatever it was raised from."""
+    links = list(chain(error))
+    if any(isinstance(link, ImportFileError) for link in links):
+        return False
+    return any(isinstance(link, TRANSIENT) for link in links)
+
+
+def describe(error: BaseException) -> str:
+    """What the ledger says of a failure: a named file error's own message (it names
+    itself), else the original error as `Type: message`."""
+    for link in chain(error):
+        if isinstance(link, ImportFileError):
+            return str(link)
+    cause = original_error(error)
+    message = str(cause).strip()
+    return f"{type(cause).__name__}: {message}" if message else type(cause).__name__
