@@ -8,9 +8,9 @@ import dagster as dg
 
 from import_pipeline.core.notify import body_of, post
 from import_pipeline.db import ledger
-from import_pipeline.defs.assets.staged_batch import REJECTS_FILE
 from import_pipeline.defs.jobs import import_batch
 from import_pipeline.defs.resources import Notifier, PostgresResource, StagingArea
+from import_pipeline.files import layout
 
 PARTITION_TAG = "dagster/partition"
 
@@ -33,7 +33,7 @@ def summary(
         "rows_total": row.get("rows_total"),
         "counts": row.get("counts") or {},
         "error": row.get("error"),
-        "rejects_file": staging.path(key, REJECTS_FILE) if rejected else None,
+        "rejects_file": staging.store().path(layout.rejects_file(key)) if rejected else None,
         "run_id": run.run_id,
         "ui_url": f"{ui.rstrip('/')}/runs/{run.run_id}",
     }

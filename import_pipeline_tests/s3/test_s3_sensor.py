@@ -1,4 +1,4 @@
-"""The S3 landing sensor against a real S3-protocol server (moto over HTTP)."""
+"""The landing sensor over S3, against a real S3-protocol server (moto over HTTP)."""
 
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 import pytest
 
-from import_pipeline.defs.resources import LandingZone, PostgresResource
-from import_pipeline.defs.sensors import TAG_TENANT, TAG_URI, local_landing_sensor
+from import_pipeline.defs.resources import LandingZone
+from import_pipeline.defs.sensors import TAG_TENANT, TAG_URI
 from import_pipeline_tests.support import (
     LISTED,
     CountingS3,
@@ -109,9 +109,3 @@ def test_the_first_folder_below_the_root_names_the_tenant(
         ("acme",),
         ("globex",),
     ]
-
-
-def test_the_local_sensor_leaves_an_s3_zone_alone(aws, s3_bucket, database_url):
-    resources = {"landing": zone(s3_bucket, aws), "postgres": PostgresResource(url=database_url)}
-    with dg.build_sensor_context(resources=resources) as ctx:
-        assert isinstance(local_landing_sensor(ctx), dg.SkipReason)

@@ -23,14 +23,9 @@ from import_pipeline.defs.resources import (
     PostgresResource,
     StagingArea,
 )
+from import_pipeline.files import layout
 
-REJECTS_FILE = "rejects.csv"
 STEP = "staged_batch"
-
-
-def staged_folder(entity: str) -> str:
-    """The staging area's folder of an entity's staged rows: Parquet files in key order."""
-    return entity
 
 
 @dg.asset(partitions_def=batches, group_name=IMPORT_GROUP, kinds={"polars", "parquet"})
@@ -106,15 +101,15 @@ def named_failure() -> Iterator[None]:
 def _stage(read: StagedBatch, key: str, staging: StagingArea, row_group: int) -> StagedBatch:
     """Dedupe each entity into its staged folder, one Parquet file per key range (named in
     key order), replacing whatever an earlier run of this batch staged there."""
+    store = staging.store()
     for entity in read.entities:
-        staging.clear(key, staged_folder(entity))
+        store.clear(layout.staged_folder(key, entity))
     written: dict[str, int] = {}
 
     def write(entity: str, rows: pl.DataFrame) -> None:
         index = written.get(entity, 0)
         written[entity] = index + 1
-        name = f"{staged_folder(entity)}/{index:06}.parquet"
-        staging.write_parquet(rows, key, name, row_group)
+        store.write_parquet(rows, layout.staged_part(key, entity, index), row_group)
 
     return read.deduped(write)
 
@@ -125,9 +120,9 @@ def _write_rejects(
     """The batch's rejects CSV, streamed to disk and then into the staging area."""
     if not staged.rejected:
         return None
-    path = workdir / REJECTS_FILE
+    path = workdir / layout.REJECTS_FILE
     write_rejects_csv(staged.rejects(), path)
-    return staging.put_file(path, key, REJECTS_FILE)
+    return staging.store().put_file(path, layout.rejects_file(key))
 
 
 def _summary(staged: StagedBatch) -> dict[str, int | float]:
