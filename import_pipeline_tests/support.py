@@ -168,3 +168,33 @@ ORDER = {
     "ordered_at": "2024-05-01",
 }
 """One canonical order row (of customer C1), for tests that vary it."""
+
+
+LAYOUTS = {
+    "root files": (False, ["customers.csv"], ["_SUCCESS", "manifest.json"], ["customers.csv"]),
+    "folder batches": (
+        False,
+        ["drop/customers.csv", "drop/sub/orders.csv"],
+        ["_SUCCESS", "manifest.json", "drop/manifest.json", "drop/sub/manifest.json"],
+        ["drop/"],
+    ),
+    "tenant folders": (
+        True,
+        ["acme/customers.csv"],
+        ["manifest.json", "acme/_SUCCESS", "acme/manifest.json"],
+        ["acme/customers.csv"],
+    ),
+    "tenant folder batches": (
+        True,
+        ["acme/drop/customers.csv"],
+        ["acme/manifest.json", "acme/drop/manifest.json", "acme/drop/sub/_SUCCESS"],
+        ["acme/drop/"],
+    ),
+    "folder batches read with tenants on": (
+        True,
+        ["drop/customers.csv"],
+        ["drop/_SUCCESS", "drop/manifest.json"],
+        ["drop/customers.csv"],
+    ),
+}
+"""Layout -> (tenants from the path, data files, markers, the batch keys they make)."""

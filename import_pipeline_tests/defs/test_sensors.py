@@ -16,7 +16,7 @@ from import_pipeline.defs.sensors import (
     landing_sensor,
 )
 from import_pipeline.files.store import UnsupportedLocation
-from import_pipeline_tests.support import query, run, tick, write_csv
+from import_pipeline_tests.support import LAYOUTS, evaluate, query, run, tick, write_csv
 
 pytestmark = pytest.mark.postgres
 
@@ -98,3 +98,17 @@ def test_partitions_run_in_reverse_order_still_leave_the_newer_rows(
     for request in reversed(requests):  # newest first, as a backfill may run them
         assert run(defs, instance, request).success
     assert query(pipeline_env, "SELECT first_name FROM commerce.customers") == [("New",)]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_markers_and_manifests_in_a_folder_never_become_batches(
+    layout, instance, landing, database_url
+):
+    tenants, data, markers, expected = LAYOUTS[layout]
+    for key in data + markers:
+        (landing / key).parent.mkdir(parents=True, exist_ok=True)
+        (landing / key).write_bytes(b"customer_id\nC1\n" if key in data else b"{}")
+    zone = LandingZone(url=str(landing), settle_seconds=0, tenant_from_path=tenants)
+    requests = evaluate(landing_sensor, instance, zone, database_url, None).run_requests
+    root = landing.resolve().as_uri() + "/"
+    assert sorted(r.tags[TAG_URI].removeprefix(root) for r in requests) == expected

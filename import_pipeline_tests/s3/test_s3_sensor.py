@@ -9,6 +9,7 @@ import pytest
 from import_pipeline.defs.resources import LandingZone
 from import_pipeline.defs.sensors import TAG_TENANT, TAG_URI
 from import_pipeline_tests.support import (
+    LAYOUTS,
     LISTED,
     CountingS3,
     csv_bytes,
@@ -109,3 +110,15 @@ def test_the_first_folder_below_the_root_names_the_tenant(
         ("acme",),
         ("globex",),
     ]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_markers_and_manifests_in_a_bucket_never_become_batches(
+    layout, instance, aws, client, s3_bucket, database_url
+):
+    tenants, data, markers, expected = LAYOUTS[layout]
+    for key in data + markers:
+        put(client, s3_bucket, f"landing/{key}", b"customer_id\nC1\n" if key in data else b"{}")
+    tick = s3_tick(instance, zone(s3_bucket, aws, tenant_from_path=tenants), database_url)
+    root = f"s3://{s3_bucket}/landing/"
+    assert sorted(r.tags[TAG_URI].removeprefix(root) for r in tick.run_requests) == expected
