@@ -141,7 +141,8 @@ class ImportSettings(dg.ConfigurableResource):
 
 class Notifier(dg.ConfigurableResource):
     """Webhooks told about every import run's outcome (comma-separated URLs; empty: none).
-    Each POST is signed with `secret` (HMAC-SHA256), times out, and is retried with backoff."""
+    Each POST is signed with `secret` (HMAC-SHA256; URLs without one are refused, never sent
+    unsigned), times out, and is retried with backoff."""
 
     webhook_urls: str = ""
     secret: str = ""
