@@ -4,7 +4,7 @@
   print the report; exit 1 when the file would fail (a named error, or too many rejects).
 - `template ENTITY`: write a CSV with the entity's canonical headers and one example row.
 - `drop FILE`: copy the file into the landing zone (`IMPORT_LANDING_URL`: a folder, or an
-  `s3://bucket/prefix` it is uploaded to with boto3).
+  `s3://bucket/prefix` it is uploaded to with dagster-aws's S3 client).
 - `rejects PARTITION [-o FILE]`: a loaded batch's rejects (and keys in conflict) from
   Postgres, as the same spreadsheet-safe CSV a run writes.
 - `db-url`: the URL of the database (DATABASE_URL, or `make dev`'s embedded server).
@@ -13,13 +13,11 @@
 import argparse
 import csv
 import os
-import shutil
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import polars as pl
 
 from import_pipeline.core.entities import ENTITIES
@@ -32,7 +30,7 @@ from import_pipeline.core.text_report import text_report
 from import_pipeline.db import report
 from import_pipeline.db.connect import connected
 from import_pipeline.files import s3
-from import_pipeline.files.s3 import S3Location
+from import_pipeline.files.store import UnsupportedLocation, open_store
 
 LANDING_ENV = "IMPORT_LANDING_URL"
 DATABASE_ENV = "DATABASE_URL"
@@ -146,24 +144,14 @@ def drop_command(args: argparse.Namespace) -> int:
     if not landing:
         sys.stderr.write(f"error: set {LANDING_ENV} or pass --landing\n")
         return 2
-    name = args.name or source.name
-    if landing.startswith("s3://"):
-        target = _upload(source, landing, name)
-    else:
-        target = _copy(source, Path(landing), name)
+    try:
+        store = open_store(LANDING_ENV, landing, lambda: s3.client({}), dict)
+    except UnsupportedLocation as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    target = store.put_file(source, args.name or source.name)
     sys.stdout.write(f"dropped {source} -> {target}\n")
     return 0
-
-
-def _copy(source: Path, landing: Path, name: str) -> str:
-    """Copy under a hidden temporary name, then rename: the sensor never lists a half file.
-    A name with folders (`tenant/file.csv`) lands in those folders, made as needed."""
-    target = landing / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.part")
-    shutil.copyfile(source, partial)
-    os.replace(partial, target)
-    return str(target)
 
 
 def rejects_command(args: argparse.Namespace) -> int:
@@ -215,11 +203,6 @@ def db_url_command(_: argparse.Namespace) -> int:
         return 2
     sys.stdout.write(f"{url}\n")
     return 0
-
-
-def _upload(source: Path, landing: str, name: str) -> str:
-    """Upload with boto3 (credentials and endpoint from the standard AWS_* environment)."""
-    return s3.upload(boto3.client("s3"), S3Location.parse(landing), name, source)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ import psycopg2
 
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import LandingZone, PostgresResource, S3Connection
-from import_pipeline.defs.sensors import local_landing_sensor, s3_landing_sensor
+from import_pipeline.defs.sensors import landing_sensor
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "real"
 """The real exports, kept byte for byte as found (see the README beside them for origins)."""
@@ -45,9 +45,10 @@ class Tick:
 def tick(
     instance: dg.DagsterInstance, landing: Path, database_url: str, cursor: str | None = None
 ) -> Tick:
-    """Evaluate the local landing sensor once (settle time 0) and apply its partitions."""
+    """Evaluate the landing sensor over a local folder once (settle time 0) and apply its
+    partitions."""
     zone = LandingZone(url=str(landing), settle_seconds=0)
-    return evaluate(local_landing_sensor, instance, zone, database_url, cursor)
+    return evaluate(landing_sensor, instance, zone, database_url, cursor)
 
 
 def evaluate(
@@ -155,8 +156,8 @@ def s3_tick(
     database_url: str,
     cursor: str | None = None,
 ) -> Tick:
-    """Evaluate the S3 landing sensor once and apply its partitions."""
-    return evaluate(s3_landing_sensor, instance, landing, database_url, cursor)
+    """Evaluate the landing sensor over an S3 zone once and apply its partitions."""
+    return evaluate(landing_sensor, instance, landing, database_url, cursor)
 
 
 ORDER = {
@@ -167,3 +168,33 @@ ORDER = {
     "ordered_at": "2024-05-01",
 }
 """One canonical order row (of customer C1), for tests that vary it."""
+
+
+LAYOUTS = {
+    "root files": (False, ["customers.csv"], ["_SUCCESS", "manifest.json"], ["customers.csv"]),
+    "folder batches": (
+        False,
+        ["drop/customers.csv", "drop/sub/orders.csv"],
+        ["_SUCCESS", "manifest.json", "drop/manifest.json", "drop/sub/manifest.json"],
+        ["drop/"],
+    ),
+    "tenant folders": (
+        True,
+        ["acme/customers.csv"],
+        ["manifest.json", "acme/_SUCCESS", "acme/manifest.json"],
+        ["acme/customers.csv"],
+    ),
+    "tenant folder batches": (
+        True,
+        ["acme/drop/customers.csv"],
+        ["acme/manifest.json", "acme/drop/manifest.json", "acme/drop/sub/_SUCCESS"],
+        ["acme/drop/"],
+    ),
+    "folder batches read with tenants on": (
+        True,
+        ["drop/customers.csv"],
+        ["drop/_SUCCESS", "drop/manifest.json"],
+        ["drop/customers.csv"],
+    ),
+}
+"""Layout -> (tenants from the path, data files, markers, the batch keys they make)."""

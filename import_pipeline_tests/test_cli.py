@@ -120,6 +120,13 @@ def test_drop_uploads_to_an_s3_landing_zone(tmp_path, monkeypatch):
         server.stop()
 
 
+def test_drop_refuses_a_landing_url_it_cannot_reach_by_name(tmp_path, capsys):
+    source = SAMPLES / "jaffle_shop/raw_products.csv"
+    assert main(["drop", str(source), "--landing", "gs://drops/in/"]) == 2
+    error = capsys.readouterr().err
+    assert "IMPORT_LANDING_URL=gs://drops/in/: `gs://` is not a supported" in error
+
+
 def test_the_console_script_is_installed():
     script = Path(sys.executable).parent / "import-pipeline"
     done = subprocess.run([script, "template", "--help"], capture_output=True, text=True)

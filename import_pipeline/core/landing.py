@@ -160,11 +160,12 @@ def plan(
     return sorted(batches, key=lambda b: b.key)
 
 
-def is_data_file(relative_key: str) -> bool:
-    """Markers and `_`-prefixed names (e.g. `_SUCCESS`, `_logs/`) are not data."""
-    return relative_key not in MARKERS and not any(
-        part.startswith("_") for part in relative_key.split("/")
-    )
+def is_data_file(key: str) -> bool:
+    """Markers (`_SUCCESS`, `manifest.json`) and `_`-prefixed names (`_logs/`) are never
+    data, at whatever depth: a marker's place depends on the layout (a tenant's folder, a
+    folder batch, a sub-folder), its name does not."""
+    parts = key.split("/")
+    return parts[-1] not in MARKERS and not any(part.startswith("_") for part in parts)
 
 
 def folder_members(files: list[FileRecord], folder: str) -> tuple[FileRecord, ...]:

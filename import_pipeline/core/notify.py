@@ -1,7 +1,8 @@
 """Webhook notifications: the JSON summary of a batch's run, its signature, its delivery.
 
 Only the standard library: a webhook is a plain HTTPS POST, and a receiver verifies
-`X-Import-Signature: sha256=<hex>` as the HMAC-SHA256 of the raw body with the shared secret.
+`X-Import-Signature: sha256=<hex>` as the HMAC-SHA256 of the raw body with the shared secret
+(always present: nothing is sent without a secret).
 """
 
 import hashlib
@@ -13,6 +14,25 @@ import urllib.request
 from dataclasses import dataclass
 
 SIGNATURE_HEADER = "X-Import-Signature"
+SECRET_ENV = "IMPORT_WEBHOOK_SECRET"
+
+
+class UnsignedWebhooks(ValueError):
+    """Webhook URLs are set without a secret: a receiver could not tell our summaries from
+    forged ones, so nothing is sent until a secret is set."""
+
+    def __init__(self, urls: list[str]) -> None:
+        super().__init__(
+            f"{len(urls)} webhook URL(s) are set but {SECRET_ENV} is empty: webhooks are never "
+            f"sent unsigned. Set {SECRET_ENV} to a shared secret (e.g. `openssl rand -hex 32`) "
+            "and give it to the receivers, or unset IMPORT_WEBHOOK_URLS."
+        )
+
+
+def require_secret(urls: list[str], secret: str) -> None:
+    """Refuse to notify `urls` without a signing secret (nothing to refuse without URLs)."""
+    if urls and not secret:
+        raise UnsignedWebhooks(urls)
 
 
 @dataclass(frozen=True)
@@ -37,11 +57,15 @@ def signature(body: bytes, secret: str) -> str:
 def post(
     url: str, body: bytes, secret: str, timeout: float, retries: int, backoff: float
 ) -> Delivery:
-    """POST `body` to `url`, retrying a timeout, a connection error or a 5xx/429 answer
-    up to `retries` times with exponential backoff; never raises, reports instead."""
-    headers = {"Content-Type": "application/json", "User-Agent": "import-pipeline"}
-    if secret:
-        headers[SIGNATURE_HEADER] = signature(body, secret)
+    """POST `body`, signed, to `url`, retrying a timeout, a connection error or a 5xx/429
+    answer up to `retries` times with exponential backoff; a delivery problem is reported,
+    never raised (an empty secret is refused: `UnsignedWebhooks`)."""
+    require_secret([url], secret)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "import-pipeline",
+        SIGNATURE_HEADER: signature(body, secret),
+    }
     error = ""
     for attempt in range(1, retries + 2):
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")

@@ -217,6 +217,18 @@ def cancel(conn: connection, partition_key: str, run_id: str) -> None:
         )
 
 
+def fail_unfinished(conn: connection, partition_key: str, run_id: str, error: str) -> None:
+    """Mark the batch failed if `run_id` ended without recording an outcome (its worker
+    was killed): only a row still queued or running under that run, never a later one's."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ingest.files SET status = 'failed', error = %s, run_id = %s,"
+            " finished_at = now() WHERE partition_key = %s"
+            " AND status IN ('queued', 'running') AND (run_id IS NULL OR run_id = %s)",
+            (error, run_id, partition_key, run_id),
+        )
+
+
 def save_rejects(
     conn: connection, partition_key: str, entity: str, rejects: Iterable[pl.DataFrame]
 ) -> None:

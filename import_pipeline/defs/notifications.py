@@ -1,17 +1,23 @@
 """Run-status sensors that post each import run's outcome to the configured webhooks.
 
 They run after a run has finished, in the daemon, so a slow or failing webhook can never
-fail or block a load: every delivery problem is logged and the sensor moves on.
+fail or block a load: every delivery problem is logged and the sensor moves on. A failed
+run that Dagster's run retries will run again announces "retrying", not an outcome: the
+batch's final outcome is its last attempt's.
 """
 
 import dagster as dg
 
-from import_pipeline.core.notify import body_of, post
+from import_pipeline.core.notify import body_of, post, require_secret
 from import_pipeline.db import ledger, report
 from import_pipeline.defs.jobs import import_batch
 from import_pipeline.defs.resources import Notifier, PostgresResource
 
 PARTITION_TAG = "dagster/partition"
+WILL_RETRY_TAG = "dagster/will_retry"
+"""Set by Dagster on a failed run when its run retries (dagster.yaml) will re-execute it."""
+RETRY_NUMBER_TAG = "dagster/retry_number"
+"""Set by Dagster on a run that re-executes a failed one: 1 for the first retry."""
 
 
 def summary(run: dg.DagsterRun, status: str, postgres: PostgresResource, ui: str) -> dict:
@@ -27,6 +33,7 @@ def summary(run: dg.DagsterRun, status: str, postgres: PostgresResource, ui: str
         "profile": row.get("profile"),
         "status": status,
         "ledger_status": row.get("status"),
+        "attempt": int(run.tags.get(RETRY_NUMBER_TAG, "0")) + 1,
         "rows_total": row.get("rows_total"),
         "counts": row.get("counts") or {},
         "error": row.get("error"),
@@ -43,6 +50,9 @@ def notify(
     notifier: Notifier,
     postgres: PostgresResource,
 ) -> None:
+    """Post the run's summary to every webhook; URLs without a secret fail the sensor's
+    tick with `UnsignedWebhooks` (shown in the UI) rather than send anything unsigned."""
+    require_secret(notifier.urls, notifier.secret)
     if not notifier.urls:
         return
     run = context.dagster_run
@@ -65,6 +75,13 @@ def notify(
                 f"webhook {url} not notified of run {run.run_id} after "
                 f"{delivery.attempts} attempt(s): {delivery.error}"
             )
+
+
+def will_retry(context: dg.RunFailureSensorContext) -> bool:
+    """Whether Dagster will re-execute the failed run (read from storage: the tag is added
+    when the failure is stored)."""
+    run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
+    return run.tags.get(WILL_RETRY_TAG, "").lower() == "true"
 
 
 @dg.run_status_sensor(
@@ -90,5 +107,20 @@ def notify_on_failure(
     notifier: Notifier,
     postgres: PostgresResource,
 ) -> None:
-    """Posts the summary (with the ledger's error) of every failed import run to the webhooks."""
+    """Posts "retrying" for a failed import run Dagster will run again, else "failed" with
+    the ledger's error; a run whose worker died before it could record its failure (the
+    ledger still says running) is marked failed first, so the webhook tells the final
+    status."""
+    if will_retry(context):
+        notify(context, "retrying", notifier, postgres)
+        return
+    run = context.dagster_run
+    reason = context.failure_event.message or "no reason recorded"
+    with postgres.connect() as conn:
+        ledger.fail_unfinished(
+            conn,
+            run.tags.get(PARTITION_TAG, ""),
+            run.run_id,
+            f"run {run.run_id} ended without recording an outcome: {reason}",
+        )
     notify(context, "failed", notifier, postgres)

@@ -1,38 +1,27 @@
 """Resources: the database of record, the landing zone, the staging area, load settings.
 
-The landing zone and the staging area are each a local folder or an `s3://bucket/prefix`;
-S3 goes through `S3Connection`, whose endpoint comes from its config or the standard
-`AWS_ENDPOINT_URL` variable (MinIO, moto), credentials from the usual AWS_* ones.
+The landing zone and the staging area are each a local folder or an `s3://bucket/prefix`:
+they hold configuration and hand out a store (`files/store.py`) that does the work. S3 is
+reached through dagster-aws's `S3Resource`, whose endpoint comes from `S3Connection` or the
+standard `AWS_ENDPOINT_URL` variable (MinIO, moto), credentials from the usual AWS_* ones.
 """
 
-import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
-import polars as pl
 from psycopg2.extensions import connection
 from pydantic import PrivateAttr
 
-from import_pipeline.core.errors import FileChanged
-from import_pipeline.core.landing import (
-    MANIFEST,
-    FileRecord,
-    LandedBatch,
-    Window,
-    folder_members,
-    folder_version,
-    plan,
-)
-from import_pipeline.core.manifest import Manifest, parse_manifest
+from import_pipeline.core.landing import FileRecord, LandedBatch, plan
+from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
-from import_pipeline.files import local, s3
-from import_pipeline.files.s3 import S3Location
+from import_pipeline.files import s3
+from import_pipeline.files.store import Store, fetch_batch, open_store
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -53,11 +42,10 @@ class PostgresResource(dg.ConfigurableResource):
 
 
 class S3Connection(dg.ConfigurableResource):
-    """How to reach S3 (AWS, MinIO, moto); an empty field leaves it to boto3's own lookup
-    (AWS_ENDPOINT_URL, AWS_* credentials, ~/.aws). Ours rather than dagster-aws's
-    S3Resource: importing dagster_aws costs ~1.7 s in every run process (it pulls in its
-    components and dagster's test utilities), a tenth of a small file's landing-to-loaded
-    time, and boto3 itself is imported only when S3 is used."""
+    """How to reach S3 (AWS, MinIO, moto): the settings of dagster-aws's `S3Resource`, which
+    builds the client once a URL is `s3://` (importing dagster_aws costs a run process about
+    a second, see the README, so a local deployment never pays it). An empty field leaves
+    it to boto3's own lookup (AWS_ENDPOINT_URL, AWS_* credentials, ~/.aws)."""
 
     endpoint_url: str = ""
     region_name: str = ""
@@ -66,11 +54,8 @@ class S3Connection(dg.ConfigurableResource):
     aws_session_token: str = ""
 
     def get_client(self) -> Any:
-        import boto3  # here, not at the top: a local landing zone never pays for it
-
         place = {"endpoint_url": self.endpoint_url, "region_name": self.region_name}
-        settings = {k: v for k, v in place.items() if v} | self.credentials()
-        return boto3.client("s3", **settings)
+        return s3.client(place | self.credentials())
 
     def credentials(self) -> dict[str, str]:
         """The credentials set here (none: polars reads the same AWS_* as boto3)."""
@@ -82,31 +67,27 @@ class S3Connection(dg.ConfigurableResource):
         return {k: v for k, v in keys.items() if v}
 
 
-class S3Backed(dg.ConfigurableResource):
-    """A resource that may live on S3: one boto3 client per resource instance (building a
-    client costs tens of milliseconds; a folder batch reads many files)."""
+class StoreResource(dg.ConfigurableResource):
+    """Configuration of a place that holds files (a folder, or `s3://bucket/prefix`) and the
+    one store it hands out per resource instance."""
 
     url: str
     s3: S3Connection | None = None
 
-    _s3_client: Any = PrivateAttr(default=None)
+    setting: ClassVar[str] = "url"
+    """The environment variable a deployment sets the URL from, named in errors."""
 
-    @property
-    def is_s3(self) -> bool:
-        return self.url.startswith("s3://")
+    _store: Store | None = PrivateAttr(default=None)
 
-    @property
-    def location(self) -> S3Location:
-        """The bucket and prefix of an `s3://` url."""
-        return S3Location.parse(self.url)
-
-    def client(self) -> Any:
-        if self._s3_client is None:
-            self._s3_client = (self.s3 or S3Connection()).get_client()
-        return self._s3_client
+    def store(self) -> Store:
+        """The store the URL names; an unsupported scheme raises `UnsupportedLocation`."""
+        if self._store is None:
+            aws = self.s3 or S3Connection()
+            self._store = open_store(self.setting, self.url, aws.get_client, aws.credentials)
+        return self._store
 
 
-class LandingZone(S3Backed):
+class LandingZone(StoreResource):
     """Where partners drop files: a local folder or `s3://bucket/prefix`. With
     `tenant_from_path`, the first folder below the root names the tenant.
 
@@ -122,146 +103,29 @@ class LandingZone(S3Backed):
     tenant_from_path: bool = False
     max_keys_per_tick: int = 1000
 
+    setting: ClassVar[str] = "IMPORT_LANDING_URL"
+
     def list_files(self, under: str = "") -> list[FileRecord]:
         """Every file of the zone (or of its folder `under`), without a bound."""
-        if self.is_s3:
-            return s3.list_prefix(self.client(), self.location, under)
-        return local.list_folder(Path(self.url), under)
-
-    def list_window(self, after: str) -> Window:
-        """At most `max_keys_per_tick` keys of an S3 zone after the key `after`."""
-        return s3.list_window(self.client(), self.location, after, self.max_keys_per_tick)
+        return self.store().list(under)
 
     def batches(self, records: list[FileRecord]) -> list[LandedBatch]:
         """The ready batches among listed files (a marked folder is one batch)."""
-        return plan(records, self.tenant_from_path, self._uri)
+        return plan(records, self.tenant_from_path, self.store().uri)
 
     def fetch_batch(
         self, uri: str, version: str, name: str, workdir: Path
     ) -> tuple[list[LandedFile], Manifest]:
-        """Every file of the batch as a local path (an S3 object is streamed into
-        `workdir`) and its manifest, refusing a batch any file of which changed since it
-        landed: that version is a batch of its own, loaded separately."""
-        if not uri.endswith("/"):
-            return [LandedFile(name, self._fetch(uri, version, name, workdir))], Manifest()
-        folder = self._key(uri)
-        records = self.list_files(folder)
-        if folder_version(records) != version:
-            raise _changed(name)
-        files = [
-            LandedFile(m.key.removeprefix(folder), self._fetch(m.uri, m.version, name, workdir))
-            for m in folder_members(records, folder)
-        ]
-        manifest = Manifest()
-        for record in records:
-            if record.key == folder + MANIFEST:
-                path = self._fetch(record.uri, record.version, name, workdir)
-                manifest = parse_manifest(path.read_bytes())
-        return files, manifest
-
-    def _fetch(self, uri: str, version: str, name: str, workdir: Path) -> Path:
-        """A local path holding this version of the file (a local file is used in place)."""
-        if self.is_s3:
-            location = self.location
-            target = workdir / f"landed-{uuid.uuid4().hex}"
-            if s3.download(self.client(), location, location.key_of(uri), version, target):
-                return target
-        else:
-            path = local.path_of(uri)
-            if path.is_file() and local.version_of(path) == version:
-                return path
-        raise _changed(name)
-
-    def _uri(self, key: str) -> str:
-        if self.is_s3:
-            return self.location.uri(key)
-        return local.uri_of(Path(self.url), key)
-
-    def _key(self, uri: str) -> str:
-        if self.is_s3:
-            return self.location.key_of(uri)
-        return local.path_of(uri).relative_to(Path(self.url).resolve()).as_posix() + "/"
+        """Every file of the batch as a local path, and its manifest (see `fetch_batch`)."""
+        return fetch_batch(self.store(), uri, version, name, workdir)
 
 
-def _changed(name: str) -> FileChanged:
-    return FileChanged(
-        name,
-        "a file of the batch was changed or removed after it landed",
-        "Nothing to fix here: a changed file is loaded as a new batch of its own.",
-    )
+class StagingArea(StoreResource):
+    """Where staged Parquet and rejects CSVs are written between steps (laid out as
+    `files/layout.py` says): a local folder, or `s3://bucket/prefix` so that any worker
+    can run any step."""
 
-
-class StagingArea(S3Backed):
-    """Where staged Parquet and rejects CSVs are written between steps: a local folder, or
-    `s3://bucket/prefix` so that any worker can run any step."""
-
-    def path(self, partition_key: str, name: str) -> str:
-        if self.is_s3:
-            return self.location.uri(f"{partition_key}/{name}")
-        return str(Path(self.url) / partition_key / name)
-
-    def write_parquet(
-        self, frame: pl.DataFrame, partition_key: str, name: str, row_group: int
-    ) -> str:
-        """zstd on S3, where bytes cost more than CPU; lz4 on a local disk, where it
-        writes and reads back faster (100k orders: ~60 ms less, files 1.8x bigger)."""
-        path = self.path(partition_key, name)
-        if not self.is_s3:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(
-            path,
-            compression="zstd" if self.is_s3 else "lz4",
-            row_group_size=row_group,
-            storage_options=self._options(),
-        )
-        return path
-
-    def write_bytes(self, data: bytes, partition_key: str, name: str) -> str:
-        if self.is_s3:
-            return s3.write(self.client(), self.location, f"{partition_key}/{name}", data)
-        path = Path(self.path(partition_key, name))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return str(path)
-
-    def put_file(self, source: Path, partition_key: str, name: str) -> str:
-        """Move a finished local file (a rejects CSV) into the staging area."""
-        if self.is_s3:
-            return s3.upload(self.client(), self.location, f"{partition_key}/{name}", source)
-        path = Path(self.path(partition_key, name))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(source, path)
-        return str(path)
-
-    def link(self, partition_key: str, name: str, expires_hours: float) -> str | None:
-        """On S3, a presigned download link to a staged file (a rejects CSV); None on a
-        local folder, whose path is the link."""
-        if not self.is_s3:
-            return None
-        seconds = int(expires_hours * 3600)
-        return s3.presigned_url(self.client(), self.location, f"{partition_key}/{name}", seconds)
-
-    def clear(self, partition_key: str, folder: str) -> None:
-        """Remove a staged folder, so a re-run's output never mixes with an older one."""
-        if self.is_s3:
-            s3.remove_prefix(self.client(), self.location, f"{partition_key}/{folder}/")
-        else:
-            shutil.rmtree(self.path(partition_key, folder), ignore_errors=True)
-
-    def scan_folder(self, partition_key: str, folder: str) -> pl.LazyFrame:
-        """Every Parquet file of a staged folder, in name order, as one frame."""
-        if self.is_s3:
-            records = s3.list_prefix(self.client(), self.location, f"{partition_key}/{folder}/")
-            paths = sorted(r.uri for r in records if r.key.endswith(".parquet"))
-        else:
-            paths = sorted(str(p) for p in Path(self.path(partition_key, folder)).glob("*.parquet"))
-        return pl.scan_parquet(paths, storage_options=self._options())
-
-    def _options(self) -> dict[str, str] | None:
-        if not self.is_s3:
-            return None
-        credentials = (self.s3 or S3Connection()).credentials()
-        return s3.polars_options(self.client(), credentials)
+    setting: ClassVar[str] = "IMPORT_STAGING_URL"
 
 
 class ImportSettings(dg.ConfigurableResource):
@@ -285,7 +149,8 @@ class ImportSettings(dg.ConfigurableResource):
 
 class Notifier(dg.ConfigurableResource):
     """Webhooks told about every import run's outcome (comma-separated URLs; empty: none).
-    Each POST is signed with `secret` (HMAC-SHA256), times out, and is retried with backoff."""
+    Each POST is signed with `secret` (HMAC-SHA256; URLs without one are refused, never sent
+    unsigned), times out, and is retried with backoff."""
 
     webhook_urls: str = ""
     secret: str = ""

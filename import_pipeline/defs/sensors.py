@@ -1,8 +1,4 @@
-"""Landing sensors: list the landing zone, register new batches, request their runs.
-
-`local_landing_sensor` watches a folder, `s3_landing_sensor` a bucket prefix; each skips when
-the configured landing zone is the other kind, so one code location serves both.
-"""
+"""The landing sensor: list the landing zone, register new batches, request their runs."""
 
 import json
 from collections.abc import Callable
@@ -117,42 +113,17 @@ def report_unusable_tenants(
     minimum_interval_seconds=4,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def local_landing_sensor(
+def landing_sensor(
     context: dg.SensorEvaluationContext, landing: LandingZone, postgres: PostgresResource
-) -> dg.SensorResult | dg.SkipReason:
-    """Watches a local landing folder: a file (or a marked folder) whose size and mtime held
-    still since the previous tick (or for the settle time) becomes a batch and a run."""
-    if landing.is_s3:
-        return dg.SkipReason(f"the landing zone {landing.url} is watched by s3_landing_sensor")
+) -> dg.SensorResult:
+    """Watches the landing zone, a folder or an S3 prefix, at most `max_keys_per_tick` keys
+    a tick: the cursor keeps the last key looked at, and a listing that reaches the end
+    starts over on the next tick, so a changed file (new version) is found too. A file or
+    marked folder becomes a batch and a run; on a local disk it must first hold still for
+    the settle time or since the previous tick (an S3 object is listed only once whole)."""
+    store = landing.store()
     cursor = json.loads(context.cursor) if context.cursor else {}
-    records = landing.list_files()
-    report_unusable_tenants(context, records, landing.tenant_from_path)
-    ready, waiting = settled(
-        landing.batches(records),
-        cursor.get("waiting", {}),
-        datetime.now(UTC),
-        landing.settle_seconds,
-    )
-    new = request_runs(ready, postgres)
-    return sensor_result(new, {"waiting": waiting})
-
-
-@dg.sensor(
-    job=import_batch,
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-)
-def s3_landing_sensor(
-    context: dg.SensorEvaluationContext, landing: LandingZone, postgres: PostgresResource
-) -> dg.SensorResult | dg.SkipReason:
-    """Watches an S3 prefix, at most `max_keys_per_tick` keys a tick: the cursor is the last
-    key looked at, and a listing that reaches the end starts over on the next tick, so a
-    re-uploaded object (new ETag) is found too. S3 objects appear only once fully written,
-    so nothing needs to settle; a folder loads once its marker is there."""
-    if not landing.is_s3:
-        return dg.SkipReason(f"the landing zone {landing.url} is watched by local_landing_sensor")
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    window = landing.list_window(cursor.get("after", ""))
+    window = store.list_window(cursor.get("after", ""), landing.max_keys_per_tick)
     records, after, skipped = complete_window(window, landing.tenant_from_path)
     if skipped:
         context.log.warning(
@@ -160,5 +131,10 @@ def s3_landing_sensor(
             "lists: raise max_keys_per_tick, or let the daily reconciliation load it"
         )
     report_unusable_tenants(context, records, landing.tenant_from_path)
-    new = request_runs(landing.batches(records), postgres)
-    return sensor_result(new, {"after": after})
+    ready, waiting = landing.batches(records), {}
+    if not store.writes_are_atomic:
+        ready, waiting = settled(
+            ready, cursor.get("waiting", {}), datetime.now(UTC), landing.settle_seconds
+        )
+    new = request_runs(ready, postgres)
+    return sensor_result(new, {"after": after} | ({"waiting": waiting} if waiting else {}))

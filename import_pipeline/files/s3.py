@@ -1,13 +1,20 @@
 """A landing zone or staging area under an S3 prefix (AWS, MinIO or any S3-compatible store).
 
+The client is dagster-aws's `S3Resource` client, built on first use: importing dagster_aws
+costs a run process about a second (see the README), which a local deployment never pays.
 Listing is bounded: one call lists at most `limit` keys after a start key, so a prefix with
-100,000 old objects costs a sensor tick no more than a small one.
+100,000 old objects costs a sensor tick no more than a small one (dagster-aws's sensor
+helper `get_objects` lists and sorts the whole prefix on every call).
 """
 
+import uuid
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from import_pipeline.core.landing import FileRecord, Window, is_listed
 
@@ -38,6 +45,102 @@ class S3Location:
     def key_of(self, uri: str) -> str:
         """The key (relative to the prefix) of a URI inside this location."""
         return uri.removeprefix(f"s3://{self.bucket}/{self.prefix}")
+
+
+def client(settings: dict[str, str]) -> Any:
+    """An S3 client from dagster-aws's `S3Resource`; an empty setting is left to boto3's
+    own lookup (AWS_ENDPOINT_URL, AWS_* credentials, ~/.aws)."""
+    from dagster_aws.s3 import S3Resource  # here: only an S3 deployment pays its import
+
+    return S3Resource(**{k: v for k, v in settings.items() if v}).get_client()
+
+
+class S3Store:
+    """Objects below one bucket prefix. An object is listed only once fully uploaded, so
+    nothing needs to settle; Parquet is zstd here, where bytes cost more than CPU."""
+
+    writes_are_atomic = True
+
+    def __init__(
+        self,
+        location: S3Location,
+        connect: Callable[[], Any],
+        credentials: Callable[[], dict[str, str]],
+    ) -> None:
+        self.location = location
+        self._connect = connect
+        self._credentials = credentials
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """One client per store: building one costs tens of milliseconds, and a folder
+        batch reads many files."""
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def uri(self, key: str) -> str:
+        return self.location.uri(key)
+
+    def link(self, key: str, expires_seconds: int) -> str | None:
+        return presigned_url(self.client, self.location, key, expires_seconds)
+
+    def key_of(self, uri: str) -> str:
+        return self.location.key_of(uri)
+
+    def path(self, key: str) -> str:
+        return self.location.uri(key)
+
+    def list(self, under: str = "") -> list[FileRecord]:
+        return list_prefix(self.client, self.location, under)
+
+    def list_window(self, after: str, limit: int) -> Window:
+        return list_window(self.client, self.location, after, limit)
+
+    def fetch(self, key: str, version: str, workdir: Path) -> Path | None:
+        """Streamed into `workdir`, so a file larger than memory is never held whole."""
+        target = workdir / f"landed-{uuid.uuid4().hex}"
+        return target if download(self.client, self.location, key, version, target) else None
+
+    def read(self, key: str, version: str) -> bytes | None:
+        body = _body(self.client, self.location, key, version)
+        if body is None:
+            return None
+        with closing(body):
+            return body.read()
+
+    def write_bytes(self, key: str, data: bytes) -> str:
+        self.client.put_object(Bucket=self.location.bucket, Key=self._full(key), Body=data)
+        return self.path(key)
+
+    def write_parquet(self, frame: pl.DataFrame, key: str, row_group: int) -> str:
+        path = self.path(key)
+        frame.write_parquet(
+            path, compression="zstd", row_group_size=row_group, storage_options=self._options()
+        )
+        return path
+
+    def put_file(self, source: Path, key: str) -> str:
+        """Uploaded in parts (boto3's managed transfer) for a large file."""
+        self.client.upload_file(str(source), self.location.bucket, self._full(key))
+        return self.path(key)
+
+    def clear(self, under: str) -> None:
+        keys = [r.key for r in self.list(under)]
+        for start in range(0, len(keys), PAGE):
+            objects = [{"Key": self._full(k)} for k in keys[start : start + PAGE]]
+            self.client.delete_objects(Bucket=self.location.bucket, Delete={"Objects": objects})
+
+    def scan_parquet(self, under: str) -> pl.LazyFrame:
+        paths = sorted(r.uri for r in self.list(under) if r.key.endswith(".parquet"))
+        return pl.scan_parquet(paths, storage_options=self._options())
+
+    def _full(self, key: str) -> str:
+        return f"{self.location.prefix}{key}"
+
+    def _options(self) -> dict[str, str]:
+        return polars_options(self.client, self._credentials())
 
 
 def list_window(client: Any, location: S3Location, after: str, limit: int) -> Window:
@@ -96,29 +199,10 @@ def _body(client: Any, location: S3Location, key: str, version: str) -> Any:
     return response["Body"]
 
 
-def write(client: Any, location: S3Location, key: str, data: bytes) -> str:
-    client.put_object(Bucket=location.bucket, Key=f"{location.prefix}{key}", Body=data)
-    return location.uri(key)
-
-
-def upload(client: Any, location: S3Location, key: str, source: Path) -> str:
-    """A local file to the key, in parts (boto3's managed transfer) for large files."""
-    client.upload_file(str(source), location.bucket, f"{location.prefix}{key}")
-    return location.uri(key)
-
-
 def presigned_url(client: Any, location: S3Location, key: str, expires_seconds: int) -> str:
     """A link that downloads the object without credentials until it expires."""
     params = {"Bucket": location.bucket, "Key": f"{location.prefix}{key}"}
     return client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_seconds)
-
-
-def remove_prefix(client: Any, location: S3Location, under: str) -> None:
-    """Delete every object below `under` (a staged folder a new run replaces)."""
-    keys = [r.key for r in list_prefix(client, location, under)]
-    for start in range(0, len(keys), PAGE):
-        objects = [{"Key": f"{location.prefix}{k}"} for k in keys[start : start + PAGE]]
-        client.delete_objects(Bucket=location.bucket, Delete={"Objects": objects})
 
 
 def polars_options(client: Any, credentials: dict[str, str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from import_pipeline.core.landing import (
 from import_pipeline.core.manifest import parse_manifest
 from import_pipeline.core.profiles import CANONICAL
 from import_pipeline.core.stage import SOURCE, stage_in_memory
+from import_pipeline_tests.support import LAYOUTS
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -66,6 +67,14 @@ def test_the_first_folder_names_the_tenant_when_configured():
 def test_the_same_file_under_two_tenants_is_two_batches():
     keys = {b.partition_key for b in plan([record("a/x.csv"), record("b/x.csv")], True, uri)}
     assert len(keys) == 2
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_markers_and_manifests_never_become_batches_or_members_in_any_layout(layout):
+    tenants, data, markers, expected = LAYOUTS[layout]
+    batches = plan([record(k) for k in data + markers], tenants, uri)
+    assert [b.key for b in batches] == expected
+    assert sorted(m.key for b in batches for m in b.members) == sorted(data)
 
 
 def test_hidden_and_temp_files_are_not_listed_but_markers_are():

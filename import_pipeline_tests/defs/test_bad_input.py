@@ -9,7 +9,7 @@ import polars as pl
 from import_pipeline.definitions import defs as load_definitions
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import LandingZone
-from import_pipeline.defs.sensors import local_landing_sensor
+from import_pipeline.defs.sensors import landing_sensor
 from import_pipeline_tests.support import evaluate, materialization, query, run, tick
 
 HEADER = "customer_id,email,first_name,last_name,phone,country,created_at,updated_at\n"
@@ -94,7 +94,7 @@ def test_a_default_folder_or_a_link_out_of_the_zone_loads_nothing_through_the_se
     (landing / "acme" / "customers_passwd.csv").symlink_to("/etc/passwd")
     zone = LandingZone(url=str(landing), settle_seconds=0, tenant_from_path=True)
 
-    (request,) = evaluate(local_landing_sensor, instance, zone, pipeline_env, None).run_requests
+    (request,) = evaluate(landing_sensor, instance, zone, pipeline_env, None).run_requests
 
     assert run(defs, instance, request).success
     assert query(

@@ -26,6 +26,6 @@ def test_the_asset_graph_runs_staging_then_entities_in_foreign_key_order(monkeyp
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert ("line_items", "order_totals_match_lines") in checks
     assert ("orders", "held_rows") in checks and ("customers", "reject_rate") in checks
-    assert defs.resolve_sensor_def("local_landing_sensor").default_status == (
+    assert defs.resolve_sensor_def("landing_sensor").default_status == (
         dg.DefaultSensorStatus.RUNNING
     )

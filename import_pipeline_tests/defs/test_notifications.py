@@ -11,11 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
-from import_pipeline.core.notify import SIGNATURE_HEADER, post
+from import_pipeline.core.notify import SIGNATURE_HEADER, UnsignedWebhooks, post
 from import_pipeline.definitions import defs as load_definitions
 from import_pipeline.defs.notifications import notify_on_failure, notify_on_success
 from import_pipeline.defs.resources import Notifier, PostgresResource, StagingArea
-from import_pipeline_tests.support import run, tick
+from import_pipeline_tests.support import query, run, tick
 
 pytestmark = pytest.mark.postgres
 
@@ -87,11 +87,11 @@ def evaluate(sensor, result, instance, resources, event) -> None:
         sensor(context)
 
 
-def resources(urls: list[str], database_url: str, staging, **fields) -> dict:
+def resources(urls: list[str], database_url: str, staging, secret=SECRET, **fields) -> dict:
     return {
         "notifier": Notifier(
             webhook_urls=",".join(urls),
-            secret=SECRET,
+            secret=secret,
             ui_base_url="https://dagster.example/",
             **fields,
         ),
@@ -154,3 +154,49 @@ def test_a_webhook_that_times_out_leaves_the_run_green_and_the_sensor_completes(
 def test_a_refused_connection_is_retried_then_reported_not_raised():
     refused = post("http://127.0.0.1:9/hook", b"{}", SECRET, 0.5, 2, 0.01)
     assert (refused.delivered, refused.attempts) == (False, 3)
+
+
+RETRIES = {"run_retries": {"enabled": True, "max_retries": 1, "retry_on_asset_or_op_failure": True}}
+"""Dagster's run retries as a deployment's dagster.yaml may set them."""
+
+
+def test_a_failed_run_that_dagster_will_retry_announces_its_retry_not_a_failure(
+    landing, staging, pipeline_env, webhook
+):
+    with dg.instance_for_test(overrides=RETRIES) as retrying:
+        result = load(retrying, landing, pipeline_env, "customers_1.csv", b"")
+        assert retrying.get_run_by_id(result.run_id).tags["dagster/will_retry"] == "true"
+        hooks = resources([webhook.url], pipeline_env, staging)
+        evaluate(notify_on_failure, result, retrying, hooks, result.get_run_failure_event())
+    ((_, body),) = webhook.received
+    summary = json.loads(body)
+    assert summary["status"] == "retrying"
+    assert summary["attempt"] == 1
+
+
+def test_a_run_killed_while_running_is_announced_failed_with_the_ledger_made_final(
+    instance, landing, staging, pipeline_env, webhook
+):
+    result = load(instance, landing, pipeline_env, "customers_1.csv", b"")
+    query(  # what a run worker killed mid-run leaves behind: no outcome recorded
+        pipeline_env,
+        "UPDATE ingest.files SET status = 'running', error = NULL RETURNING 1",
+    )
+    hooks = resources([webhook.url], pipeline_env, staging)
+    evaluate(notify_on_failure, result, instance, hooks, result.get_run_failure_event())
+    summary = json.loads(webhook.received[0][1])
+    assert (summary["status"], summary["ledger_status"]) == ("failed", "failed")
+    assert "ended without recording an outcome" in summary["error"]
+    assert query(pipeline_env, "SELECT status FROM ingest.files") == [("failed",)]
+
+
+def test_webhook_urls_without_a_secret_fail_the_sensor_by_name_and_send_nothing(
+    instance, landing, staging, pipeline_env, webhook
+):
+    result = load(instance, landing, pipeline_env, "customers_1.csv", b"customer_id\nC1\n")
+    hooks = resources([webhook.url], pipeline_env, staging, secret="")
+    with pytest.raises(UnsignedWebhooks, match="IMPORT_WEBHOOK_SECRET is empty"):
+        evaluate(notify_on_success, result, instance, hooks, result.get_run_success_event())
+    with pytest.raises(UnsignedWebhooks):
+        post(webhook.url, b"{}", "", 0.5, 0, 0.01)
+    assert webhook.received == []

@@ -1,8 +1,8 @@
-"""The local landing sensor: folder batches wait for their marker, tenants from the path."""
+"""The landing sensor over a local folder: folder batches wait for their marker, tenants
+from the path, an unsupported URL is named."""
 
 import os
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -13,10 +13,10 @@ from import_pipeline.defs.sensors import (
     TAG_PROFILE,
     TAG_TENANT,
     TAG_URI,
-    local_landing_sensor,
-    s3_landing_sensor,
+    landing_sensor,
 )
-from import_pipeline_tests.support import query, run, tick, write_csv
+from import_pipeline.files.store import UnsupportedLocation
+from import_pipeline_tests.support import LAYOUTS, evaluate, query, run, tick, write_csv
 
 pytestmark = pytest.mark.postgres
 
@@ -60,7 +60,7 @@ def test_a_tenant_folder_sets_the_tenant_of_every_row(instance, landing, pipelin
         "postgres": PostgresResource(url=pipeline_env),
     }
     with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
-        result = local_landing_sensor(ctx)
+        result = landing_sensor(ctx)
     assert isinstance(result, dg.SensorResult)
     (request,) = result.run_requests or []
     assert request.tags[TAG_TENANT] == "acme"
@@ -71,13 +71,18 @@ def test_a_tenant_folder_sets_the_tenant_of_every_row(instance, landing, pipelin
     ]
 
 
-def test_the_s3_sensor_leaves_a_local_folder_alone(landing: Path, database_url: str):
+@pytest.mark.parametrize("url", ["gs://bucket/landing", "https://example.com/landing"])
+def test_a_landing_url_of_an_unsupported_scheme_fails_the_tick_by_name(url, database_url):
     resources = {
-        "landing": LandingZone(url=str(landing)),
+        "landing": LandingZone(url=url),
         "postgres": PostgresResource(url=database_url),
     }
-    with dg.build_sensor_context(resources=resources) as ctx:
-        assert isinstance(s3_landing_sensor(ctx), dg.SkipReason)
+    expected = r"IMPORT_LANDING_URL=.*is not a supported storage"
+    with (
+        dg.build_sensor_context(resources=resources) as ctx,
+        pytest.raises(UnsupportedLocation, match=expected),
+    ):
+        landing_sensor(ctx)
 
 
 def test_partitions_run_in_reverse_order_still_leave_the_newer_rows(
@@ -93,3 +98,17 @@ def test_partitions_run_in_reverse_order_still_leave_the_newer_rows(
     for request in reversed(requests):  # newest first, as a backfill may run them
         assert run(defs, instance, request).success
     assert query(pipeline_env, "SELECT first_name FROM commerce.customers") == [("New",)]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_markers_and_manifests_in_a_folder_never_become_batches(
+    layout, instance, landing, database_url
+):
+    tenants, data, markers, expected = LAYOUTS[layout]
+    for key in data + markers:
+        (landing / key).parent.mkdir(parents=True, exist_ok=True)
+        (landing / key).write_bytes(b"customer_id\nC1\n" if key in data else b"{}")
+    zone = LandingZone(url=str(landing), settle_seconds=0, tenant_from_path=tenants)
+    requests = evaluate(landing_sensor, instance, zone, database_url, None).run_requests
+    root = landing.resolve().as_uri() + "/"
+    assert sorted(r.tags[TAG_URI].removeprefix(root) for r in requests) == expected

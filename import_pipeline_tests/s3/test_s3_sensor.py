@@ -1,4 +1,4 @@
-"""The S3 landing sensor against a real S3-protocol server (moto over HTTP)."""
+"""The landing sensor over S3, against a real S3-protocol server (moto over HTTP)."""
 
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -6,9 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 import pytest
 
-from import_pipeline.defs.resources import LandingZone, PostgresResource
-from import_pipeline.defs.sensors import TAG_TENANT, TAG_URI, local_landing_sensor
+from import_pipeline.defs.resources import LandingZone
+from import_pipeline.defs.sensors import TAG_TENANT, TAG_URI
 from import_pipeline_tests.support import (
+    LAYOUTS,
     LISTED,
     CountingS3,
     csv_bytes,
@@ -111,7 +112,13 @@ def test_the_first_folder_below_the_root_names_the_tenant(
     ]
 
 
-def test_the_local_sensor_leaves_an_s3_zone_alone(aws, s3_bucket, database_url):
-    resources = {"landing": zone(s3_bucket, aws), "postgres": PostgresResource(url=database_url)}
-    with dg.build_sensor_context(resources=resources) as ctx:
-        assert isinstance(local_landing_sensor(ctx), dg.SkipReason)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_markers_and_manifests_in_a_bucket_never_become_batches(
+    layout, instance, aws, client, s3_bucket, database_url
+):
+    tenants, data, markers, expected = LAYOUTS[layout]
+    for key in data + markers:
+        put(client, s3_bucket, f"landing/{key}", b"customer_id\nC1\n" if key in data else b"{}")
+    tick = s3_tick(instance, zone(s3_bucket, aws, tenant_from_path=tenants), database_url)
+    root = f"s3://{s3_bucket}/landing/"
+    assert sorted(r.tags[TAG_URI].removeprefix(root) for r in tick.run_requests) == expected

@@ -24,8 +24,8 @@ from import_pipeline.db import ledger, report, upsert
 from import_pipeline.db.failures import LoadCancelled
 from import_pipeline.db.sql import BATCH
 from import_pipeline.defs import checks, metadata
-from import_pipeline.defs.assets.staged_batch import staged_folder
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
+from import_pipeline.files import layout
 
 LOADER = "import_pipeline loader"
 """The application name of the connections that load chunks, to tell them apart."""
@@ -80,7 +80,11 @@ def claim(
     one: its run id, the counts of the entities it does not load again, and their rows."""
     key = context.partition_key
     rows = sum(
-        staging.scan_folder(key, staged_folder(e.name)).select(pl.len()).collect().item()
+        staging.store()
+        .scan_parquet(layout.staged_folder(key, e.name))
+        .select(pl.len())
+        .collect()
+        .item()
         for e in selected
     )
     with postgres.connect() as conn:
@@ -142,7 +146,7 @@ def load_staged(
             settled = upsert.settle_held(
                 conn, spec, batch.tenant, settings.held_max_age_hours * 3600
             )
-            lazy = staging.scan_folder(key, staged_folder(spec.name))
+            lazy = staging.store().scan_parquet(layout.staged_folder(key, spec.name))
             total = lazy.select(pl.len()).collect().item()
             # A second connection only pays when there is a second chunk to give it.
             connections = max(settings.load_connections, 1) if total > settings.chunk_rows else 1
@@ -203,7 +207,7 @@ def _accounting(staged: dict | None, rejected: int) -> metadata.Metadata:
 
 
 def _quality(staging: StagingArea, key: str) -> metadata.Metadata:
-    staged = staging.scan_folder(key, staged_folder(PRODUCTS.name))
+    staged = staging.store().scan_parquet(layout.staged_folder(key, PRODUCTS.name))
     return quality_summary(staged.select(QUALITY_FIELD).collect().to_series())
 
 
@@ -216,7 +220,7 @@ def _write_db_rejects(
         return None
     frame = pl.DataFrame([r.row for r in rejects])
     frame = frame.with_columns(pl.Series(ERRORS, [[r.error] for r in rejects]))
-    return staging.write_bytes(rejects_csv(frame), key, f"rejects_{spec.name}_db.csv")
+    return staging.store().write_bytes(layout.db_rejects_file(key, spec.name), rejects_csv(frame))
 
 
 def _check_results(
@@ -263,7 +267,8 @@ def _order_totals(
     order_ids = (
         frame.unique()
         for entity in (ORDERS, LINE_ITEMS)
-        for frame in staging.scan_folder(batch.partition_key, staged_folder(entity.name))
+        for frame in staging.store()
+        .scan_parquet(layout.staged_folder(batch.partition_key, entity.name))
         .select("order_id")
         .collect_batches(chunk_size=settings.chunk_rows)
     )

@@ -28,15 +28,9 @@ from import_pipeline.defs.resources import (
     StagingArea,
 )
 from import_pipeline.defs.step_failures import transient_retried
+from import_pipeline.files import layout
 
-REJECTS_FILE = "rejects.csv"
-DUPLICATES_FILE = "duplicates.csv"
 STEP = "staged_batch"
-
-
-def staged_folder(entity: str) -> str:
-    """The staging area's folder of an entity's staged rows: Parquet files in key order."""
-    return entity
 
 
 class StagingProgress:
@@ -167,15 +161,15 @@ def named_failure(report_so_far: metadata.Metadata | None = None) -> Iterator[No
 def _stage(read: StagedBatch, key: str, staging: StagingArea, row_group: int) -> StagedBatch:
     """Dedupe each entity into its staged folder, one Parquet file per key range (named in
     key order), replacing whatever an earlier run of this batch staged there."""
+    store = staging.store()
     for entity in read.entities:
-        staging.clear(key, staged_folder(entity))
+        store.clear(layout.staged_folder(key, entity))
     written: dict[str, int] = {}
 
     def write(entity: str, rows: pl.DataFrame) -> None:
         index = written.get(entity, 0)
         written[entity] = index + 1
-        name = f"{staged_folder(entity)}/{index:06}.parquet"
-        staging.write_parquet(rows, key, name, row_group)
+        store.write_parquet(rows, layout.staged_part(key, entity, index), row_group)
 
     return read.deduped(write)
 
@@ -198,20 +192,20 @@ def _publish(
     rejects_path = duplicates_path = None
     if staged.rejected:
         rejects_path = _put(
-            staged.rejects(), write_rejects_csv, key, staging, workdir, REJECTS_FILE
+            staged.rejects(), write_rejects_csv, staging, workdir, layout.rejects_file(key)
         )
     if any(e.report.conflicting_keys for e in staged.entities.values()):
         duplicates_path = _put(
-            staged.duplicates(), write_safe_csv, key, staging, workdir, DUPLICATES_FILE
+            staged.duplicates(), write_safe_csv, staging, workdir, layout.duplicates_file(key)
         )
     accounting = {
         name: {**part.report.accounting(), "valid": part.report.valid, "threshold": threshold}
         for name, part in staged.present.items()
     }
     report.record(conn, key, accounting, rejects_path, duplicates_path)
-    hours = settings.rejects_link_hours
-    rejects_link = rejects_path and staging.link(key, REJECTS_FILE, hours)
-    duplicates_link = duplicates_path and staging.link(key, DUPLICATES_FILE, hours)
+    seconds = int(settings.rejects_link_hours * 3600)
+    rejects_link = rejects_path and staging.store().link(layout.rejects_file(key), seconds)
+    duplicates_link = duplicates_path and staging.store().link(layout.duplicates_file(key), seconds)
     return {
         "summary": metadata.summary_table(accounting),
         "rejects_by_rule": metadata.rejects_by_rule(staged.rejects_by_rule()),
@@ -232,15 +226,14 @@ def _publish(
 def _put(
     frame: pl.LazyFrame,
     write: Callable[[pl.LazyFrame, Path], None],
-    key: str,
     staging: StagingArea,
     workdir: Path,
-    name: str,
+    key: str,
 ) -> str:
     """A report CSV (rejects or duplicates), streamed to disk, then into the staging area."""
-    path = workdir / name
+    path = workdir / key.rsplit("/", 1)[-1]
     write(frame, path)
-    return staging.put_file(path, key, name)
+    return staging.store().put_file(path, key)
 
 
 def _reject_rate_evaluations(

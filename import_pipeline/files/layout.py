@@ -1,0 +1,36 @@
+"""The staging area's layout: where a batch's staged rows and rejects files live.
+
+Every key is relative to the staging root and starts with the batch's partition key, so a
+re-run of a batch replaces its own files and never touches another batch's.
+"""
+
+REJECTS_FILE = "rejects.csv"
+"""The rows validation refused, with the rule each broke."""
+
+
+def staged_folder(partition_key: str, entity: str) -> str:
+    """An entity's staged rows: Parquet files in key order."""
+    return f"{partition_key}/{entity}/"
+
+
+def staged_part(partition_key: str, entity: str, index: int) -> str:
+    """One Parquet file of the staged folder; the zero-padded index keeps key order."""
+    return f"{staged_folder(partition_key, entity)}{index:06}.parquet"
+
+
+DUPLICATES_FILE = "duplicates.csv"
+"""Every version of the keys whose rows disagreed within the batch, kept and dropped."""
+
+
+def rejects_file(partition_key: str) -> str:
+    return f"{partition_key}/{REJECTS_FILE}"
+
+
+def duplicates_file(partition_key: str) -> str:
+    return f"{partition_key}/{DUPLICATES_FILE}"
+
+
+def db_rejects_file(partition_key: str, entity: str) -> str:
+    """Rows of `entity` the database refused, found only while loading (after the
+    batch's rejects file was written)."""
+    return f"{partition_key}/rejects_{entity}_db.csv"
