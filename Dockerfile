@@ -17,4 +17,4 @@ COPY import_pipeline ./import_pipeline
 COPY profiles ./profiles
 RUN uv sync --frozen
 
-COPY docker/dagster.yaml docker/workspace.yaml /opt/dagster/home/
+COPY dagster.yaml docker/workspace.yaml /opt/dagster/home/
