@@ -272,6 +272,8 @@ def finished(stack: Stack, instance: dg.DagsterInstance, partition: str) -> dg.D
 
 def test_a_folder_batch_on_s3_is_queued_loaded_logged_and_announced(stack):
     running, instance, _ = stack
+    health = [sys.executable, str(PROJECT / "docker" / "code_health.py"), str(running.code_port)]
+    assert subprocess.run(health, capture_output=True, timeout=60).returncode == 0
     partition = wait_for("ledger row", lambda: partition_of(running, "drop-1"), timeout=60)
     run = wait_for("finished run", lambda: finished(running, instance, partition), timeout=90)
     assert run.status == dg.DagsterRunStatus.SUCCESS, running.log("code")
