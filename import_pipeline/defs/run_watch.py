@@ -45,12 +45,13 @@ def alive(pid: int, recorded_at: float) -> bool:
     return running and started <= recorded_at + CLOCK_SLACK_SECONDS
 
 
-def stranded(instance: dg.DagsterInstance) -> list[str]:
-    """STARTED runs of the default launcher whose worker process is gone."""
+def stranded(instance: dg.DagsterInstance, jobs: set[str]) -> list[str]:
+    """STARTED runs of these jobs, started by the default launcher, whose worker process is
+    gone (only this code location's jobs: another's run workers may live on another host)."""
     runs = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     found = []
     for run in runs:
-        if GRPC_INFO_TAG not in run.tags:
+        if run.job_name not in jobs or GRPC_INFO_TAG not in run.tags:
             continue
         recorded = worker(instance, run.run_id)
         if recorded is not None and not alive(*recorded):
@@ -80,7 +81,8 @@ def stranded_run_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     """Fails STARTED runs whose worker process is gone, seen on two looks in a row (the
     cursor holds the first look), so a run is never failed on one odd answer."""
     previous = set(json.loads(context.cursor)) if context.cursor else set()
-    suspects = stranded(context.instance)
+    jobs = set(context.repository_def.job_names) if context.repository_def else set()
+    suspects = stranded(context.instance, jobs)
     failed = [
         run_id
         for run_id in suspects

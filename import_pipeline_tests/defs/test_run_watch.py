@@ -16,6 +16,12 @@ from dagster._core.storage.tags import GRPC_INFO_TAG
 
 from import_pipeline.defs.run_watch import stranded_run_sensor
 
+CODE_LOCATION = dg.Definitions(
+    jobs=[dg.define_asset_job("import_batch")],
+    sensors=[stranded_run_sensor],
+)
+"""The sensor's own code location, reduced to job names (the real one needs a database)."""
+
 DEFAULT_LAUNCHER_TAGS = {GRPC_INFO_TAG: json.dumps({"host": "localhost", "port": 4000})}
 
 
@@ -29,13 +35,17 @@ def process() -> Iterator[subprocess.Popen]:
 
 
 def started_run(
-    instance: dg.DagsterInstance, pid: int, tags: dict[str, str], recorded_ago: float = 0
+    instance: dg.DagsterInstance,
+    pid: int,
+    tags: dict[str, str],
+    recorded_ago: float = 0,
+    job_name: str = "import_batch",
 ) -> str:
     """A STARTED run whose worker recorded `pid` `recorded_ago` seconds ago, as a run worker
     does when it starts."""
     run = instance.add_run(
         dg.DagsterRun(
-            job_name="import_batch",
+            job_name=job_name,
             run_id=str(uuid.uuid4()),
             status=dg.DagsterRunStatus.STARTED,
             tags=tags,
@@ -61,8 +71,10 @@ def started_run(
 
 
 def look(instance: dg.DagsterInstance, cursor: str | None) -> str | None:
-    """One evaluation of the sensor; its new cursor."""
-    with dg.build_sensor_context(instance=instance, cursor=cursor) as context:
+    """One evaluation of the sensor in the code location; its new cursor."""
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=CODE_LOCATION
+    ) as context:
         stranded_run_sensor(context)
         return context.cursor
 
@@ -98,6 +110,15 @@ def test_a_pid_given_to_a_later_process_does_not_keep_a_dead_run_started(instanc
 
 def test_a_container_launchers_run_is_left_to_run_monitoring(instance, process):
     run_id = started_run(instance, process.pid, {})
+    process.kill()
+    process.wait()
+    look(instance, look(instance, None))
+    assert status(instance, run_id) == dg.DagsterRunStatus.STARTED
+
+
+def test_a_run_of_another_code_locations_job_is_left_alone(instance, process):
+    """Its workers may live on another host, where this pid means nothing."""
+    run_id = started_run(instance, process.pid, DEFAULT_LAUNCHER_TAGS, job_name="their_job")
     process.kill()
     process.wait()
     look(instance, look(instance, None))

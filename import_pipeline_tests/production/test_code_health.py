@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from import_pipeline_tests.production.test_production_shape import BIN, free_port, wait_for
+from import_pipeline_tests.production.processes import BIN, free_port, wait_for
 
 pytestmark = pytest.mark.production
 

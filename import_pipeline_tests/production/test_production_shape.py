@@ -12,13 +12,11 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
 from import_pipeline.defs.resources import S3Connection
 from import_pipeline_tests.defs.test_notifications import Webhook
+from import_pipeline_tests.production.processes import BIN, free_port, wait_for
 from import_pipeline_tests.support import query, s3_settings
 
 pytestmark = [pytest.mark.production, pytest.mark.postgres, pytest.mark.s3]
@@ -53,29 +52,11 @@ QUEUE_LIFECYCLE = [
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEMO = PROJECT / "examples" / "demo"
-BIN = Path(sys.executable).parent
 SECRET = "production-shape-secret"
 
 STRANDED_BOUND_SECONDS = 90
 """From the kill of the code server to its run leaving STARTED: restarting the code server
 (~10 s here) and two looks of stranded_run_sensor, 15 s apart, with room for a slow CI."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(what: str, found: Callable[[], Any], timeout: float, every: float = 0.5) -> Any:
-    """Poll until `found()` returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = found()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"no {what} within {timeout:.0f} s")
 
 
 def create_database(server_url: str) -> str:
