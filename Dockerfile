@@ -35,7 +35,10 @@ RUN uv export --frozen --no-dev --extra docker --no-emit-project -o requirements
         --require-hashes -r requirements.txt
 COPY import_pipeline ./import_pipeline
 COPY profiles ./profiles
-RUN UV_DEFAULT_INDEX="$PACKAGE_INDEX_URL" uv pip install --no-cache --no-deps -e .
+# NOTE: compiled here, as root: the user the image runs as cannot write beside the source,
+# and every process would compile the package again.
+RUN UV_DEFAULT_INDEX="$PACKAGE_INDEX_URL" uv pip install --no-cache --no-deps -e . \
+    && python -m compileall -q import_pipeline
 
 # Runs as an unprivileged user; DAGSTER_HOME is the only place it writes (and /tmp).
 RUN useradd --system --uid 10001 --home-dir /opt/dagster/home --no-create-home dagster \
