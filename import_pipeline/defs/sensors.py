@@ -20,6 +20,7 @@ from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import LandingZone, PostgresResource
+from import_pipeline.defs.run_queue import queue_tags
 
 TAG_URI = "import/uri"
 TAG_TENANT = "import/tenant"
@@ -77,6 +78,7 @@ def run_request(batch: ledger.Batch, run_key: str) -> dg.RunRequest:
             TAG_TENANT: batch.tenant,
             TAG_PROFILE: batch.profile,
             TAG_PRIORITY: str(len(ENTITIES) - load_rank(batch.file_name)),
+            **queue_tags(batch.tenant),
         },
     )
 
