@@ -2,6 +2,10 @@
 lost, duplicated or wrong against a clean load, and the ledger's final word as expected.
 `make faults` runs the same scenarios at size and prints their figures."""
 
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from faults.hostile_run import Outcome
@@ -12,9 +16,13 @@ pytestmark = [pytest.mark.postgres, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Figure], list[Outcome]]:
-    figures, outcomes = run_suite(SMALL, tmp_path_factory.mktemp("faults"))
-    return {f.scenario.split(" ")[0]: f for f in figures}, outcomes
+def suite() -> Iterator[tuple[dict[str, Figure], list[Outcome]]]:
+    """One run of the small suite for all its tests. Its folder is not pytest's tmp_path:
+    a concurrent pytest session pruning old /tmp/pytest-of-<user> folders took the suite's
+    data directory from under its restarted server."""
+    with tempfile.TemporaryDirectory(prefix="faults-") as work:
+        figures, outcomes = run_suite(SMALL, Path(work))
+    yield {f.scenario.split(" ")[0]: f for f in figures}, outcomes
 
 
 def held(figure: Figure) -> None:
