@@ -22,7 +22,9 @@ LOCK_TIMEOUT_MS = 20
 far longer, so a lock the loader takes shows as a lock timeout."""
 
 BLOCKING_MODES = ("ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock")
-"""Table lock modes that block readers or writers (a load needs none of them)."""
+"""Table lock modes that block readers or writers (a load needs none of them). Only locks
+of `locktype` relation: extending a table's file takes an ExclusiveLock of locktype
+`extend` on it, which blocks nobody's reads or writes."""
 
 TABLE_LOCKS = """
 SELECT l.mode || ' on ' || c.relname
@@ -30,7 +32,7 @@ FROM pg_locks l
 JOIN pg_class c ON c.oid = l.relation
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE n.nspname = 'commerce' AND l.granted AND l.mode = ANY(%s)
+WHERE l.locktype = 'relation' AND n.nspname = 'commerce' AND l.granted AND l.mode = ANY(%s)
   AND a.application_name = 'import_pipeline'
 """
 

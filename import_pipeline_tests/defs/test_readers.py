@@ -18,7 +18,8 @@ def test_a_reader_with_a_lock_timeout_is_never_blocked_by_a_real_batch_load(
         migrate(conn)  # the tables exist before the reader starts, as in production
     reader = Reader(database_url)
     reader.start()
-    for spec in (DropSpec(orders=3000, tag="first"), DropSpec(orders=3000, changed=True, tag="second")):
+    first, second = DropSpec(3000, tag="first"), DropSpec(3000, changed=True, tag="second")
+    for spec in (first, second):
         drop = generate(tmp_path / spec.tag, spec)
         folder = landing / spec.tag
         folder.mkdir()
