@@ -59,7 +59,7 @@ def hostile_drop(world: World, bulk_rows: int) -> tuple[Figure, list[Outcome]]:
     got.rejects = clean.rejects = []  # held to each case's rule below instead
     figure.difference = compare(got, clean)
     figure.rows = clean.total
-    hostile_rows = sum(len(c.rejected) for c in drop) + sum(len(c.exact) > 0 for c in drop)
+    hostile_rows = sum(len(c.rejected) or len({k for k, _ in c.exact}) or 1 for c in drop)
     figure.faults = (
         f"{len(drop)} cases ({hostile_rows:,} hostile rows); "
         f"{sum(o.ok for o in outcomes)} as expected"

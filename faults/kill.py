@@ -11,7 +11,12 @@ from faults.world import World, kill, query
 
 
 def kill_runs(
-    world: World, drops: Drops, clean: Snapshot, loads: int, window: float, rng: random.Random
+    world: World,
+    drops: Drops,
+    clean: Snapshot,
+    loads: int,
+    windows: dict[str, float],
+    rng: random.Random,
 ) -> Figure:
     """Each trial loads the base drop and then the changed one, killing the run of one of
     them (alternately: a load into empty tables, a load over stored rows) at a moment drawn
@@ -33,12 +38,9 @@ def kill_runs(
             request = land(site, world.instance, drops, victim)
             process = site.start_run(request, log)
             wait_running(site, request.partition_key, process)
-            time.sleep(rng.uniform(0, window))
+            time.sleep(rng.uniform(0, windows[victim.spec.tag]))
             moment = _moment(site.dsn, request.partition_key)
-            if kill(process):
-                moments[moment] += 1
-            else:
-                moments["after it ended"] += 1
+            moments[moment if kill(process) else "none: the run had ended"] += 1
             reruns += site.converge(request, log)
             if not over_stored:
                 site.land(drops.files(drops.changed), drops.changed.spec.tag)
@@ -46,8 +48,8 @@ def kill_runs(
             figure.difference += compare(snapshot(site.dsn), clean)
             words.update(ledger_words(site.dsn).values())
     figure.rows = clean.total
-    killed = loads - moments["after it ended"]
-    figure.faults = f"{killed} kills ({listed(moments)}); {reruns} re-executions"
+    killed = loads - moments["none: the run had ended"]
+    figure.faults = f"{killed} kills, where: {listed(moments)}; {reruns} runs to converge"
     figure.ledger = listed(words)
     if set(words) != {"succeeded"}:
         figure.failures.append(f"ledger: {listed(words)}")
@@ -63,7 +65,7 @@ def _moment(dsn: str, partition_key: str) -> str:
         (partition_key,),
     )
     if status != "running":
-        return f"ledger {status}"
+        return f"finishing (ledger {status})"
     return "staging" if total is None else "loading"
 
 

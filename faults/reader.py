@@ -94,24 +94,26 @@ class Reader(threading.Thread):
         return self.reading
 
 
-def reader_during_loads(world: World, drops: Drops, clean: Snapshot) -> tuple[Figure, float]:
+def reader_during_loads(
+    world: World, drops: Drops, clean: Snapshot
+) -> tuple[Figure, dict[str, float]]:
     """A reader runs throughout the base drop's run process (loads into empty tables) and
-    the changed drop's (loads over stored rows). Also returns how long the base drop's run
-    worked (from the ledger's `running` to its last word): the window the kill and overlap
-    scenarios draw their moments from."""
+    the changed drop's (loads over stored rows). Also returns how long each drop's run
+    worked (from the ledger's `running` to its last word), by drop tag: the windows the
+    kill and overlap scenarios draw their moments from."""
     started = time.monotonic()
     figure = Figure("a reader with lock_timeout throughout real loads", trials=2)
     with world.site("reader") as site:
         reader = Reader(site.dsn)
         reader.start()
-        windows = []
+        windows = {}
         for drop in (drops.base, drops.changed):
             request = land(site, world.instance, drops, drop)
             process = site.start_run(request, world.work / f"reader-{drop.spec.tag}.log")
             wait_running(site, request.partition_key, process)
             began = time.monotonic()
             wait_done(site, request.partition_key, process)
-            windows.append(time.monotonic() - began)
+            windows[drop.spec.tag] = time.monotonic() - began
             if process.wait(600):
                 figure.failures.append(f"the run of {drop.spec.tag} failed")
         reading = reader.stop()
@@ -128,4 +130,4 @@ def reader_during_loads(world: World, drops: Drops, clean: Snapshot) -> tuple[Fi
     if set(words) != {"succeeded"}:
         figure.failures.append(f"ledger: {listed(words)}")
     figure.seconds = time.monotonic() - started
-    return figure, windows[0]
+    return figure, windows

@@ -58,12 +58,12 @@ def run_suite(config: Config, work: Path) -> tuple[list[Figure], list[Outcome]]:
     try:
         drops = make_drops(work, config.orders)
         clean = clean_load(world, drops)
-        reading, window = reader_during_loads(world, drops, clean)
+        reading, windows = reader_during_loads(world, drops, clean)
         figures = [
             reading,
-            kill_runs(world, drops, clean, config.kills, window, rng),
+            kill_runs(world, drops, clean, config.kills, windows, rng),
             restarts(world, drops, clean, config.restarts, rng),
-            overlaps(world, drops, clean, config.overlaps, window, rng),
+            overlaps(world, drops, clean, config.overlaps, windows["base"], rng),
             shuffled_versions(world, config.version_keys, config.version_orders),
         ]
         hostile, outcomes = hostile_drop(world, config.bulk_rows)
