@@ -68,7 +68,7 @@ def run_suite(config: Config, work: Path) -> tuple[list[Figure], list[Outcome]]:
         ]
         hostile, outcomes = hostile_drop(world, config.bulk_rows)
     finally:
-        world.server.close()
+        world.close()
     return [*figures, hostile], outcomes
 
 

@@ -235,9 +235,15 @@ class World:
         (self.home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         self.instance = dg.DagsterInstance.from_config(str(self.home))
         """The instance the run processes share (SQLite in DAGSTER_HOME)."""
-        self.memory = dg.DagsterInstance.ephemeral()
+        self.memory = dg.DagsterInstance.ephemeral(tempdir=str(work / "artifacts"))
         """The instance of in-process loads: the same job, without an event log on disk
         (writing it cost half of a small run's time)."""
+
+    def close(self) -> None:
+        """Let go of both instances and stop the server."""
+        self.memory.dispose()
+        self.instance.dispose()
+        self.server.close()
 
     @contextmanager
     def site(self, label: str, tenants: bool = False) -> Iterator[Site]:
