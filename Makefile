@@ -38,4 +38,7 @@ lint: install ## ruff
 bench: install ## the benchmark (not part of make test): prints and writes bench/RESULTS.md
 	.venv/bin/python -m bench.run --repeat 3
 
-.PHONY: help install dev psql test lint bench
+faults: install ## the fault suite (crashes, restarts, overlaps, hostile files; a small run is in make test)
+	.venv/bin/python -m faults.run
+
+.PHONY: help install dev psql test lint bench faults

@@ -114,17 +114,6 @@ def test_two_overlapping_loads_on_the_same_keys_both_finish_and_newer_wins(conn,
     ]
 
 
-def test_readers_are_not_blocked_while_a_chunk_is_being_written(conn, database_url):
-    load(conn, "customers", customers("2024-01-01", {"C1": "a"}))
-    with connected(database_url) as writer, writer.cursor() as cur:
-        cur.execute("UPDATE commerce.customers SET first_name = 'b'")  # open transaction
-        with connected(database_url) as reader, reader.cursor() as rcur:
-            rcur.execute("SET lock_timeout = '200ms'")
-            rcur.execute("SELECT first_name FROM commerce.customers")
-            assert rcur.fetchall() == [("a",)]
-        writer.rollback()
-
-
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
