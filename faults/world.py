@@ -28,7 +28,7 @@ from bench.databases import drop_database, fresh_database
 from import_pipeline.db.connect import embedded_server_url
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import LandingZone, PostgresResource
-from import_pipeline.defs.sensors import local_landing_sensor
+from import_pipeline.defs.sensors import landing_sensor
 
 JOB = "import_batch"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -115,7 +115,7 @@ class Site:
         zone = LandingZone(url=str(self.landing), settle_seconds=0, tenant_from_path=self.tenants)
         resources = {"landing": zone, "postgres": PostgresResource(url=self.dsn)}
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
-            result = local_landing_sensor(context)
+            result = landing_sensor(context)
         assert isinstance(result, dg.SensorResult)
         requests = list(result.run_requests or [])
         instance.add_dynamic_partitions(batches.name, [r.partition_key for r in requests])

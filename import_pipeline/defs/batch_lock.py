@@ -23,7 +23,7 @@ class BatchLock(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["BatchLock"]:
-        run = context.dagster_run
+        run = context.run
         key = run.tags.get(PARTITION_TAG) if run else None
         if key is None:
             yield self
