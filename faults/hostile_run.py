@@ -149,14 +149,20 @@ def _stored(site: Site, tenant: str, key: str, column: str) -> str | None:
 
 
 def _rejected(site: Site, partition_keys: list[str], rule: str) -> set[str]:
-    """Keys of the batches' rejects carrying `rule` (a rule prefix such as `first_name:`)."""
+    """Keys of the batches' rejects carrying `rule` (a rule prefix such as `first_name:`);
+    a record that did not split into fields has no key column, only its raw `_line`, so
+    each of that line's fields counts as a key it may hold."""
     rows = query(
         site.dsn,
-        "SELECT raw ->> 'customer_id', errors::text FROM ingest.rejects"
+        "SELECT raw ->> 'customer_id', raw ->> '_line', errors::text FROM ingest.rejects"
         " WHERE partition_key = ANY(%s)",
         (partition_keys,),
     )
-    return {key for key, found in rows if rule in found}
+    keys: set[str] = set()
+    for key, line, found in rows:
+        if rule in found:
+            keys.update([key] if key is not None else (line or "").split(","))
+    return keys
 
 
 def _leaked(site: Site, secret: str) -> bool:

@@ -13,6 +13,9 @@ from contextlib import suppress
 import psycopg2
 from psycopg2.extensions import connection
 
+from import_pipeline.core.errors import DatabaseProblem
+from import_pipeline.db.bounded import Bounds, open_connection
+
 _LOCK_CLASS = 0x1A9019  # arbitrary, constant: "import_pipeline batch runs"
 POLL_SECONDS = 0.5
 APPLICATION_NAME = "import_pipeline batch lock"
@@ -46,7 +49,7 @@ class BatchHold:
     def acquire(self) -> None:
         """Poll for the lock up to `wait_seconds` (a blocking lock wait could not be bounded
         or interrupted cleanly), then raise `BatchBusy`."""
-        self.conn = psycopg2.connect(self.url, application_name=APPLICATION_NAME)
+        self.conn = open_connection(self.url, APPLICATION_NAME, Bounds.from_env())
         self.conn.autocommit = True
         started = time.monotonic()
         while not _try_lock(self.conn, self.partition_key):
@@ -61,7 +64,7 @@ class BatchHold:
         try:
             with self.conn.cursor() as cur:
                 cur.execute("SELECT 1")
-        except psycopg2.Error:
+        except (psycopg2.Error, DatabaseProblem):
             self.release()
             self.acquire()
 

@@ -5,13 +5,14 @@ from collections.abc import Iterator
 import psycopg2
 from psycopg2 import errors as pg_errors
 
-from import_pipeline.core.errors import ImportFileError
+from import_pipeline.core.errors import DatabaseProblem, DatabaseUnavailable, ImportFileError
 
 TRANSIENT = (
     psycopg2.OperationalError,  # a lost or refused connection, a shutdown, a timeout
     psycopg2.InterfaceError,  # a connection closed under us
     pg_errors.SerializationFailure,
     pg_errors.DeadlockDetected,
+    DatabaseProblem,  # a lost, refused or frozen server, named by db/bounded.py
 )
 
 
@@ -20,22 +21,29 @@ class LoadCancelled(Exception):
 
 
 def chain(error: BaseException) -> Iterator[BaseException]:
-    """The error, then what caused it (or was being handled when it was raised)."""
+    """The error, then what caused it (or was being handled when it was raised), unless it
+    was raised `from None`: a named database error hides libpq's text on purpose, since
+    that text may quote the connection string."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        hidden = current.__suppress_context__
+        current = current.__cause__ or (None if hidden else current.__context__)
 
 
 def original_error(error: BaseException) -> BaseException:
     """The error that `connection already closed` hides: after the server drops a
     connection, psycopg2's rollback on leaving `with conn:` raises InterfaceError over
     the real cause (e.g. `AdminShutdown: terminating connection ...`)."""
-    for link in chain(error):
-        if not isinstance(link, psycopg2.InterfaceError):
-            return link
+    links = list(chain(error))
+    for index, link in enumerate(links):
+        if isinstance(link, psycopg2.InterfaceError):
+            continue
+        if isinstance(link, DatabaseUnavailable) and index + 1 < len(links):
+            continue  # a lost connection: the server's own words are below it
+        return link
     return error
 
 
