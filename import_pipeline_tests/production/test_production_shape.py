@@ -202,7 +202,7 @@ def stack(server_url: str, s3_endpoint: str, tmp_path_factory: pytest.TempPathFa
     if storage.get("host", "").startswith("/"):
         env["PGHOST"] = storage["host"]  # a Unix-socket server, reached through libpq
     running = Stack(home, env, imports_db, bucket, s3, webhook, code_port, {})
-    products = (DEMO / "products_demo.ndjson").read_bytes()
+    products = (DEMO / "products.ndjson").read_bytes()
     rows = len(products.splitlines())
     running.upload("drop-1/products.ndjson", products)
     manifest = {"files": [{"name": "products.ndjson", "rows": rows}]}
@@ -266,7 +266,7 @@ def test_a_folder_batch_on_s3_is_queued_loaded_logged_and_announced(stack):
     ]
     assert lifecycle == QUEUE_LIFECYCLE  # queued, then taken off the queue by the daemon
     products = query(running.database_url, "SELECT count(*) FROM commerce.products")[0][0]
-    assert products == len((DEMO / "products_demo.ndjson").read_bytes().splitlines())
+    assert products == len((DEMO / "products.ndjson").read_bytes().splitlines())
 
     def compute_logs() -> list[str]:
         listed = running.s3.list_objects_v2(Bucket=running.bucket, Prefix="dagster-logs/")
