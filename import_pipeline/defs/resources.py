@@ -17,6 +17,7 @@ from pydantic import PrivateAttr
 
 from import_pipeline.core.landing import FileRecord, LandedBatch, plan
 from import_pipeline.core.manifest import Manifest
+from import_pipeline.core.runs import RunBounds
 from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
@@ -102,6 +103,16 @@ class LandingZone(StoreResource):
     settle_seconds: float = 3.0
     tenant_from_path: bool = False
     max_keys_per_tick: int = 1000
+    max_files_per_run: int = 100
+    max_mb_per_run: float = 64.0
+
+    @property
+    def run_bounds(self) -> RunBounds:
+        """How many settled files of one tenant and profile one run may load (see
+        core/runs.py); `max_files_per_run: 1` is one run per file."""
+        return RunBounds(
+            files=max(self.max_files_per_run, 1), bytes_=int(self.max_mb_per_run * 2**20)
+        )
 
     setting: ClassVar[str] = "IMPORT_LANDING_URL"
 
@@ -170,6 +181,11 @@ def optional_env(name: str) -> str:
     return dg.EnvVar(name) if dg.EnvVar(name).get_value() is not None else ""
 
 
+def optional_env_value(name: str) -> str:
+    """An optional deployment setting's value, "" when unset."""
+    return dg.EnvVar(name).get_value("") or ""
+
+
 def env_flag(name: str) -> bool:
     """An optional yes/no deployment setting (Dagster's EnvVar has no default)."""
     return (dg.EnvVar(name).get_value("") or "").lower() in ("1", "true", "yes")
@@ -184,6 +200,9 @@ def resources() -> dg.Definitions:
             "landing": LandingZone(
                 url=dg.EnvVar("IMPORT_LANDING_URL"),
                 tenant_from_path=env_flag("IMPORT_TENANT_FROM_PATH"),
+                max_files_per_run=int(
+                    dg.EnvVar("IMPORT_MAX_FILES_PER_RUN").get_value("100") or 100
+                ),
                 s3=aws,
             ),
             "staging": StagingArea(url=dg.EnvVar("IMPORT_STAGING_URL"), s3=aws),

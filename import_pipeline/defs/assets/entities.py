@@ -16,15 +16,16 @@ import dagster as dg
 
 from import_pipeline.core.entities import ENTITIES, EntitySpec
 from import_pipeline.db import ledger
-from import_pipeline.db.failures import LoadCancelled
+from import_pipeline.db.failures import LoadCancelled, is_transient
 from import_pipeline.defs.assets.loading import RunStop, claim, load_staged
+from import_pipeline.defs.assets.staged_batch import STEP
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.checks import check_specs
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 from import_pipeline.defs.step_failures import transient_retried
-from import_pipeline.defs.summary import batch_summary
+from import_pipeline.defs.summary import FilesFailed, batch_summary, run_files
 
 DESCRIPTIONS = {
     "customers": "Upserts the batch's customers into commerce.customers (newer `updated_at` "
@@ -63,6 +64,7 @@ class ParentNotLoaded(Exception):
     check_specs=[check for entity in ENTITIES.values() for check in check_specs(entity)],
     partitions_def=batches,
     can_subset=True,
+    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def load_entities(
     context: dg.AssetExecutionContext,
@@ -70,49 +72,129 @@ def load_entities(
     staging: StagingArea,
     settings: ImportSettings,
     batch_lock: BatchLock,
-) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Loads the selected entities, each as soon as its selected parents are loaded, and
-    reports them in foreign-key order (only those the batch feeds or changed), then the
-    batch's summary. When a load fails, the entities that do not depend on it are still
-    loaded and reported before the step fails with its error (a transient database error
-    is retried). Terminate stops every load within a chunk and reports what had completed."""
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult | dg.AssetMaterialization]:
+    """Loads the selected entities of each batch of the run, each as soon as its selected
+    parents are loaded, and reports them in foreign-key order (only those the batch feeds
+    or changed), then the batch's summary. When a load fails, the entities that do not
+    depend on it are still loaded and reported before the batch fails with its error (a
+    transient database error is retried). In a run of many files, a file that failed
+    fails alone: the others load, and the step fails at the end naming every failed file.
+    Terminate stops every load within a chunk and reports what had completed."""
     selected = [e for e in ENTITIES.values() if dg.AssetKey(e.name) in context.selected_asset_keys]
+    keys = context.partition_keys
     stop = RunStop(context)
+    failures: dict[str, Exception] = {}
     with transient_retried(context, settings):
         batch_lock.confirm()
-        claim(context, postgres, staging, selected)
-        failure: Exception | None = None
-        reported: set[str] = set()
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="entity") as pool:
-            loads: dict[str, Future[Reported]] = {}
-            for entity in selected:
-                parents = [loads[p.entity] for p in entity.parents if p.entity in loads]
-                load = partial(load_staged, context, entity, postgres, staging, settings, stop)
-                loads[entity.name] = pool.submit(_after, parents, load, stop)
+        if len(keys) == 1:
+            yield from load_batch(context, keys[0], selected, postgres, staging, settings, stop)
+            return
+        for index, key in enumerate(keys):
             try:
-                for entity in selected:
-                    try:
-                        results = loads[entity.name].result()
-                    except ParentNotLoaded:
-                        results = []
-                    except Exception as error:
-                        results, failure = [], failure or error
-                    reported.add(entity.name)
-                    yield from results
-            except GeneratorExit:
-                stop.set()
-                raise
-            except BaseException as interrupt:  # Terminate interrupts this (the main) thread
-                stop.set()
-                yield from _completed(loads, reported)
-                ledger.record_end(
-                    postgres.connect, context.partition_key, context.run_id, interrupt
-                )
+                if not _staged(postgres, key):
+                    raise NotStaged(key)
+                for result in load_batch(context, key, selected, postgres, staging, settings, stop):
+                    yield from per_partition(context, result, key)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                failures[key] = error
+            except BaseException as interrupt:
+                for later in keys[index + 1 :]:
+                    ledger.record_end(postgres.connect, later, context.run_id, interrupt)
                 raise
         with postgres.connect() as conn:
-            context.log_event(batch_summary(conn, context.partition_key, failure))
-        if failure is not None:
-            raise failure
+            yield run_files(conn, keys)
+    if failures:
+        raise FilesFailed(failures)
+
+
+class NotStaged(Exception):
+    """The batch failed in staging (its ledger row says why), so it has nothing to load."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"{key} was not staged: see its ledger row (ingest.files) for why")
+
+
+def _staged(postgres: PostgresResource, key: str) -> bool:
+    with postgres.connect() as conn:
+        return ledger.step_counts(conn, key, STEP) is not None
+
+
+def per_partition(
+    context: dg.AssetExecutionContext,
+    result: dg.MaterializeResult | dg.AssetCheckResult | dg.AssetObservation,
+    key: str,
+) -> Iterator[dg.AssetMaterialization]:
+    """One batch's result as events of its own partition: a run of many files must not
+    report one file's load as every file's (as a MaterializeResult of the step would)."""
+    if isinstance(result, dg.AssetCheckResult):
+        context.log_event(_evaluation(result, key))
+        return
+    if isinstance(result, dg.AssetObservation):
+        context.log_event(result)
+        return
+    for check in result.check_results:
+        context.log_event(_evaluation(check, key))
+    yield dg.AssetMaterialization(
+        asset_key=result.asset_key or "", partition=key, metadata=result.metadata
+    )
+
+
+def _evaluation(check: dg.AssetCheckResult, key: str) -> dg.AssetCheckEvaluation:
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey.from_coercible(check.asset_key or ""),
+        check_name=check.check_name or "",
+        passed=check.passed,
+        severity=check.severity,
+        description=check.description,
+        metadata=check.metadata,
+        partition=key,
+    )
+
+
+def load_batch(
+    context: dg.AssetExecutionContext,
+    key: str,
+    selected: list[EntitySpec],
+    postgres: PostgresResource,
+    staging: StagingArea,
+    settings: ImportSettings,
+    stop: RunStop,
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """One batch's entity loads (see `load_entities`); its summary is logged last, and its
+    first failure raised after it."""
+    claim(context, postgres, staging, selected, key)
+    failure: Exception | None = None
+    reported: set[str] = set()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="entity") as pool:
+        loads: dict[str, Future[Reported]] = {}
+        for entity in selected:
+            parents = [loads[p.entity] for p in entity.parents if p.entity in loads]
+            load = partial(load_staged, context, entity, key, postgres, staging, settings, stop)
+            loads[entity.name] = pool.submit(_after, parents, load, stop)
+        try:
+            for entity in selected:
+                try:
+                    results = loads[entity.name].result()
+                except ParentNotLoaded:
+                    results = []
+                except Exception as error:
+                    results, failure = [], failure or error
+                reported.add(entity.name)
+                yield from results
+        except GeneratorExit:
+            stop.set()
+            raise
+        except BaseException as interrupt:  # Terminate interrupts this (the main) thread
+            stop.set()
+            yield from _completed(loads, reported)
+            ledger.record_end(postgres.connect, key, context.run_id, interrupt)
+            raise
+    with postgres.connect() as conn:
+        context.log_event(batch_summary(conn, key, failure))
+    if failure is not None:
+        raise failure
 
 
 Reported = list[dg.MaterializeResult | dg.AssetCheckResult]

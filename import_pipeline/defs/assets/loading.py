@@ -74,11 +74,11 @@ def claim(
     postgres: PostgresResource,
     staging: StagingArea,
     selected: list[EntitySpec],
+    key: str,
 ) -> None:
     """Mark the batch running under this run before its entity loads, so the ledger
     describes this attempt (a retry, or a re-execution from failure) and not an earlier
     one: its run id, the counts of the entities it does not load again, and their rows."""
-    key = context.partition_key
     rows = sum(
         staging.store()
         .scan_parquet(layout.staged_folder(key, e.name))
@@ -100,15 +100,16 @@ class Progress:
     LOG_EVERY = 5.0
 
     def __init__(
-        self, context: dg.AssetExecutionContext, conn: connection, entity: str, total: int
+        self, context: dg.AssetExecutionContext, conn: connection, key: str, entity: str, total: int
     ):
-        self.context, self.conn, self.entity, self.total = context, conn, entity, total
+        self.context, self.conn, self.key = context, conn, key
+        self.entity, self.total = entity, total
         self.done = 0
         self.started = self.logged = time.monotonic()
 
     def __call__(self, rows: int) -> None:
         self.done += rows
-        ledger.progress(self.conn, self.context.partition_key, rows)
+        ledger.progress(self.conn, self.key, rows)
         now = time.monotonic()
         never_logged = self.logged == self.started
         if now - self.logged < self.LOG_EVERY and (self.done < self.total or never_logged):
@@ -125,15 +126,16 @@ class Progress:
 def load_staged(
     context: dg.AssetExecutionContext,
     spec: EntitySpec,
+    key: str,
     postgres: PostgresResource,
     staging: StagingArea,
     settings: ImportSettings,
     stop: RunStop,
 ) -> list[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Load the entity's staged rows; report them as a materialization when the batch
-    feeds the entity or its load changed the table (held rows resolved or expired), else
-    only the checks that still judge this batch (an absent entity is no zero-row load)."""
-    key = context.partition_key
+    """Load the entity's staged rows of batch `key`; report them as a materialization when
+    the batch feeds the entity or its load changed the table (held rows resolved or
+    expired), else only the checks that still judge this batch (an absent entity is no
+    zero-row load)."""
     started = time.monotonic()
     wanted = {
         c.name for c in context.selected_asset_check_keys if c.asset_key == dg.AssetKey(spec.name)
@@ -159,7 +161,7 @@ def load_staged(
                     spec,
                     chunks(lazy, total, settings.chunk_rows, key, stop),
                     batch.tenant,
-                    Progress(context, conn, spec.name, total),
+                    Progress(context, conn, key, spec.name, total),
                     more_connections=loaders[1:],
                 )
                 ledger.save_db_rejects(conn, key, spec.name, db_rejects)

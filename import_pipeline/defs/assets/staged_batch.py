@@ -2,7 +2,7 @@
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from import_pipeline.core.reject_rate import too_many_rejects
 from import_pipeline.core.rejects import write_rejects_csv, write_safe_csv
 from import_pipeline.core.stage import StagedBatch, read_batch
 from import_pipeline.db import ledger, report
+from import_pipeline.db.failures import is_transient
 from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.jobs import IMPORT_GROUP
@@ -28,6 +29,7 @@ from import_pipeline.defs.resources import (
     StagingArea,
 )
 from import_pipeline.defs.step_failures import transient_retried
+from import_pipeline.defs.summary import FilesFailed
 from import_pipeline.files import layout
 
 STEP = "staged_batch"
@@ -39,12 +41,12 @@ class StagingProgress:
 
     LOG_EVERY = 5.0
 
-    def __init__(self, context: dg.AssetExecutionContext, conn: connection):
-        self.context, self.conn = context, conn
+    def __init__(self, context: dg.AssetExecutionContext, conn: connection, key: str):
+        self.context, self.conn, self.key = context, conn, key
         self.started = self.logged = time.monotonic()
 
     def __call__(self, read: int, validated: int) -> None:
-        report.staging_progress(self.conn, self.context.partition_key, read, validated)
+        report.staging_progress(self.conn, self.key, read, validated)
         now = time.monotonic()
         if now - self.logged < self.LOG_EVERY:
             return
@@ -55,7 +57,12 @@ class StagingProgress:
         )
 
 
-@dg.asset(partitions_def=batches, group_name=IMPORT_GROUP, kinds={"polars", "parquet"})
+@dg.asset(
+    partitions_def=batches,
+    group_name=IMPORT_GROUP,
+    kinds={"polars", "parquet"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
 def staged_batch(
     context: dg.AssetExecutionContext,
     postgres: PostgresResource,
@@ -64,79 +71,110 @@ def staged_batch(
     settings: ImportSettings,
     batch_lock: BatchLock,
 ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
-    """Reads the landed batch (a file, or every file of a marked folder) once, checks every
-    row against its entity's rules, keeps the newest row per key and stages Parquet per
-    entity plus a rejects CSV. A file that cannot be loaded fails the batch here with a
+    """Reads each landed batch of the run (a file, or every file of a marked folder) once,
+    checks every row against its entity's rules, keeps the newest row per key and stages
+    Parquet per entity plus a rejects CSV. A file that cannot be loaded fails here with a
     named error, before anything reaches the tables; a batch with too many rejects writes
-    its rejects report first, then fails."""
-    key = context.partition_key
-    started = time.monotonic()
-    failure_report: metadata.Metadata = {}
+    its rejects report first, then fails. In a run of many files, a failed file fails
+    alone (its ledger row and its partition's metadata say why) and the others go on."""
+    keys = context.partition_keys
+    failures: dict[str, Exception] = {}
     with transient_retried(context, settings), postgres.connect() as conn:
         batch_lock.confirm()
-        batch = ledger.get(conn, key)
-        if batch is None:
-            raise dg.Failure(
-                f"batch {key} is not in the ledger (ingest.files): batches are registered by "
-                "the landing sensors, so drop the file into the landing zone instead."
-            )
-        ledger.start(conn, key, context.run_id)
-        report.reset(conn, key)
-        with (
-            ledger.failures_recorded(postgres.connect, key, context.run_id),
-            named_failure(failure_report),
-            tempfile.TemporaryDirectory(prefix="stage-") as work,
-        ):
-            workdir = Path(work)
-            files, manifest = landing.fetch_batch(
-                batch.uri, batch.version, batch.file_name, workdir
-            )
-            context.log.info(f"staging: reading {len(files)} file(s) of {batch.file_name}")
-            profile = load_profile(batch.profile)
-            threshold = profile.reject_threshold(settings.max_reject_rate)
-            read = read_batch(
-                files,
-                batch.file_name,
-                batch.landed_at,
-                profile,
-                workdir,
-                manifest,
-                progress=StagingProgress(context, conn),
-            )
-            failure = too_many_rejects(read, threshold)
-            context.log.info(
-                f"staging: {read.rows_read:,} rows read, {read.reached_validation:,} validated, "
-                f"{read.rejected:,} rejected; "
-                + ("writing the rejects report" if failure else "deduping and writing")
-            )
-            staged = read if failure else _stage(read, key, staging, settings.chunk_rows)
-            values = {
-                "uri": batch.uri,
-                "tenant": batch.tenant,
-                "profile": batch.profile,
-                "files": len(files),
-                **_summary(staged),
-                **_publish(conn, key, staged, staging, workdir, threshold, settings),
-                "duration_s": round(time.monotonic() - started, 3),
-                **metadata.stage_metadata(staged),
-            }
-            if failure is not None:
-                for event in _reject_rate_evaluations(staged, threshold, key):
-                    context.log_event(event)
-                # NOTE: events logged by the step are only stored when it yields; the
-                # observation (the report of a batch that stages nothing) flushes them.
-                outcome = {"outcome": f"failed: {failure}"}
-                yield dg.AssetObservation(
-                    asset_key=STEP,
-                    partition=key,
-                    description=str(failure),
-                    metadata={**outcome, **values},
+        for key in keys:
+            try:
+                values = yield from stage_one(
+                    context, key, conn, postgres, landing, staging, settings
                 )
-                failure_report.update(values)
-                raise failure
-            ledger.set_total(conn, key, staged.rows_staged)
-            ledger.record(conn, key, STEP, _summary(staged))
-    yield dg.MaterializeResult(metadata=values)
+            except Exception as error:
+                if len(keys) == 1 or is_transient(error):
+                    raise
+                failures[key] = error
+                report_ = error.metadata if isinstance(error, dg.Failure) else {}
+                values = {"outcome": f"failed: {error}", **report_}
+                context.log.error(f"{key}: {error}")
+            if len(keys) > 1:
+                context.add_asset_metadata(values, partition_key=key)
+    if len(failures) == len(keys):
+        raise FilesFailed(failures)
+    # A run of many files materialises every partition of its range (Dagster's unit); a
+    # failed file's partition carries `outcome: failed: ...` and loads no entity.
+    yield dg.MaterializeResult(metadata=values if len(keys) == 1 else {})
+
+
+def stage_one(
+    context: dg.AssetExecutionContext,
+    key: str,
+    conn: connection,
+    postgres: PostgresResource,
+    landing: LandingZone,
+    staging: StagingArea,
+    settings: ImportSettings,
+) -> Generator[dg.AssetObservation, None, metadata.Metadata]:
+    """Stage one batch of the run and record it in the ledger; return its report."""
+    started = time.monotonic()
+    failure_report: metadata.Metadata = {}
+    batch = ledger.get(conn, key)
+    if batch is None:
+        raise dg.Failure(
+            f"batch {key} is not in the ledger (ingest.files): batches are registered by "
+            "the landing sensors, so drop the file into the landing zone instead."
+        )
+    ledger.start(conn, key, context.run_id)
+    report.reset(conn, key)
+    with (
+        ledger.failures_recorded(postgres.connect, key, context.run_id),
+        named_failure(failure_report),
+        tempfile.TemporaryDirectory(prefix="stage-") as work,
+    ):
+        workdir = Path(work)
+        files, manifest = landing.fetch_batch(batch.uri, batch.version, batch.file_name, workdir)
+        context.log.info(f"staging: reading {len(files)} file(s) of {batch.file_name}")
+        profile = load_profile(batch.profile)
+        threshold = profile.reject_threshold(settings.max_reject_rate)
+        read = read_batch(
+            files,
+            batch.file_name,
+            batch.landed_at,
+            profile,
+            workdir,
+            manifest,
+            progress=StagingProgress(context, conn, key),
+        )
+        failure = too_many_rejects(read, threshold)
+        context.log.info(
+            f"staging: {read.rows_read:,} rows read, {read.reached_validation:,} validated, "
+            f"{read.rejected:,} rejected; "
+            + ("writing the rejects report" if failure else "deduping and writing")
+        )
+        staged = read if failure else _stage(read, key, staging, settings.chunk_rows)
+        values = {
+            "uri": batch.uri,
+            "tenant": batch.tenant,
+            "profile": batch.profile,
+            "files": len(files),
+            **_summary(staged),
+            **_publish(conn, key, staged, staging, workdir, threshold, settings),
+            "duration_s": round(time.monotonic() - started, 3),
+            **metadata.stage_metadata(staged),
+        }
+        if failure is not None:
+            for event in _reject_rate_evaluations(staged, threshold, key):
+                context.log_event(event)
+            # NOTE: events logged by the step are only stored when it yields; the
+            # observation (the report of a batch that stages nothing) flushes them.
+            outcome = {"outcome": f"failed: {failure}"}
+            yield dg.AssetObservation(
+                asset_key=STEP,
+                partition=key,
+                description=str(failure),
+                metadata={**outcome, **values},
+            )
+            failure_report.update(values)
+            raise failure
+        ledger.set_total(conn, key, staged.rows_staged)
+        ledger.record(conn, key, STEP, _summary(staged))
+    return values
 
 
 @contextmanager
