@@ -23,5 +23,6 @@ def run_batch_keys(tags: dict[str, str], instance: dg.DagsterInstance) -> list[s
         return [tags[PARTITION_TAG]]
     if RANGE_START_TAG not in tags or RANGE_END_TAG not in tags:
         return []
-    keys = dg.PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
-    return list(batches.get_partition_keys_in_range(keys, dynamic_partitions_store=instance))
+    keys = instance.get_dynamic_partitions(batches.name)
+    start, end = keys.index(tags[RANGE_START_TAG]), keys.index(tags[RANGE_END_TAG])
+    return keys[start : end + 1]

@@ -112,7 +112,7 @@ def run_files(conn: connection, partition_keys: list[str]) -> dg.AssetObservatio
         description=outcome,
         metadata={
             "outcome": outcome,
-            "files": dg.MetadataValue.table(records=records, schema=schema),
+            "run_files": dg.MetadataValue.table(records=records, schema=schema),
             "files_loaded": len(rows) - failed,
             "files_failed": failed,
         },

@@ -84,10 +84,10 @@ def test_the_run_page_lists_every_file_with_its_outcome(defs, instance, landing,
     request = next(r for r in first.run_requests if r.tags.get(TAG_FILES) == "50")
     result = run(defs, instance, request)
     (table,) = [
-        event.event_specific_data.asset_observation.metadata["files"].value
+        event.event_specific_data.asset_observation.metadata["run_files"].value
         for event in result.all_events
         if event.event_type == dg.DagsterEventType.ASSET_OBSERVATION
-        and "files" in event.event_specific_data.asset_observation.metadata
+        and "run_files" in event.event_specific_data.asset_observation.metadata
     ]
     rows = {r.data["file"]: r.data for r in table.records}
     assert len(rows) == 50
@@ -106,8 +106,8 @@ def test_one_changed_file_of_a_burst_loads_alone(defs, instance, landing, pipeli
     load_all(defs, instance, first)
     path = landing / "customers_010.csv"
     write_csv(path, [dict(customer(10), email="changed@example.com")])
-    later = time.time() + 5
-    os.utime(path, (later, later))
+    earlier = time.time() - 60
+    os.utime(path, (earlier, earlier))
     second = tick(instance, landing, pipeline_env, first.cursor)
     assert len(second.keys) == 1 and second.keys[0] not in first.keys
     (request,) = second.run_requests

@@ -14,8 +14,9 @@ from functools import partial
 
 import dagster as dg
 
-from import_pipeline.core.entities import ENTITIES, EntitySpec
-from import_pipeline.db import ledger
+from import_pipeline.core.entities import ENTITIES, LINE_ITEMS, ORDERS, EntitySpec
+from import_pipeline.core.report import LoadCounts
+from import_pipeline.db import held, ledger, report
 from import_pipeline.db.failures import LoadCancelled, is_transient
 from import_pipeline.defs.assets.loading import RunStop, claim, load_staged
 from import_pipeline.defs.assets.staged_batch import STEP
@@ -91,9 +92,13 @@ def load_entities(
             return
         for index, key in enumerate(keys):
             try:
-                if not _staged(postgres, key):
-                    raise NotStaged(key)
-                for result in load_batch(context, key, selected, postgres, staging, settings, stop):
+                not_staged = _staging_failure(postgres, key)
+                if not_staged is not None:
+                    raise not_staged
+                loads = load_batch(
+                    context, key, selected, postgres, staging, settings, stop, alone=False
+                )
+                for result in loads:
                     yield from per_partition(context, result, key)
             except Exception as error:
                 if is_transient(error):
@@ -110,15 +115,16 @@ def load_entities(
 
 
 class NotStaged(Exception):
-    """The batch failed in staging (its ledger row says why), so it has nothing to load."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"{key} was not staged: see its ledger row (ingest.files) for why")
+    """The batch failed in staging, so it has nothing to load; the error is staging's."""
 
 
-def _staged(postgres: PostgresResource, key: str) -> bool:
+def _staging_failure(postgres: PostgresResource, key: str) -> NotStaged | None:
+    """Why the batch was not staged (its ledger row's error), or None if it was."""
     with postgres.connect() as conn:
-        return ledger.step_counts(conn, key, STEP) is not None
+        row = ledger.outcome(conn, key) or {}
+    if STEP in (row.get("counts") or {}):
+        return None
+    return NotStaged(row.get("error") or f"{key} was not staged (see ingest.files)")
 
 
 def per_partition(
@@ -153,6 +159,31 @@ def _evaluation(check: dg.AssetCheckResult, key: str) -> dg.AssetCheckEvaluation
     )
 
 
+def settle_idle(postgres: PostgresResource, key: str, selected: list[EntitySpec]) -> set[str]:
+    """Record as loaded, with nothing to count, the selected entities whose load would do
+    nothing: the batch feeds them no row, the tenant has none of their rows held, and
+    they have no check to run for this batch (line items check the totals of a batch's
+    orders). A one-row file then costs one entity load, not four."""
+    with postgres.connect() as conn:
+        batch = ledger.get(conn, key)
+        if batch is None:
+            return set()
+        fed = report.accounting(conn, key)
+        with conn, conn.cursor() as cur:
+            holding = held.entities_holding(cur, batch.tenant)
+        idle = {
+            e.name
+            for e in selected
+            if e.name not in fed
+            and e.name not in holding
+            and not (e is LINE_ITEMS and ORDERS.name in fed)
+        }
+        for name in idle:
+            ledger.record(conn, key, name, LoadCounts().as_dict())
+        ledger.finish_if_complete(conn, key, list(ENTITIES))
+    return idle
+
+
 def load_batch(
     context: dg.AssetExecutionContext,
     key: str,
@@ -161,20 +192,23 @@ def load_batch(
     staging: StagingArea,
     settings: ImportSettings,
     stop: RunStop,
+    alone: bool = True,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """One batch's entity loads (see `load_entities`); its summary is logged last, and its
-    first failure raised after it."""
+    """One batch's entity loads (see `load_entities`); its first failure is raised once
+    every load has ended, after the batch's summary when the batch is alone in its run (a
+    run of many files reports them on one table instead, see `run_files`)."""
     claim(context, postgres, staging, selected, key)
+    idle = settle_idle(postgres, key, selected)
     failure: Exception | None = None
-    reported: set[str] = set()
+    reported: set[str] = set(idle)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="entity") as pool:
         loads: dict[str, Future[Reported]] = {}
-        for entity in selected:
+        for entity in (e for e in selected if e.name not in idle):
             parents = [loads[p.entity] for p in entity.parents if p.entity in loads]
             load = partial(load_staged, context, entity, key, postgres, staging, settings, stop)
             loads[entity.name] = pool.submit(_after, parents, load, stop)
         try:
-            for entity in selected:
+            for entity in (e for e in selected if e.name in loads):
                 try:
                     results = loads[entity.name].result()
                 except ParentNotLoaded:
@@ -191,8 +225,9 @@ def load_batch(
             yield from _completed(loads, reported)
             ledger.record_end(postgres.connect, key, context.run_id, interrupt)
             raise
-    with postgres.connect() as conn:
-        context.log_event(batch_summary(conn, key, failure))
+    if alone:
+        with postgres.connect() as conn:
+            context.log_event(batch_summary(conn, key, failure))
     if failure is not None:
         raise failure
 
