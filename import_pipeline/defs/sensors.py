@@ -69,6 +69,20 @@ def request_runs(
     return todo, fresh
 
 
+def not_yet_requested(
+    instance: dg.DagsterInstance, todo: list[ledger.Batch], fresh: set[str]
+) -> list[ledger.Batch]:
+    """Drop the batches a tick already requested a run for: the ledger says queued until a
+    run starts, and a run of many files has a run key of its own, so the batch's key would
+    not stop a second run. A batch is a partition only once the daemon has applied the
+    tick that requested its run; one registered by a tick whose result was lost is not,
+    and is requested again (the daily reconciliation catches the rest)."""
+    if all(b.partition_key in fresh for b in todo):
+        return todo
+    partitions = set(instance.get_dynamic_partitions(batches.name))
+    return [b for b in todo if b.partition_key in fresh or b.partition_key not in partitions]
+
+
 def _tags(batch: ledger.Batch) -> dict[str, str]:
     """Tenant, profile and a queue priority that lets parents' files start before their
     children's."""
@@ -178,6 +192,7 @@ def landing_sensor(
             ready, cursor.get("waiting", {}), datetime.now(UTC), landing.settle_seconds
         )
     todo, fresh = request_runs(ready, postgres)
+    todo = not_yet_requested(context.instance, todo, fresh)
     sizes = {b.partition_key: sum(m.size for m in b.members) for b in ready}
     runs = plan(todo, fresh, sizes, landing.run_bounds)
     return sensor_result(runs, {"after": after} | ({"waiting": waiting} if waiting else {}))

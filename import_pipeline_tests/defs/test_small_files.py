@@ -78,6 +78,13 @@ def test_fifty_files_of_a_tick_load_in_fewer_runs_each_once_and_bad_ones_fail_al
     assert again.run_requests == []
 
 
+def test_a_tick_before_the_runs_start_requests_nothing_again(instance, landing, pipeline_env):
+    drop_burst(landing)
+    first = tick(instance, landing, pipeline_env)
+    again = tick(instance, landing, pipeline_env)
+    assert len(first.keys) == 50 and again.run_requests == []
+
+
 def test_the_run_page_lists_every_file_with_its_outcome(defs, instance, landing, pipeline_env):
     drop_burst(landing)
     first = tick(instance, landing, pipeline_env)
