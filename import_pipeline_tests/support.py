@@ -55,12 +55,16 @@ class Tick:
 
 
 def tick(
-    instance: dg.DagsterInstance, landing: Path, database_url: str, cursor: str | None = None
+    instance: dg.DagsterInstance,
+    landing: Path,
+    database_url: str,
+    cursor: str | None = None,
+    **zone: Any,
 ) -> Tick:
-    """Evaluate the landing sensor over a local folder once (settle time 0) and apply its
-    partitions."""
-    zone = LandingZone(url=str(landing), settle_seconds=0)
-    return evaluate(landing_sensor, instance, zone, database_url, cursor)
+    """Evaluate the landing sensor over a local folder once (settle time 0, other
+    `LandingZone` fields from `zone`) and apply its partitions."""
+    landing_zone = LandingZone(url=str(landing), settle_seconds=0, **zone)
+    return evaluate(landing_sensor, instance, landing_zone, database_url, cursor)
 
 
 def evaluate(

@@ -50,7 +50,7 @@ def test_a_large_prefix_is_discovered_over_ticks_that_each_list_at_most_the_boun
     keys = [f"landing/customers_{i:05d}.csv" for i in range(2_500)]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda key: put(client, s3_bucket, key, b"customer_id\nC1\n"), keys))
-    landing = zone(s3_bucket, aws, max_keys_per_tick=1_000)
+    landing = zone(s3_bucket, aws, max_keys_per_tick=1_000, max_files_per_run=1)
     cursor, found, listed_per_tick = None, [], []
     for _ in range(3):
         LISTED.clear()
