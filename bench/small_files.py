@@ -49,7 +49,13 @@ from psycopg2.extensions import connection
 from bench import databases
 from bench.small_report import Burst, Landed, ModeResult, RunStart, SmallFiles, markdown
 from import_pipeline.db.connect import connected
-from import_pipeline.devserver import PROJECT, dagster_dev_command, instance_home, interruptible
+from import_pipeline.devserver import (
+    PLANNED_EVENTS_PER_RUN,
+    PROJECT,
+    dagster_dev_command,
+    instance_home,
+    interruptible,
+)
 from import_pipeline.files.local import uri_of
 
 MAX_PAUSE_S = 5.0
@@ -268,6 +274,7 @@ def run_mode(mode: str, args: argparse.Namespace, server: str) -> ModeResult:
     landing.mkdir(parents=True)
     dsn = databases.fresh_database(server, "small")
     env = {
+        **PLANNED_EVENTS_PER_RUN,
         **os.environ,
         **MODES[mode],
         "DATABASE_URL": dsn,
