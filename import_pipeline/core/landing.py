@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from import_pipeline.core.formats import strip_compression_suffix
 
@@ -89,6 +89,11 @@ class Unit:
     @property
     def is_folder(self) -> bool:
         return self.key.endswith("/")
+
+
+def processed_key(key: str, finished: datetime) -> str:
+    """Where a succeeded batch's file (or folder) goes: `_processed/<UTC date>/<key>`."""
+    return f"{PROCESSED}{finished.astimezone(UTC):%Y-%m-%d}/{key}"
 
 
 def is_listed(key: str) -> bool:
