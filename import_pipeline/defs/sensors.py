@@ -128,7 +128,9 @@ def landing_sensor(
     a tick: the cursor keeps the last key looked at, and a listing that reaches the end
     starts over on the next tick, so a changed file (new version) is found too. A file or
     marked folder becomes a batch and a run; on a local disk it must first hold still for
-    the settle time or since the previous tick (an S3 object is listed only once whole)."""
+    the settle time or since the previous tick (an S3 object is listed only once whole).
+    With a queue of S3 events (`queue_url`) new files come from the events and the listing
+    is the safety net (defs/landing_events.py)."""
     store = landing.store()
     cursor = json.loads(context.cursor) if context.cursor else {}
     now = datetime.now(UTC)
