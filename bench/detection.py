@@ -168,9 +168,9 @@ def measure(mode: str, sensor: Sensor, client, root: str, defs, instance, old: i
     # anywhere among the old keys, so a listing finds it after a uniform share of a pass
     name = f"customers_{random.randrange(old):07d}_new_{uuid.uuid4().hex[:8]}.csv"
     paced = mode != "listing"
-    if paced:
-        time.sleep(random.uniform(0, INTERVAL_S))  # the upload at any moment of the cycle
     uploaded = upload(client, f"{root}{name}")
+    if paced:
+        time.sleep(random.uniform(0, INTERVAL_S))  # the next tick comes at any moment
     uri = f"s3://{BUCKET}/{root}{name}"
     request, ticks = until_requested(sensor, uri, paced, old // 1000 + 3)
     tick_s = sum(sensor.durations[-ticks:]) / ticks
@@ -180,7 +180,7 @@ def measure(mode: str, sensor: Sensor, client, root: str, defs, instance, old: i
     return Sample(mode, requested, requested + load(defs, instance, request), ticks, tick_s)
 
 
-def run(old: int, samples: int, work: Path) -> tuple[list[Sample], dict]:
+def run(old: int, samples: int, modes: list[str], work: Path) -> tuple[list[Sample], dict]:
     from moto.server import ThreadedMotoServer
 
     port = _free_port()
@@ -222,6 +222,8 @@ def run(old: int, samples: int, work: Path) -> tuple[list[Sample], dict]:
             ("sqs", events, old_root, mid_pass),
             ("processed", processed, "landing/", {}),
         ):
+            if mode not in modes:
+                continue
             sensor = Sensor(instance, zone, dsn, cursor)
             for _ in range(samples):
                 found.append(measure(mode, sensor, client, root, defs, instance, old))
@@ -257,10 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=3)
+    parser.add_argument("--modes", default="listing,sqs,processed")
     parser.add_argument("--work", type=Path, default=Path("bench/out/detection"))
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    found, facts = run(args.old, args.samples, args.work)
+    found, facts = run(args.old, args.samples, args.modes.split(","), args.work)
     text = markdown(found, facts, sys.argv[1:] if argv is None else argv)
     print(text)
     (args.work / "detection.md").write_text(text)
