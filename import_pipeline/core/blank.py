@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from import_pipeline.core.parse import ROW
+from import_pipeline.core.columns import ROW
 from import_pipeline.core.rules import sanitised
 
 LOOKS_BLANK = r"^[\s\x00\x{feff}]*$"

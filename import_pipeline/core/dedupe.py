@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from import_pipeline.core.columns import ROW
 from import_pipeline.core.entities import VERSION_FIELD, EntitySpec
-from import_pipeline.core.parse import ROW
 
 KEPT = "_kept"
 """In a conflicts frame: whether this version of the key is the one staged."""

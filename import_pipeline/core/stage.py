@@ -27,13 +27,13 @@ from typing import NamedTuple
 import polars as pl
 
 from import_pipeline.core.blank import without_blank
-from import_pipeline.core.columns import ERRORS, SOURCE
+from import_pipeline.core.columns import ERRORS, ROW, SOURCE
 from import_pipeline.core.csv_records import FIELD_COUNT
 from import_pipeline.core.dedupe import dedupe, listed_conflicts
 from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
 from import_pipeline.core.errors import EmptyFile, MissingColumns
 from import_pipeline.core.manifest import Manifest
-from import_pipeline.core.parse import ROW, read_blocks
+from import_pipeline.core.parse import read_blocks
 from import_pipeline.core.profiles import Profile
 from import_pipeline.core.report import BLANK, StageReport, summed
 from import_pipeline.core.rules import TIMESTAMP, CastOptions, Requirement

@@ -3,11 +3,10 @@ run's metadata shows, so a file can be judged before it is dropped."""
 
 import polars as pl
 
+from import_pipeline.core.columns import ERRORS, ROW
 from import_pipeline.core.dedupe import ENTITY, KEY, OUTCOME
-from import_pipeline.core.parse import ROW
 from import_pipeline.core.report import percent
 from import_pipeline.core.stage import StagedBatch
-from import_pipeline.core.validate import ERRORS
 
 FIRST_ROWS = 10
 HEADER = ("entity", "read", "staged", "rejected", "skipped", "duplicates", "reject rate")

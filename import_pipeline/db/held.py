@@ -9,8 +9,9 @@ from collections.abc import Callable
 from psycopg2 import sql
 from psycopg2.extensions import cursor
 
+from import_pipeline.core.columns import BATCH
 from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
-from import_pipeline.db.sql import BATCH, ROW, ident, parent_exists, stage
+from import_pipeline.db.sql import ROW, ident, parent_exists, stage
 
 
 def _missing_parents(spec: EntitySpec, value: Callable[[str], sql.Composable]) -> sql.Composable:

@@ -17,9 +17,8 @@ import polars as pl
 from psycopg2 import sql
 from psycopg2.extensions import connection, cursor
 
-from import_pipeline.core.parse import ROW, list_as_json
-from import_pipeline.core.stage import SOURCE
-from import_pipeline.core.validate import ERRORS
+from import_pipeline.core.columns import ERRORS, ROW, SOURCE
+from import_pipeline.core.parse import list_as_json
 from import_pipeline.db.copy import copy_rows, csv_rows
 from import_pipeline.db.failures import LoadCancelled, describe, is_transient, original_error
 

@@ -13,9 +13,8 @@ import polars as pl
 from psycopg2 import sql
 from psycopg2.extensions import connection
 
+from import_pipeline.core.columns import ERRORS, ROW
 from import_pipeline.core.dedupe import ENTITY, KEY, OUTCOME
-from import_pipeline.core.parse import ROW
-from import_pipeline.core.validate import ERRORS
 from import_pipeline.db.copy import copy_rows, csv_rows
 
 DUPLICATES = sql.Identifier("ingest", "duplicates")

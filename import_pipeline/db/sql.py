@@ -6,13 +6,8 @@ values never appear here: statements take them as `%(name)s` parameters or COPY.
 
 from psycopg2 import sql
 
+from import_pipeline.core.columns import ATTRIBUTES, BATCH, FINGERPRINT, ROW, TENANT
 from import_pipeline.core.entities import VERSION_FIELD, EntitySpec, Parent
-from import_pipeline.core.validate import ATTRIBUTES
-
-BATCH = "_batch"
-ROW = "_row"
-TENANT = "tenant"
-FINGERPRINT = "_fingerprint"
 
 
 def ident(*names: str) -> sql.Composable:

@@ -4,8 +4,9 @@ a batch of this pipeline, and turn those past the max age into rejects."""
 import dagster as dg
 
 from import_pipeline.core.entities import ENTITIES
-from import_pipeline.db import held, upsert
+from import_pipeline.db import held
 from import_pipeline.defs.resources import ImportSettings, PostgresResource
+from import_pipeline.load.held import expire_and_release
 
 
 @dg.op
@@ -20,7 +21,7 @@ def retry_held(
             tenants = held.tenants_holding(cur)
         for tenant in tenants:
             for spec in ENTITIES.values():
-                counts = upsert.settle_held(conn, spec, tenant, settings.held_max_age_hours * 3600)
+                counts = expire_and_release(conn, spec, tenant, settings.held_max_age_hours * 3600)
                 if counts.resolved or counts.expired:
                     totals[f"{tenant}/{spec.name}"] = {
                         "resolved": counts.resolved,

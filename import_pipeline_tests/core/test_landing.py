@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
+from import_pipeline.core.columns import SOURCE
 from import_pipeline.core.errors import ManifestMismatch, UnreadableFile
 from import_pipeline.core.landing import (
     FileRecord,
@@ -16,7 +17,7 @@ from import_pipeline.core.landing import (
 )
 from import_pipeline.core.manifest import parse_manifest
 from import_pipeline.core.profiles import CANONICAL
-from import_pipeline.core.stage import SOURCE, stage_in_memory
+from import_pipeline.core.stage import stage_in_memory
 from import_pipeline_tests.support import LAYOUTS
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)

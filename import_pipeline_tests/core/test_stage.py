@@ -8,8 +8,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from import_pipeline.core.columns import SOURCE
 from import_pipeline.core.profiles import CANONICAL
-from import_pipeline.core.stage import SOURCE, LandedFile, read_batch
+from import_pipeline.core.stage import LandedFile, read_batch
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 

@@ -14,18 +14,19 @@ import dagster as dg
 import polars as pl
 from psycopg2.extensions import connection
 
+from import_pipeline.core.columns import BATCH, ERRORS
 from import_pipeline.core.entities import ENTITIES, LINE_ITEMS, ORDERS, PRODUCTS, EntitySpec
 from import_pipeline.core.quality import QUALITY_FIELD, quality_summary
 from import_pipeline.core.rejects import rejects_csv
 from import_pipeline.core.report import LoadCounts
-from import_pipeline.core.validate import ERRORS
 from import_pipeline.db import checks as check_sql
-from import_pipeline.db import ledger, report, upsert
+from import_pipeline.db import ledger, report
 from import_pipeline.db.failures import LoadCancelled
-from import_pipeline.db.sql import BATCH
+from import_pipeline.db.loader import DbReject, load_chunks
 from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 from import_pipeline.files import layout
+from import_pipeline.load.held import expire_and_release
 
 LOADER = "import_pipeline loader"
 """The application name of the connections that load chunks, to tell them apart."""
@@ -143,7 +144,7 @@ def load_staged(
         if batch is None:
             raise dg.Failure(f"batch {key} is not in the ledger (ingest.files)")
         with ledger.failures_recorded(postgres.connect, key, context.run_id):
-            settled = upsert.settle_held(
+            settled = expire_and_release(
                 conn, spec, batch.tenant, settings.held_max_age_hours * 3600
             )
             lazy = staging.store().scan_parquet(layout.staged_folder(key, spec.name))
@@ -154,7 +155,7 @@ def load_staged(
                 loaders = [
                     stack.enter_context(postgres.connect(LOADER)) for _ in range(connections)
                 ]
-                loaded, db_rejects = upsert.load_entity(
+                loaded, db_rejects = load_chunks(
                     loaders[0],
                     spec,
                     chunks(lazy, total, settings.chunk_rows, key, stop),
@@ -212,7 +213,7 @@ def _quality(staging: StagingArea, key: str) -> metadata.Metadata:
 
 
 def _write_db_rejects(
-    staging: StagingArea, key: str, spec: EntitySpec, rejects: list[upsert.DbReject]
+    staging: StagingArea, key: str, spec: EntitySpec, rejects: list[DbReject]
 ) -> str | None:
     """Rows the database refused, as a rejects CSV of their own beside the staged output
     (the batch's rejects.csv was written before the load knew about them)."""
