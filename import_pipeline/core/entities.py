@@ -45,12 +45,13 @@ class Field:
     derived: bool = False
 
 
-@dataclass(frozen=True)
-class Parent:
-    """A foreign key: `field` of this entity references the key of `entity`."""
+class Check(StrEnum):
+    """An asset check a load of an entity is judged by (its Dagster check name)."""
 
-    field: str
-    entity: str
+    REJECT_RATE = "reject_rate"
+    HELD_ROWS = "held_rows"
+    REFERENTIAL_INTEGRITY = "referential_integrity"
+    ORDER_TOTALS = "order_totals_match_lines"
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,16 @@ class EntitySpec:
     name: str
     key: str
     fields: tuple[Field, ...]
-    parents: tuple[Parent, ...] = ()
+    parents: tuple["Parent", ...] = ()
     file_prefixes: tuple[str, ...] = ()
+    extra_checks: tuple[Check, ...] = ()
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """The checks that judge a load of this entity: its reject rate always, held rows
+        and referential integrity when it has parents, then its own."""
+        by_parents = (Check.HELD_ROWS, Check.REFERENTIAL_INTEGRITY) if self.parents else ()
+        return (Check.REJECT_RATE, *by_parents, *self.extra_checks)
 
     @property
     def table(self) -> str:
@@ -77,6 +86,18 @@ class EntitySpec:
 
     def get(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A foreign key: `field` of this entity references the key of `spec`."""
+
+    field: str
+    spec: "EntitySpec"
+
+    @property
+    def entity(self) -> str:
+        return self.spec.name
 
 
 VERSION_FIELD = "updated_at"
@@ -146,7 +167,7 @@ ORDERS = EntitySpec(
         Field("ordered_at", Kind.TIMESTAMP, required=True),
         _UPDATED_AT,
     ),
-    parents=(Parent("customer_id", "customers"),),
+    parents=(Parent("customer_id", CUSTOMERS),),
     file_prefixes=("orders",),
 )
 
@@ -162,8 +183,9 @@ LINE_ITEMS = EntitySpec(
         Field("line_total", Kind.DECIMAL),
         _UPDATED_AT,
     ),
-    parents=(Parent("order_id", "orders"), Parent("product_id", "products")),
+    parents=(Parent("order_id", ORDERS), Parent("product_id", PRODUCTS)),
     file_prefixes=("line_items", "order_items"),
+    extra_checks=(Check.ORDER_TOTALS,),
 )
 
 ENTITIES: dict[str, EntitySpec] = {

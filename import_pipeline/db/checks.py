@@ -14,7 +14,7 @@ import polars as pl
 from psycopg2 import sql
 from psycopg2.extensions import connection, cursor
 
-from import_pipeline.core.entities import ENTITIES, EntitySpec
+from import_pipeline.core.entities import EntitySpec
 from import_pipeline.db.copy import copy_rows, csv_rows
 from import_pipeline.db.sql import parent_exists, target
 
@@ -74,7 +74,7 @@ def orphans(conn: connection, spec: EntitySpec, tenant: str, fields: list[str]) 
     """Rows of the tenant whose parent (through one of `fields`) does not exist: the slow
     path, used only when a foreign key is not enforced."""
     missing = sql.SQL(" OR ").join(
-        sql.SQL("NOT {}").format(parent_exists(p, ENTITIES[p.entity], sql.Identifier("c", p.field)))
+        sql.SQL("NOT {}").format(parent_exists(p, p.spec, sql.Identifier("c", p.field)))
         for p in spec.parents
         if p.field in fields
     )

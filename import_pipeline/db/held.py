@@ -10,7 +10,7 @@ from psycopg2 import sql
 from psycopg2.extensions import cursor
 
 from import_pipeline.core.columns import BATCH
-from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
+from import_pipeline.core.entities import VERSION_FIELD, EntitySpec
 from import_pipeline.db.sql import ROW, ident, parent_exists, stage
 
 
@@ -19,7 +19,7 @@ def _missing_parents(spec: EntitySpec, value: Callable[[str], sql.Composable]) -
     value of the field (a stage row's column, or a held row's payload)."""
     cases = [
         sql.SQL("CASE WHEN NOT {ok} THEN {name} END").format(
-            ok=parent_exists(p, ENTITIES[p.entity], value(p.field)),
+            ok=parent_exists(p, p.spec, value(p.field)),
             name=sql.Literal(p.field),
         )
         for p in spec.parents
@@ -115,7 +115,7 @@ def release_ready(cur: cursor, spec: EntitySpec, tenant: str) -> int:
     """Move held rows whose parents now all exist back into the (empty) stage table, to be
     upserted like any chunk; return how many were released."""
     ready = sql.SQL(" AND ").join(
-        parent_exists(p, ENTITIES[p.entity], _payload_value(p.field)) for p in spec.parents
+        parent_exists(p, p.spec, _payload_value(p.field)) for p in spec.parents
     )
     _lock(cur, spec, tenant, exclusive=True)
     cur.execute(sql.SQL("TRUNCATE {}").format(stage(spec)))

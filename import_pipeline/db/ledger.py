@@ -18,9 +18,10 @@ from psycopg2 import sql
 from psycopg2.extensions import connection, cursor
 
 from import_pipeline.core.columns import ERRORS, ROW, SOURCE
+from import_pipeline.core.errors import LoadCancelled
 from import_pipeline.core.parse import list_as_json
 from import_pipeline.db.copy import copy_rows, csv_rows
-from import_pipeline.db.failures import LoadCancelled, describe, is_transient, original_error
+from import_pipeline.db.failures import describe, is_transient, original_error
 
 log = logging.getLogger(__name__)
 

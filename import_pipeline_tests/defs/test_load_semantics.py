@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from import_pipeline.definitions import defs as load_definitions
-from import_pipeline.defs.assets.loading import Progress
 from import_pipeline.defs.held_rows import retry_held_rows
+from import_pipeline.load.entity import Progress
 from import_pipeline_tests.support import ORDER, materialization, query, run, tick, write_csv
 
 

@@ -15,8 +15,8 @@ from functools import partial
 import dagster as dg
 
 from import_pipeline.core.entities import ENTITIES, EntitySpec
+from import_pipeline.core.errors import LoadCancelled
 from import_pipeline.db import ledger
-from import_pipeline.db.failures import LoadCancelled
 from import_pipeline.defs.assets.loading import RunStop, claim, load_staged
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.checks import check_specs
