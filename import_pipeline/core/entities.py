@@ -4,7 +4,7 @@ Everything downstream (validation, staging, the upsert SQL, the migrations' shap
 these specs, so adding a field means changing it here and in one migration.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -64,6 +64,8 @@ class EntitySpec:
     parents: tuple["Parent", ...] = ()
     file_prefixes: tuple[str, ...] = ()
     extra_checks: tuple[Check, ...] = ()
+    description: str = ""
+    example: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -137,6 +139,20 @@ CUSTOMERS = EntitySpec(
         _UPDATED_AT,
     ),
     file_prefixes=("customers",),
+    description=(
+        "Upserts the batch's customers into commerce.customers (newer `updated_at` "
+        "wins, unchanged rows are left alone). Emails are trimmed and lower-cased."
+    ),
+    example={
+        "customer_id": "C-1001",
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "phone": "+44 20 7946 0000",
+        "country": "GB",
+        "created_at": "2024-05-01T09:00:00Z",
+        "updated_at": "2024-05-01T09:00:00Z",
+    },
 )
 
 PRODUCTS = EntitySpec(
@@ -153,6 +169,21 @@ PRODUCTS = EntitySpec(
         _UPDATED_AT,
     ),
     file_prefixes=("products",),
+    description=(
+        "Upserts the batch's products into commerce.products. A SKU already used by "
+        "another product of the tenant is refused by the database and reported as a "
+        "reject. Metadata also summarises the batch's quality scores (mean, min, count "
+        "below 50)."
+    ),
+    example={
+        "product_id": "P-2001",
+        "sku": "TEA-EARL-100G",
+        "name": "Earl Grey tea, 100 g",
+        "category": "tea",
+        "price": "4.50",
+        "currency": "GBP",
+        "updated_at": "2024-05-01T09:00:00Z",
+    },
 )
 
 ORDERS = EntitySpec(
@@ -169,6 +200,20 @@ ORDERS = EntitySpec(
     ),
     parents=(Parent("customer_id", CUSTOMERS),),
     file_prefixes=("orders",),
+    description=(
+        "Upserts the batch's orders into commerce.orders. An order whose customer has "
+        "not arrived yet is held in ingest.held_rows and loads with the run that brings "
+        "it."
+    ),
+    example={
+        "order_id": "O-3001",
+        "customer_id": "C-1001",
+        "status": "paid",
+        "currency": "GBP",
+        "total": "9.00",
+        "ordered_at": "2024-05-02T10:30:00Z",
+        "updated_at": "2024-05-02T10:30:00Z",
+    },
 )
 
 LINE_ITEMS = EntitySpec(
@@ -186,6 +231,19 @@ LINE_ITEMS = EntitySpec(
     parents=(Parent("order_id", ORDERS), Parent("product_id", PRODUCTS)),
     file_prefixes=("line_items", "order_items"),
     extra_checks=(Check.ORDER_TOTALS,),
+    description=(
+        "Upserts the batch's line items into commerce.line_items. A line whose order or "
+        "product has not arrived yet is held until it does."
+    ),
+    example={
+        "line_item_id": "O-3001-1",
+        "order_id": "O-3001",
+        "product_id": "P-2001",
+        "quantity": "2",
+        "unit_price": "4.50",
+        "line_total": "9.00",
+        "updated_at": "2024-05-02T10:30:00Z",
+    },
 )
 
 ENTITIES: dict[str, EntitySpec] = {

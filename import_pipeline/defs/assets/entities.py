@@ -26,18 +26,6 @@ from import_pipeline.defs.resources import ImportSettings, PostgresResource, Sta
 from import_pipeline.defs.step_failures import transient_retried
 from import_pipeline.defs.summary import batch_summary
 
-DESCRIPTIONS = {
-    "customers": "Upserts the batch's customers into commerce.customers (newer `updated_at` "
-    "wins, unchanged rows are left alone). Emails are trimmed and lower-cased.",
-    "products": "Upserts the batch's products into commerce.products. A SKU already used by "
-    "another product of the tenant is refused by the database and reported as a reject. "
-    "Metadata also summarises the batch's quality scores (mean, min, count below 50).",
-    "orders": "Upserts the batch's orders into commerce.orders. An order whose customer has "
-    "not arrived yet is held in ingest.held_rows and loads with the run that brings it.",
-    "line_items": "Upserts the batch's line items into commerce.line_items. A line whose "
-    "order or product has not arrived yet is held until it does.",
-}
-
 
 def _spec(entity: EntitySpec) -> dg.AssetSpec:
     """Skippable: a batch materialises only the entities it feeds (or whose held rows it
@@ -46,7 +34,7 @@ def _spec(entity: EntitySpec) -> dg.AssetSpec:
         entity.name,
         skippable=True,
         deps=["staged_batch", *(p.entity for p in entity.parents)],
-        description=DESCRIPTIONS[entity.name],
+        description=entity.description,
         group_name=IMPORT_GROUP,
         kinds={"postgres"},
         partitions_def=batches,
