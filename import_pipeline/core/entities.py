@@ -7,6 +7,8 @@ these specs, so adding a field means changing it here and in one migration.
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import polars as pl
+
 
 class Kind(StrEnum):
     """How a field's text is cast; each maps to one Postgres type."""
@@ -54,6 +56,33 @@ class Check(StrEnum):
     ORDER_TOTALS = "order_totals_match_lines"
 
 
+class VersionOrder(StrEnum):
+    """What a version field holds, and so how two versions of a row compare."""
+
+    TIMESTAMP = "timestamp"
+    """A point in time; a row without one carries its batch's landing time."""
+
+    SEQUENCE = "sequence"
+    """An integer the source increments with every change; every row must have one."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """The field that orders versions of an entity's rows: newer wins, in a batch and
+    across batches."""
+
+    field: str = "updated_at"
+    order: VersionOrder = VersionOrder.TIMESTAMP
+
+    def as_number(self) -> pl.Expr:
+        """The version as an integer that orders like it (a timestamp in microseconds since
+        the epoch): the polars twin of `db.sql.version_number`."""
+        column = pl.col(self.field)
+        if self.order is VersionOrder.TIMESTAMP:
+            return column.dt.epoch("us")
+        return column
+
+
 @dataclass(frozen=True)
 class EntitySpec:
     """An entity: its table, natural key, fields and the parents it references."""
@@ -64,6 +93,7 @@ class EntitySpec:
     parents: tuple["Parent", ...] = ()
     file_prefixes: tuple[str, ...] = ()
     extra_checks: tuple[Check, ...] = ()
+    version: Version = Version()
     description: str = ""
     example: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
@@ -102,9 +132,6 @@ class Parent:
         return self.spec.name
 
 
-VERSION_FIELD = "updated_at"
-"""The field that orders versions of a row: newer wins, in a batch and across batches."""
-
 ORDER_STATUSES = (
     "pending",
     "paid",
@@ -123,7 +150,7 @@ ORDER_STATUSES = (
     "returned",
 )
 
-_UPDATED_AT = Field(VERSION_FIELD, Kind.TIMESTAMP)
+_UPDATED_AT = Field(Version().field, Kind.TIMESTAMP)
 
 CUSTOMERS = EntitySpec(
     name="customers",

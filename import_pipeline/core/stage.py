@@ -30,7 +30,7 @@ from import_pipeline.core.blank import without_blank
 from import_pipeline.core.columns import ERRORS, ROW, SOURCE
 from import_pipeline.core.csv_records import FIELD_COUNT
 from import_pipeline.core.dedupe import dedupe, listed_conflicts
-from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
+from import_pipeline.core.entities import ENTITIES, EntitySpec, VersionOrder
 from import_pipeline.core.errors import EmptyFile, MissingColumns
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.parse import read_blocks
@@ -261,9 +261,11 @@ class _EntityStager:
         self.rows_read += part.height + sum(skipped.values())
         self.skipped.append(skipped)
         if checked.valid.height:
-            valid = checked.valid.with_columns(
-                pl.col(VERSION_FIELD).fill_null(pl.lit(self.landed_at).cast(TIMESTAMP))
-            )
+            valid = checked.valid
+            if self.spec.version.order is VersionOrder.TIMESTAMP:
+                version = pl.col(self.spec.version.field)
+                landed = pl.lit(self.landed_at).cast(TIMESTAMP)
+                valid = valid.with_columns(version.fill_null(landed))
             self.valid_parts.append(self._spill(valid, "valid"))
             self.samples.append(valid[self.spec.key].gather_every(SAMPLE_EVERY))
             self.valid += valid.height

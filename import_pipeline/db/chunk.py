@@ -10,7 +10,7 @@ from functools import cached_property
 import polars as pl
 
 from import_pipeline.core.columns import ATTRIBUTES, FINGERPRINT, TENANT
-from import_pipeline.core.entities import VERSION_FIELD, EntitySpec
+from import_pipeline.core.entities import EntitySpec
 from import_pipeline.db.copy import csv_rows
 from import_pipeline.db.sql import WEIGHT_MASK, probe_columns, stage_columns, target_columns
 
@@ -62,7 +62,7 @@ class Chunk:
     def summary(self) -> tuple[int, int, int, int]:
         """What `range_summary` returns for a key range that holds exactly these rows."""
         fp = pl.col(FINGERPRINT)
-        micros = pl.col(VERSION_FIELD).dt.epoch("us").cast(pl.Int128)
+        micros = self.spec.version.as_number().cast(pl.Int128)
         weighted = ((fp & WEIGHT_MASK) + 1).cast(pl.Int128) * micros
         sums = (fp.count().alias("n"), fp.cast(pl.Int128).sum().alias("fp"), weighted.sum())
         return self.rows.select(pl.len(), *sums).row(0)
@@ -91,7 +91,7 @@ def fingerprint(spec: EntitySpec) -> pl.Expr:
     key is in it so that a key range's sum of fingerprints stands for its rows (see
     `range_unchanged`). polars may hash differently after an upgrade: then rows merely
     take the full comparison once, which stores their new fingerprint."""
-    content = [n for n in written_columns(spec) if n not in (VERSION_FIELD, FINGERPRINT)]
+    content = [n for n in written_columns(spec) if n not in (spec.version.field, FINGERPRINT)]
     return pl.struct(content).hash(seed=0).reinterpret(signed=True).alias(FINGERPRINT)
 
 

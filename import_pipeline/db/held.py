@@ -9,9 +9,9 @@ from collections.abc import Callable
 from psycopg2 import sql
 from psycopg2.extensions import cursor
 
-from import_pipeline.core.columns import BATCH
-from import_pipeline.core.entities import VERSION_FIELD, EntitySpec
-from import_pipeline.db.sql import ROW, ident, parent_exists, stage
+from import_pipeline.core.columns import BATCH, ROW
+from import_pipeline.core.entities import EntitySpec
+from import_pipeline.db.sql import ident, parent_exists, stage, version_number
 
 
 def _missing_parents(spec: EntitySpec, value: Callable[[str], sql.Composable]) -> sql.Composable:
@@ -66,15 +66,15 @@ def hold_orphans(cur: cursor, spec: EntitySpec, tenant: str) -> int:
             RETURNING s.*, c.missing AS _missing
         ), kept AS (
             INSERT INTO ingest.held_rows AS h
-                   (tenant, entity, key, partition_key, source_row, missing, payload, updated_at)
+                   (tenant, entity, key, partition_key, source_row, missing, payload, version)
             SELECT %(tenant)s, %(entity)s, o.{key}, o.{batch}, o.{row}, o._missing,
-                   to_jsonb(o) - '_missing', o.{version}
+                   to_jsonb(o) - '_missing', {version}
               FROM orphans o ORDER BY o.{key}
             ON CONFLICT (tenant, entity, key) DO UPDATE
-               SET (partition_key, source_row, missing, payload, updated_at)
+               SET (partition_key, source_row, missing, payload, version)
                  = (EXCLUDED.partition_key, EXCLUDED.source_row, EXCLUDED.missing,
-                    EXCLUDED.payload, EXCLUDED.updated_at)
-             WHERE EXCLUDED.updated_at >= h.updated_at
+                    EXCLUDED.payload, EXCLUDED.version)
+             WHERE EXCLUDED.version >= h.version
             RETURNING 1
         )
         SELECT count(*) FROM orphans
@@ -85,7 +85,7 @@ def hold_orphans(cur: cursor, spec: EntitySpec, tenant: str) -> int:
         key=ident(spec.key),
         batch=ident(BATCH),
         row=ident(ROW),
-        version=ident(VERSION_FIELD),
+        version=version_number(spec, ident("o", spec.version.field)),
     )
     cur.execute(statement, {"tenant": tenant, "entity": spec.name})
     return cur.fetchone()[0]
@@ -105,8 +105,12 @@ def drop_superseded(cur: cursor, spec: EntitySpec, tenant: str) -> None:
         sql.SQL(
             "DELETE FROM ingest.held_rows h USING {stage} s"
             " WHERE h.tenant = %(tenant)s AND h.entity = %(entity)s"
-            " AND h.key = s.{key} AND h.updated_at <= s.{version}"
-        ).format(stage=stage(spec), key=ident(spec.key), version=ident(VERSION_FIELD)),
+            " AND h.key = s.{key} AND h.version <= {version}"
+        ).format(
+            stage=stage(spec),
+            key=ident(spec.key),
+            version=version_number(spec, ident("s", spec.version.field)),
+        ),
         {"tenant": tenant, "entity": spec.name},
     )
 

@@ -15,7 +15,7 @@ from psycopg2 import sql
 from psycopg2.extensions import cursor
 
 from import_pipeline.core.columns import BATCH, FINGERPRINT
-from import_pipeline.core.entities import VERSION_FIELD, EntitySpec
+from import_pipeline.core.entities import EntitySpec
 from import_pipeline.core.report import LoadCounts
 from import_pipeline.db import held
 from import_pipeline.db.chunk import Chunk, written_columns
@@ -56,9 +56,9 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
     key = ident(spec.key)
     values = written_columns(spec)
     changing = [n for n in values if n != spec.key]
-    content = [n for n in changing if n not in (VERSION_FIELD, FINGERPRINT)]
-    version = ident(VERSION_FIELD)
-    stored_version = ident(_STORED + VERSION_FIELD)
+    content = [n for n in changing if n not in (spec.version.field, FINGERPRINT)]
+    version = ident(spec.version.field)
+    stored_version = ident(_STORED + spec.version.field)
     same_content = sql.SQL(" AND ").join(
         sql.SQL("c.{} IS NOT DISTINCT FROM c.{}").format(ident(n), ident(_STORED + n))
         for n in content
@@ -291,7 +291,7 @@ def skip_statement(spec: EntitySpec) -> sql.Composable:
         """
     ).format(
         key=ident(spec.key),
-        version=ident(VERSION_FIELD),
+        version=ident(spec.version.field),
         fingerprint=ident(FINGERPRINT),
         batch=ident(BATCH),
         probe=probe(spec),

@@ -1,10 +1,8 @@
-"""A migrated database and a helper that stages canonical rows and loads them."""
+"""Helpers that stage canonical rows and load them (the migrated `conn` is the suite's)."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import polars as pl
-import pytest
 from psycopg2.extensions import connection
 
 from import_pipeline.core.columns import BATCH
@@ -12,19 +10,10 @@ from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.profiles import CANONICAL
 from import_pipeline.core.report import LoadCounts
 from import_pipeline.core.stage import stage_in_memory
-from import_pipeline.db.connect import connected
 from import_pipeline.db.loader import load_chunks
-from import_pipeline.db.migrate import migrate
 from import_pipeline.load.held import expire_and_release
 
 LANDED = datetime(2024, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def conn(database_url: str) -> Iterator[connection]:
-    with connected(database_url) as conn:
-        migrate(conn)
-        yield conn
 
 
 def csv_of(rows: list[dict]) -> bytes:

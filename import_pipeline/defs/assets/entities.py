@@ -27,7 +27,7 @@ from import_pipeline.defs.step_failures import transient_retried
 from import_pipeline.defs.summary import batch_summary
 
 
-def _spec(entity: EntitySpec) -> dg.AssetSpec:
+def asset_spec(entity: EntitySpec) -> dg.AssetSpec:
     """Skippable: a batch materialises only the entities it feeds (or whose held rows it
     settled), so an entity's plots over partitions hold real loads, not zeros."""
     return dg.AssetSpec(
@@ -47,7 +47,7 @@ class ParentNotLoaded(Exception):
 
 @dg.multi_asset(
     name="load_entities",
-    specs=[_spec(entity) for entity in ENTITIES.values()],
+    specs=[asset_spec(entity) for entity in ENTITIES.values()],
     check_specs=[check for entity in ENTITIES.values() for check in check_specs(entity)],
     partitions_def=batches,
     can_subset=True,
