@@ -40,7 +40,7 @@ KINDS = (
     ("WITH checked AS", "hold_orphans (anti-join per chunk)"),
     ("WITH existing AS", "upsert"),
     ("WITH classified AS", "upsert"),
-    ("WITH compared AS", "settle known rows (by fingerprint)"),
+    ("WITH compared AS", "skip known rows (by fingerprint)"),
     ("ROLLBACK TO SAVEPOINT", "rollback to savepoint"),
     ("RELEASE SAVEPOINT", "release savepoint"),
     ("SAVEPOINT", "savepoint"),

@@ -1,4 +1,5 @@
-"""The four entities the pipeline loads: their fields, keys, parents and rules.
+"""The entities the pipeline loads (`ENTITIES`): their fields, keys, parents, rules,
+version, checks, description and template example.
 
 Everything downstream (validation, staging, the upsert SQL, the migrations' shape) reads
 these specs, so adding a field means changing it here and in one migration.

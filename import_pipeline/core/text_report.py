@@ -27,7 +27,7 @@ def text_report(staged: StagedBatch, products: pl.DataFrame, profile: str, thres
     ]
     for name, part in staged.present.items():
         r = part.report
-        counts = (r.rows_read, part.rows, r.rejected, r.rows_skipped, r.duplicates)
+        counts = (r.rows_read, part.row_count, r.rejected, r.rows_skipped, r.duplicates)
         rate = percent(r.reject_rate, threshold)
         lines.append(f"{name:<12}" + "".join(f"{n:>12}" for n in counts) + f"{rate:>12}")
     skipped = [

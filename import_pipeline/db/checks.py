@@ -98,7 +98,7 @@ def order_total_mismatches(
     The ids arrive in frames of one column and are COPYed into a temp table, so a large
     batch's ids never sit in memory whole. Each connection takes the ids that hash to it
     and sums their orders side by side with the others: the sums are the last thing a
-    fresh load waits for, on one core (0.3 s at 100k orders) while the other idles.
+    fresh load waits for, and on one connection they use one core while the other idles.
     """
     parts = len(conns)
     with ExitStack() as stack:
@@ -127,9 +127,9 @@ def _transaction(conn: connection) -> Iterator[cursor]:
 
 def _mismatches(cur: cursor, tenant: str) -> tuple[int, int, list[tuple[str, str, str]]]:
     """One statement over the temp table's ids: counted DISTINCT by hashing (a
-    `count(DISTINCT ..)` sorts by the database's collation: 0.1 s more at 100k orders),
-    line totals summed per order before the join to the orders (0.30 s instead of 0.69 s
-    for the join-then-sum plan the planner took on freshly loaded tables)."""
+    `count(DISTINCT ..)` sorts by the database's collation), line totals summed per order
+    before the join to the orders (the join-then-sum plan the planner took on freshly
+    loaded tables was twice as slow; bench/README.md)."""
     cur.execute(sql.SQL("ANALYZE {}").format(CHECKED_ORDERS))
     cur.execute("SET LOCAL work_mem = '64MB'")
     cur.execute(

@@ -19,8 +19,8 @@ from import_pipeline.db.sql import WEIGHT_MASK, probe_columns, stage_columns, ta
 class Chunk:
     """A key-ordered chunk of one tenant's rows and its key range (read ahead in the
     prefetch thread). Each of its COPY encodings (target, stage, probe) is made when
-    first needed: most chunks take one path, and encoding every one up front cost ~20 ms
-    of CPU per 50k rows that the database's backends want."""
+    first needed: most chunks take one path, and encoding every one up front took CPU
+    that the database's backends want."""
 
     spec: EntitySpec
     tenant: str
@@ -37,12 +37,11 @@ class Chunk:
         """For a COPY into the target: the tenant as a literal column, and the rows in
         their first parent's key order (an order's customer, a line's order), not their
         own. The foreign-key lookups and the inserts into the parent column's index then
-        walk those indexes in order instead of jumping about them: at 1M orders the
-        orders' COPY took 13-20% less backend CPU (`bench.growth`; polars' byte order is
-        the index's under the C collation, and nearly so for ids under others). Re-loads
-        pay for it: within the chunk's key range the primary key splits its pages in
-        halves and key-range reads visit the rows out of order (~0.1 s more for 1M
-        unchanged orders, against ~2 s saved by the fresh load)."""
+        walk those indexes in order instead of jumping about them (polars' byte order is the
+        index's under the C collation, and nearly so for ids under others). Re-loads pay a
+        little for it, far less than a fresh load saves (`bench.growth`, bench/README.md):
+        within the chunk's key range the primary key splits its pages in halves and
+        key-range reads visit the rows out of order."""
         rows = self.rows.with_columns(pl.lit(self.tenant).alias(TENANT))
         if self.spec.parents:
             parent = self.spec.parents[0].field

@@ -161,9 +161,9 @@ def copy_into_empty_range(cur: cursor, chunk: Chunk) -> Direct:
 
 
 def write_staged(
-    cur: cursor, spec: EntitySpec, tenant: str, rows: int, *, orphans: bool = False
+    cur: cursor, spec: EntitySpec, tenant: str, row_count: int, *, orphans: bool = False
 ) -> LoadCounts:
-    """Upsert the `rows` in the stage table, holding orphans; the caller commits.
+    """Upsert the `row_count` rows in the stage table, holding orphans; the caller commits.
 
     The upsert is tried first: the foreign keys check every parent anyway, so a separate
     orphan search on every chunk would pay for those lookups twice. Only when a foreign
@@ -172,47 +172,47 @@ def write_staged(
     already (their COPY into the target), so they are held before the first try.
     """
     if not spec.parents:
-        return _upsert(cur, spec, tenant, rows)
+        return _upsert(cur, spec, tenant, row_count)
     if orphans:
-        return _hold_then_upsert(cur, spec, tenant, rows)
+        return _hold_then_upsert(cur, spec, tenant, row_count)
     cur.execute("SAVEPOINT optimistic")
     try:
-        counts = _upsert(cur, spec, tenant, rows)
+        counts = _upsert(cur, spec, tenant, row_count)
     except pg_errors.ForeignKeyViolation:
         cur.execute("ROLLBACK TO SAVEPOINT optimistic")
-        return _hold_then_upsert(cur, spec, tenant, rows)
+        return _hold_then_upsert(cur, spec, tenant, row_count)
     cur.execute("RELEASE SAVEPOINT optimistic")
     return counts
 
 
-def _hold_then_upsert(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts:
+def _hold_then_upsert(cur: cursor, spec: EntitySpec, tenant: str, row_count: int) -> LoadCounts:
     held_now = held.hold_orphans(cur, spec, tenant)
-    return _upsert(cur, spec, tenant, rows - held_now) + LoadCounts(held=held_now)
+    return _upsert(cur, spec, tenant, row_count - held_now) + LoadCounts(held=held_now)
 
 
-def _upsert(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts:
+def _upsert(cur: cursor, spec: EntitySpec, tenant: str, row_count: int) -> LoadCounts:
     cur.execute(upsert_statement(spec), {"tenant": tenant})
     stale, version_only, inserted, written_over = cur.fetchone()
     updated = written_over - version_only
-    unchanged = rows - stale - inserted - updated
+    unchanged = row_count - stale - inserted - updated
     return LoadCounts(inserted=inserted, updated=updated, unchanged=unchanged, stale=stale)
 
 
 def upsert_chunk(cur: cursor, chunk: Chunk, drop_held: bool) -> LoadCounts:
-    """COPY into the target if the chunk's key range is empty there; else settle the rows
+    """COPY into the target if the chunk's key range is empty there; else skip the rows
     whose fingerprint and version say they are known, and upsert the rest through the
     stage table (which also serves the superseded held rows' deletion)."""
     spec, tenant = chunk.spec, chunk.tenant
     direct = copy_into_empty_range(cur, chunk)
     if direct is Direct.LOADED and not drop_held:
         return LoadCounts(inserted=chunk.height)
-    settled = LoadCounts()
+    known = LoadCounts()
     if direct is Direct.RANGE_STORED and not drop_held:
         if range_unchanged(cur, chunk):
             return LoadCounts(unchanged=chunk.height)
-        settled, to_write = skip_known(cur, chunk)
+        known, to_write = skip_known(cur, chunk)
         if not to_write:
-            return settled
+            return known
         chunk = chunk.only(to_write)
     copy_to_stage(cur, chunk)
     if direct is Direct.LOADED:
@@ -221,13 +221,13 @@ def upsert_chunk(cur: cursor, chunk: Chunk, drop_held: bool) -> LoadCounts:
         counts = write_staged(cur, spec, tenant, chunk.height, orphans=direct is Direct.ORPHANS)
     if drop_held:
         held.drop_superseded(cur, spec, tenant)
-    return settled + counts
+    return known + counts
 
 
 def range_unchanged(cur: cursor, chunk: Chunk) -> bool:
     """Whether the chunk's key range stores exactly the chunk's rows (keys, values and
-    versions), told by one aggregate over the range (10-20 ms for 50k rows) instead of
-    the probe COPY and its join (~60 ms): the common case of a re-load. Fingerprints hash key
+    versions), told by one aggregate over the range, cheaper than the probe COPY and its
+    join: the common case of a re-load. Fingerprints hash key
     and values, so equal counts and sums of them mean the same rows, with odds of ~2^-64
     against. Each version is weighed by 1 + 30 bits of its row's fingerprint, so one
     changed version always changes the sum, and versions moved between rows (one newer,

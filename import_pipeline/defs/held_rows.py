@@ -13,7 +13,7 @@ from import_pipeline.load.held import expire_and_release
 def retry_held(
     context: dg.OpExecutionContext, postgres: PostgresResource, settings: ImportSettings
 ) -> dg.Output[None]:
-    """Settles held rows of every tenant, entity by entity in foreign-key order (a
+    """Expires and releases held rows of every tenant, entity by entity in foreign-key order (a
     released order can release its line items in the same pass)."""
     totals: dict[str, dict[str, int]] = {}
     with postgres.connect() as conn:

@@ -151,7 +151,7 @@ def test_a_folder_can_feed_every_entity_at_once():
     files = [("customers.csv", b"customer_id\nC1\n"), ("products.csv", b"product_id,name\nP1,T\n")]
     with stage_in_memory(files, "drop", T0, CANONICAL) as (staged, rows):
         pass
-    assert {e: part.rows for e, part in staged.entities.items()} == {
+    assert {e: part.row_count for e, part in staged.entities.items()} == {
         "customers": 1,
         "products": 1,
         "orders": 0,

@@ -1,11 +1,11 @@
-"""customers, products, orders, line_items: the batch's four entity loads, in one step.
+"""The batch's entity loads (one asset per entity of `ENTITIES`), in one step.
 
 Each entity is its own asset with its own checks and report; they share one step because
-Dagster's work around a step (its events, the data-version lookups of its inputs) cost
-0.1-0.2 s a step, and because within one step independent entities load side by side:
-customers and products together, orders once its customers are in, line items once their
-orders and products are. A subset (one entity re-materialised from the UI) loads only
-what is selected, in the same order.
+Dagster's work around a step (its events, the data-version lookups of its inputs) costs
+time per step, and because within one step independent entities load side by side, each
+as soon as its parents are in (customers and products together, orders once its
+customers are in, line items once their orders and products are). A subset (one entity
+re-materialised from the UI) loads only what is selected, in the same order.
 """
 
 from collections.abc import Callable, Iterator
@@ -29,7 +29,7 @@ from import_pipeline.defs.summary import batch_summary
 
 def asset_spec(entity: EntitySpec) -> dg.AssetSpec:
     """Skippable: a batch materialises only the entities it feeds (or whose held rows it
-    settled), so an entity's plots over partitions hold real loads, not zeros."""
+    released or expired), so an entity's plots over partitions hold real loads, not zeros."""
     return dg.AssetSpec(
         entity.name,
         skippable=True,
