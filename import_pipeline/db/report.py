@@ -13,7 +13,7 @@ import polars as pl
 from psycopg2 import sql
 from psycopg2.extensions import connection
 
-from import_pipeline.core.columns import ERRORS, ROW
+from import_pipeline.core.columns import ERRORS, ROW, SOURCE
 from import_pipeline.core.dedupe import ENTITY, KEY, OUTCOME
 from import_pipeline.db.copy import copy_rows, csv_rows
 
@@ -114,10 +114,10 @@ def rejects(conn: connection, partition_key: str) -> Iterator[pl.DataFrame]:
         "SELECT raw, source, source_row, errors FROM ingest.rejects WHERE partition_key = %s"
         " ORDER BY entity, source_row"
     )
-    schema = {**dict.fromkeys(columns, pl.String), "_source": pl.String, ROW: pl.Int64}
+    schema = {**dict.fromkeys(columns, pl.String), SOURCE: pl.String, ROW: pl.Int64}
     for rows in _fetched(conn, statement, partition_key):
         records = [
-            {**_texts(raw, columns), "_source": source, ROW: row, ERRORS: errors}
+            {**_texts(raw, columns), SOURCE: source, ROW: row, ERRORS: errors}
             for raw, source, row, errors in rows
         ]
         yield pl.DataFrame(records, schema={**schema, ERRORS: pl.List(pl.String)})

@@ -15,7 +15,7 @@ from import_pipeline.core.report import LoadCounts
 from import_pipeline.db import upsert
 from import_pipeline.db.loader import load_chunks, prefetched
 from import_pipeline.db.upsert import Direct
-from import_pipeline_tests.db.conftest import load, staged_rows, table
+from import_pipeline_tests.db.support import load, staged_rows, table
 from import_pipeline_tests.support import ORDER
 
 

@@ -2,7 +2,7 @@
 
 from import_pipeline.core.entities import LINE_ITEMS
 from import_pipeline.load.held import expire_and_release
-from import_pipeline_tests.db.conftest import load, table
+from import_pipeline_tests.db.support import load, table
 
 LINE = {
     "line_item_id": "L1",

@@ -14,7 +14,7 @@ from import_pipeline.core.report import LoadCounts
 from import_pipeline.db import upsert
 from import_pipeline.db.connect import connected
 from import_pipeline.db.loader import load_chunks
-from import_pipeline_tests.db.conftest import load, staged_rows, table
+from import_pipeline_tests.db.support import load, staged_rows, table
 
 
 def customers(version: str, names: dict[str, str]) -> list[dict]:

@@ -14,8 +14,9 @@ from dagster._utils.interrupts import capture_interrupts
 from import_pipeline.db import ledger
 from import_pipeline.db.batch_lock import BatchBusy
 from import_pipeline.defs.assets import loading
+from import_pipeline.defs.in_process import materializations, run, tick
 from import_pipeline.load import entity
-from import_pipeline_tests.support import ORDER, materializations, query, run, tick, write_csv
+from import_pipeline_tests.support import ORDER, query, write_csv
 
 pytestmark = pytest.mark.postgres
 
