@@ -306,11 +306,12 @@ def running(conn: connection, keys: list[str]) -> dict[str, str]:
 
 
 def outcome(conn: connection, partition_key: str) -> dict | None:
-    """The ledger row's status, counts, totals and error, as a notification reports them."""
+    """The ledger row's status, counts, totals, error and report files, as a notification
+    reports them."""
     with conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT uri, tenant, profile, status, rows_total, rows_done, counts, error"
-            " FROM ingest.files WHERE partition_key = %s",
+            "SELECT uri, tenant, profile, status, rows_total, rows_done, counts, error,"
+            " rejects_file, duplicates_file FROM ingest.files WHERE partition_key = %s",
             (partition_key,),
         )
         row = cur.fetchone()

@@ -178,17 +178,6 @@ def _fetched(conn: connection, statement: str, partition_key: str) -> Iterator[l
             yield rows
 
 
-def files(conn: connection, partition_key: str) -> tuple[str | None, str | None]:
-    """The batch's rejects and duplicates files, where staging wrote them (or None)."""
-    with conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT rejects_file, duplicates_file FROM ingest.files WHERE partition_key = %s",
-            (partition_key,),
-        )
-        row = cur.fetchone()
-    return row if row else (None, None)
-
-
 def known(conn: connection, partition_key: str) -> bool:
     """Whether the ledger has the batch."""
     with conn, conn.cursor() as cur:
