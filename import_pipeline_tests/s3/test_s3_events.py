@@ -7,7 +7,6 @@ import time
 import uuid
 from typing import Any
 
-import dagster as dg
 import pytest
 
 from import_pipeline.defs.landing_events import LISTED_AT
@@ -27,16 +26,6 @@ from import_pipeline_tests.support import (
 pytestmark = [pytest.mark.s3, pytest.mark.postgres]
 
 CUSTOMERS = [{"customer_id": "C1", "email": "ada@example.com"}]
-
-
-@pytest.fixture
-def aws(s3_endpoint: str) -> CountingS3:
-    return CountingS3(**s3_settings(s3_endpoint))
-
-
-@pytest.fixture
-def client(aws: CountingS3):
-    return aws.get_client()
 
 
 @pytest.fixture
@@ -67,12 +56,6 @@ def queue_url(sqs: Any, client: Any, s3_bucket: str) -> str:
         },
     )
     return url
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def zone(bucket: str, aws: CountingS3, queue_url: str, endpoint: str, **fields) -> LandingZone:

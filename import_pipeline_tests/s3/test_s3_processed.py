@@ -19,7 +19,6 @@ from import_pipeline_tests.support import (
     csv_bytes,
     put,
     query,
-    s3_settings,
     s3_tick,
 )
 
@@ -27,22 +26,6 @@ pytestmark = [pytest.mark.s3, pytest.mark.postgres]
 
 CUSTOMERS = [{"customer_id": "C1", "email": "ada@example.com"}]
 TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
-
-
-@pytest.fixture
-def aws(s3_endpoint: str) -> CountingS3:
-    return CountingS3(**s3_settings(s3_endpoint))
-
-
-@pytest.fixture
-def client(aws: CountingS3):
-    return aws.get_client()
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def zone(bucket: str, aws: CountingS3) -> LandingZone:
