@@ -1,8 +1,9 @@
 """The instance `dagster.yaml` Dagster's Helm chart renders from a values file, for the
 settings deploy/kubernetes/values.yaml uses: the chart's `configmap-instance.yaml` and its
-`helpers/instance/*.tpl`, written out in Python because no `helm` binary comes from the
-package registries. A key of a covered section that the templates do not read is refused,
-so a misspelled setting fails the test instead of vanishing from the rendered instance."""
+`helpers/instance/*.tpl`, written out in Python: the registries this project installs from
+carry no `helm` binary (only its Go source) and no copy of Dagster's chart. A key of a
+covered section that the templates do not read is refused, so a misspelled setting fails
+the test instead of vanishing from the rendered instance."""
 
 from typing import Any
 
