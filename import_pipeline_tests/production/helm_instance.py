@@ -40,6 +40,8 @@ SECTIONS = {
         "maxConcurrentRuns",
         "tagConcurrencyLimits",
         "dequeueIntervalSeconds",
+        "dequeueUseThreads",
+        "dequeueNumWorkers",
     },
     ("dagsterDaemon", "runMonitoring"): {
         "enabled",
@@ -185,6 +187,10 @@ def _queued(queued: dict) -> dict:
         config["tag_concurrency_limits"] = queued["tagConcurrencyLimits"]
     if queued.get("dequeueIntervalSeconds"):
         config["dequeue_interval_seconds"] = queued["dequeueIntervalSeconds"]
+    if queued.get("dequeueUseThreads"):
+        config["dequeue_use_threads"] = queued["dequeueUseThreads"]
+    if queued.get("dequeueNumWorkers"):
+        config["dequeue_num_workers"] = queued["dequeueNumWorkers"]
     coordinator = {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"}
     return coordinator | ({"config": config} if config else {})
 

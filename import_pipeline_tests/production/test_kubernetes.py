@@ -86,9 +86,13 @@ def test_every_run_is_a_pod_of_its_own_with_resource_requests(dagster_home: Path
 
 
 def test_runs_queue_with_the_same_limits_as_compose(dagster_home: Path):
-    compose = yaml.safe_load((PROJECT / "dagster.yaml").read_text())["concurrency"]["runs"]
+    production = yaml.safe_load((PROJECT / "dagster.yaml").read_text())
+    compose = production["concurrency"]["runs"]
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
+        coordinator = instance.run_coordinator
+        assert isinstance(coordinator, dg.QueuedRunCoordinator)
+        dequeue = {k: v for k, v in coordinator.inst_data.config_dict.items() if "dequeue" in k}
+        assert dequeue == production["run_coordinator"]["config"]
         queue = instance.get_concurrency_config().run_queue_config
         assert queue.max_concurrent_runs == compose["max_concurrent_runs"]
         assert queue.tag_concurrency_limits == compose["tag_concurrency_limits"]
