@@ -45,6 +45,9 @@ READ_KEYS = (
     "time_zone",
     "decimal_comma",
     "short_rows",
+    "sheet",
+    "header_row",
+    "excel_dates",
 )
 ENTITY_KEYS = ("fields", "attributes", "one_row_per", "skip_rows_without")
 
@@ -116,6 +119,8 @@ def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:
         has_header=keys["header"].flag() if "header" in keys else True,
         skip_rows=_count(keys["skip_rows"]) if "skip_rows" in keys else 0,
         pad_short_rows=_short_rows(keys["short_rows"]) if "short_rows" in keys else False,
+        sheet=keys["sheet"].text() if "sheet" in keys else None,
+        header_row=_sheet_row(keys["header_row"]) if "header_row" in keys else 1,
     )
     zone = keys["time_zone"].text() if "time_zone" in keys else "UTC"
     if zone != "UTC" and zone not in available_timezones():
@@ -125,6 +130,7 @@ def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:
         timestamp_formats=formats + DEFAULT_TIMESTAMP_FORMATS,
         time_zone=zone,
         decimal_comma=keys["decimal_comma"].flag() if "decimal_comma" in keys else False,
+        excel_dates=keys["excel_dates"].flag() if "excel_dates" in keys else False,
     )
     return read, cast
 
@@ -145,6 +151,14 @@ def _encoding(node: Node) -> str:
     except LookupError as exc:
         raise node.fail(f"unknown encoding {name!r} (e.g. utf-8, cp1252, latin-1)") from exc
     return name
+
+
+def _sheet_row(node: Node) -> int:
+    """A spreadsheet row number as the person sees it: 1 is the first row."""
+    value = _count(node)
+    if value < 1:
+        raise node.fail("header_row is a sheet row number, 1 or more")
+    return value
 
 
 def _count(node: Node) -> int:
