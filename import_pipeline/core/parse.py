@@ -3,11 +3,10 @@
 Files are read from disk in blocks of bytes cut at record boundaries (Parquet: in slices
 of rows; a workbook's sheet is parsed whole, then sliced: `core/workbook.py`), so a file
 larger than memory stages in bounded memory: compressed files are first inflated to a work
-folder (a stream, never whole in memory). Everything is read as
-text: casting is the entity spec's job, so one bad value becomes a reject instead of
-failing the file; a CSV record with the wrong number of fields comes out beside the rows,
-as a broken record (`core/csv_records.py`). File-level problems raise a named
-`ImportFileError`.
+folder (a stream, never whole in memory). Everything is read as text: casting is the
+entity spec's job, so one bad value becomes a reject instead of failing the file; a CSV
+record with the wrong number of fields comes out beside the rows, as a broken record
+(`core/csv_records.py`). File-level problems raise a named `ImportFileError`.
 """
 
 import codecs
