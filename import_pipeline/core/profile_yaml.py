@@ -18,6 +18,7 @@ from import_pipeline.core import derive
 from import_pipeline.core.derive import Condition, Derived
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.formats import FileFormat
+from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS, MAX_IMAGE_COLUMNS
 from import_pipeline.core.mapping import EntityMapping, SourceMapping
 from import_pipeline.core.parse import ReadOptions
 from import_pipeline.core.profile_nodes import Node, ProfileError
@@ -33,6 +34,7 @@ TOP_KEYS = (
     "derive",
     "entities",
     "require",
+    "images",
 )
 READ_KEYS = (
     "format",
@@ -62,6 +64,7 @@ class ProfileFile:
     cast: CastOptions
     mapping: SourceMapping | None
     require: dict[str, tuple[Requirement, ...]]
+    images: tuple[str, ...] = DEFAULT_IMAGE_COLUMNS
 
 
 def load_profile_file(path: Path) -> ProfileFile:
@@ -85,11 +88,12 @@ def load_profile_file(path: Path) -> ProfileFile:
         raise top["max_reject_rate"].fail("max_reject_rate is a fraction between 0 and 1")
     read, cast = _read_options(top["read"]) if "read" in top else (ReadOptions(), CastOptions())
     require = _require(top["require"]) if "require" in top else {}
+    images = _images(top["images"]) if "images" in top else DEFAULT_IMAGE_COLUMNS
     if "entities" not in top:
         mapped = [k for k in ("rename", "forward_fill", "derive") if k in top]
         if mapped:
             raise top[mapped[0]].fail(f"{mapped[0]} needs `entities` (what to map the file to)")
-        return ProfileFile(files, rate, read, cast, None, require)
+        return ProfileFile(files, rate, read, cast, None, require, images)
     mapping = SourceMapping(
         entities=_entities(top["entities"]),
         rename={k: v.text() for k, v in top["rename"].free_mapping().items()}
@@ -100,7 +104,7 @@ def load_profile_file(path: Path) -> ProfileFile:
         else {},
         **_forward_fill(top.get("forward_fill")),
     )
-    return ProfileFile(files, rate, read, cast, mapping, require)
+    return ProfileFile(files, rate, read, cast, mapping, require, images)
 
 
 def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:
@@ -133,6 +137,14 @@ def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:
         excel_dates=keys["excel_dates"].flag() if "excel_dates" in keys else False,
     )
     return read, cast
+
+
+def _images(node: Node) -> tuple[str, ...]:
+    """The products' source columns holding image URLs, in position order (at most 10)."""
+    columns = tuple(node.texts())
+    if not 1 <= len(columns) <= MAX_IMAGE_COLUMNS:
+        raise node.fail(f"images names 1 to {MAX_IMAGE_COLUMNS} columns of image URLs")
+    return columns
 
 
 def _short_rows(node: Node) -> bool:
