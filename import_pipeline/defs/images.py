@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from import_pipeline.db import images as db
-from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import PostgresResource
 from import_pipeline.files.web import FetchPolicy
 from import_pipeline.load.images import Retries
@@ -50,7 +49,6 @@ class ImageFetching(dg.ConfigurableResource):
 product_images_job = dg.define_asset_job(
     "product_images",
     selection=dg.AssetSelection.groups(IMAGES_GROUP),
-    partitions_def=batches,
     executor_def=dg.in_process_executor,
     description="Fetch, hash and store the images of one batch's new or changed products.",
 )
