@@ -79,11 +79,17 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
+class _Server(ThreadingHTTPServer):
+    # NOTE: the default listen backlog of 5 drops a burst of concurrent connections (the
+    # images load opens 8 at once), and a dropped SYN is retried only after a second.
+    request_queue_size = 64
+    daemon_threads = True
+
+
 @contextmanager
 def image_server() -> Iterator[str]:
     """The server's base URL (`http://127.0.0.1:PORT`) while the block runs."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

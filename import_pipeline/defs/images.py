@@ -67,7 +67,7 @@ def product_images_sensor(
     if materialization is None or materialization.partition is None:
         return None
     key = materialization.partition
-    return dg.RunRequest(partition_key=key, run_key=f"images-{key}-{asset_event.storage_id}")
+    return dg.RunRequest(partition_key=key, run_key=f"images-{key}-{asset_event.run_id}")
 
 
 @dg.schedule(
