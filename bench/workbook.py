@@ -11,6 +11,7 @@ show whether reading in row windows would bound memory with the installed versio
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -150,6 +151,7 @@ def main() -> None:
     started = time.monotonic()
     paths = generate(work / "workbook", args.rows)
     print(f"generated in {time.monotonic() - started:.0f} s ({datetime.now(UTC):%Y-%m-%d})")
+    print("load average before: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     for file_format, path in paths.items():
         size = path.stat().st_size / 1e6
         for mode in args.modes.split(","):
@@ -159,6 +161,7 @@ def main() -> None:
                 f"{file_format:>4} {size:6.1f} MB  {mode:>4}: {result['rows']:,} rows, "
                 f"{result['wall_s']:.1f} s{extra}, peak RSS {result['peak_rss_mb']:,.0f} MB"
             )
+    print("load average after: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     if args.windows:
         result = measure("windows", paths["xlsx"], work)
         print(

@@ -10,7 +10,6 @@ import io
 import warnings
 from dataclasses import dataclass
 
-import imagehash
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MEDIUM_PX = 800
@@ -48,6 +47,10 @@ def sha256(body: bytes) -> str:
 def product_image(body: bytes) -> ProductImage:
     """Decode once (turned upright by its EXIF orientation, flattened onto white), hash it,
     and encode the original size and the two smaller ones as JPEG."""
+    # NOTE: imagehash imports scipy (~0.5 s); imported here, not with the module, so the
+    # code location (loaded by every run process) does not pay it.
+    import imagehash
+
     picture = _decoded(body)
     original = ImageOps.exif_transpose(picture)
     flat = _on_white(original)
