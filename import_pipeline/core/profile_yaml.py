@@ -104,6 +104,14 @@ def load_profile_file(path: Path) -> ProfileFile:
         else {},
         **_forward_fill(top.get("forward_fill")),
     )
+    products = mapping.entities.get("products")
+    if "images" in top and products is not None and products.attributes is not None:
+        dropped = [c for c in images if c not in products.attributes]
+        if dropped:
+            raise top["images"].fail(
+                f"image column(s) {', '.join(dropped)} are not kept: add them to the "
+                "products' `attributes` (images are read from there)"
+            )
     return ProfileFile(files, rate, read, cast, mapping, require, images)
 
 

@@ -7,6 +7,7 @@ from PIL import Image
 
 from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS, NotAnImage, product_image
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
+from import_pipeline.core.profiles import load_profile
 from import_pipeline.files.layout import image_file
 
 
@@ -68,6 +69,15 @@ def test_a_profile_names_its_image_columns_up_to_ten(tmp_path):
     path.write_text("files: [shop*]\n")
     assert load_profile_file(path).images == DEFAULT_IMAGE_COLUMNS
     assert DEFAULT_IMAGE_COLUMNS[:2] == ("image_url", "image_url_2")
+
+    assert load_profile("shopify_products").image_columns == ("image", "Variant Image")
+
+    path.write_text(
+        "files: [shop*]\nimages: [Image Src]\nentities:\n  products:\n"
+        "    fields: {product_id: id, name: title}\n    attributes: [Vendor]\n"
+    )
+    with pytest.raises(ProfileError, match="image column.s. Image Src are not kept"):
+        load_profile_file(path)
 
     columns = ", ".join(f"c{n}" for n in range(11))
     path.write_text(f"files: [shop*]\nimages: [{columns}]\n")
