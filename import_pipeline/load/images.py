@@ -70,8 +70,11 @@ def load_images(
 ) -> ImagesReport:
     """Fetch and record the images of the products this batch inserted or changed. An
     image already stored from the same URL is kept; a failed one waits for its next
-    attempt; the rest are downloaded `concurrency` at a time."""
+    attempt; the rest are downloaded `concurrency` at a time. No `columns` (a batch the
+    ledger does not know): nothing is fetched or removed."""
     report = ImagesReport()
+    if not columns:
+        return report
     with connect() as conn:
         refs = db.batch_images(conn, partition_key, columns)
         known = db.stored(conn, refs)

@@ -70,3 +70,8 @@ def test_a_body_over_the_cap_is_refused(server, path):
 def test_an_answer_that_is_not_an_image_is_refused(server):
     with pytest.raises(FetchRefused, match="the answer is text/html, not an image"):
         fetch(f"{server}/page.html", LOCAL)
+
+
+def test_https_is_spoken_to_the_checked_address_and_a_failed_handshake_is_an_error(server):
+    with pytest.raises(FetchError, match="the request failed .SSLError"):
+        fetch(f"{server.replace('http://', 'https://')}/red.png", LOCAL)
