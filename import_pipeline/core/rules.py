@@ -214,6 +214,8 @@ def field_rules(field: Field, text: pl.Expr, value: pl.Expr) -> list[Rule]:
         rules.append(Rule(field.name, "format", ~value.is_in(ISO_4217)))
     elif field.format is Format.UUID:
         rules.append(Rule(field.name, "format", ~value.str.contains(_UUID)))
+    elif field.format is Format.GTIN:
+        rules.append(Rule(field.name, "gtin", ~gtin_valid(value)))
     if field.max_length is not None:
         rules.append(Rule(field.name, "max_length", value.str.len_chars() > field.max_length))
     if field.minimum is not None:
@@ -222,6 +224,16 @@ def field_rules(field: Field, text: pl.Expr, value: pl.Expr) -> list[Rule]:
     if field.choices:
         rules.append(Rule(field.name, "choice", ~value.is_in(field.choices)))
     return rules
+
+
+def gtin_valid(value: pl.Expr) -> pl.Expr:
+    """GTIN-8/12/13/14: only digits, and the last is the check digit of the others (left-
+    padded to 14 digits, weights 3 and 1 alternating from the left, sum mod 10)."""
+    shape = value.str.contains(r"^(?:\d{8}|\d{12}|\d{13}|\d{14})$")
+    padded = value.str.zfill(14)
+    digit = [padded.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(14)]
+    total = pl.sum_horizontal(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(digit[:13]))
+    return shape & (((10 - total % 10) % 10) == digit[13])
 
 
 def entity_rules(spec: EntitySpec) -> list[Rule]:
