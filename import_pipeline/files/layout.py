@@ -46,3 +46,8 @@ def image_file(tenant: str, product_id: str, sha256: str, rendition: str) -> str
     and the like percent-encoded)."""
     segment = quote(product_id, safe="-_").replace(".", "%2E").replace("~", "%7E")
     return f"images/{tenant}/{segment}/{sha256[:16]}_{rendition}.jpg"
+
+
+def possible_duplicates_file(partition_key: str) -> str:
+    """Products of the batch that look like other products of the tenant (never merged)."""
+    return f"{partition_key}/possible_duplicates.csv"

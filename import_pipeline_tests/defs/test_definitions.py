@@ -21,6 +21,7 @@ def test_the_asset_graph_runs_staging_then_entities_in_foreign_key_order(monkeyp
         "orders": ["customers", "staged_batch"],
         "line_items": ["orders", "products", "staged_batch"],
         "product_images": ["products"],
+        "possible_duplicate_products": ["product_images"],
     }
     job = defs.resolve_job_def("import_batch")
     assert job.partitions_def is not None and job.partitions_def.name == "batches"

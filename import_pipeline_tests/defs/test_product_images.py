@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 from PIL import Image
 
@@ -158,3 +159,37 @@ def test_images_follow_a_products_load_and_failures_are_retried_after_their_back
         "SELECT DISTINCT attempts, round(extract(epoch FROM next_attempt_at - updated_at) / 60)"
         " FROM commerce.product_images WHERE status = 'failed'",
     ) == [(2, 30)], "the second failure waits twice as long"
+
+
+def test_products_alike_by_name_and_brand_or_by_image_are_reported_never_merged(
+    image_defs, instance, landing, staging, pipeline_env, server
+):
+    rows = [
+        {"product_id": "A", "name": "Earl Grey Tea", "brand": "Acme", "image_url": "/red.png"},
+        {"product_id": "B", "name": " earl grey  tea!", "brand": "ACME", "image_url": ""},
+        {
+            "product_id": "C",
+            "name": "Earl Grey Tea",
+            "brand": "Other",
+            "image_url": "/red-again.png",
+        },
+        {"product_id": "D", "name": "Earl Grey Tea", "brand": "", "image_url": "/blue.jpg"},
+    ]
+    for row in rows:
+        row["image_url"] = f"{server}{row['image_url']}" if row["image_url"] else ""
+    write_csv(landing / "products.csv", rows)
+    request = tick(instance, landing, pipeline_env).run_requests[0]
+    run(image_defs, instance, request)
+    result = run_images(image_defs, instance, request.partition_key)
+
+    report = materialization(result, "possible_duplicate_products")
+    assert (report["by_name_and_brand"], report["by_image"]) == (2, 2)
+    listed = pl.read_csv(report["possible_duplicates_file"])
+    assert listed.select("product_id", "other_product_id", "reason").rows() == [
+        ("A", "B", "name+brand"),
+        ("A", "C", "image"),
+        ("B", "A", "name+brand"),
+        ("C", "A", "image"),
+    ]
+    assert Path(report["possible_duplicates_file"]).parent == staging / request.partition_key
+    assert query(pipeline_env, "SELECT count(*) FROM commerce.products") == [(4,)]
