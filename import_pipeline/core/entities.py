@@ -132,6 +132,7 @@ PRODUCTS = EntitySpec(
         Field("category", max_length=200),
         Field("price", Kind.DECIMAL, minimum=0),
         Field("currency", format=Format.CURRENCY),
+        Field("stock", Kind.INT),
         Field("quality_score", Kind.INT, derived=True),
         _UPDATED_AT,
     ),
