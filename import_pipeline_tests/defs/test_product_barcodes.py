@@ -1,4 +1,7 @@
-"""Barcodes are unique per tenant like SKUs: the second product claiming one is a reject."""
+"""Barcodes are unique per tenant like SKUs: the second product claiming one is a reject
+that names the product holding it."""
+
+import polars as pl
 
 from import_pipeline_tests.support import materialization, query, run, tick, write_csv
 
@@ -22,4 +25,10 @@ def test_a_barcode_claimed_by_a_second_product_is_a_reject_and_the_first_keeps_i
     ) == [("P1", "4006381333931", "Acme"), ("P2", "96385074", "Acme")]
     assert query(pipeline_env, "SELECT source_row, errors FROM ingest.rejects") == [
         (3, ["db:products_barcode_unique"])
+    ]
+    held_by = "barcode 4006381333931 is held by products P1"
+    assert query(pipeline_env, "SELECT raw ->> '_problem' FROM ingest.rejects") == [(held_by,)]
+    refused = pl.read_csv(loaded["db_rejects_file"], infer_schema=False)
+    assert refused.select("product_id", "_problem", "_errors").rows() == [
+        ("P3", held_by, "db:products_barcode_unique")
     ]
