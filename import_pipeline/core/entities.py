@@ -286,8 +286,9 @@ ENTITIES: dict[str, EntitySpec] = {
 
 
 def entity_for_file(file_name: str) -> EntitySpec | None:
-    """The entity a canonically named file holds (`orders_2024-05.csv.gz` -> orders)."""
-    lowered = file_name.lower()
+    """The entity a canonically named file holds (`orders_2024-05.csv.gz` -> orders); a
+    folder batch's member is named by its own name, not its sub-folder's."""
+    lowered = file_name.rsplit("/", 1)[-1].lower()
     for spec in ENTITIES.values():
         if any(lowered.startswith(prefix) for prefix in spec.file_prefixes):
             return spec
