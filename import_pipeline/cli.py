@@ -2,7 +2,8 @@
 
 - `validate FILE [--profile P]`: parse, map, validate and dedupe without writing anything;
   print the report; exit 1 when the file would fail (a named error, or too many rejects).
-- `template ENTITY`: write a CSV with the entity's canonical headers and one example row.
+- `template ENTITY [--format csv|xlsx]`: write a CSV (or a workbook) with the entity's
+  canonical headers and one example row.
 - `drop FILE`: copy the file into the landing zone (`IMPORT_LANDING_URL`: a folder, or an
   `s3://bucket/prefix` it is uploaded to with dagster-aws's S3 client).
 - `rejects PARTITION [-o FILE]`: a loaded batch's rejects (and keys in conflict) from
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+import xlsxwriter
 
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
@@ -39,47 +41,6 @@ TOO_MANY_REJECTS_FIX = (
     "Fix the rows listed above, or raise the threshold (--max-reject-rate, or the "
     "profile's max_reject_rate)."
 )
-
-EXAMPLES: dict[str, dict[str, str]] = {
-    "customers": {
-        "customer_id": "C-1001",
-        "email": "ada@example.com",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "phone": "+44 20 7946 0000",
-        "country": "GB",
-        "created_at": "2024-05-01T09:00:00Z",
-        "updated_at": "2024-05-01T09:00:00Z",
-    },
-    "products": {
-        "product_id": "P-2001",
-        "sku": "TEA-EARL-100G",
-        "name": "Earl Grey tea, 100 g",
-        "category": "tea",
-        "price": "4.50",
-        "currency": "GBP",
-        "updated_at": "2024-05-01T09:00:00Z",
-    },
-    "orders": {
-        "order_id": "O-3001",
-        "customer_id": "C-1001",
-        "status": "paid",
-        "currency": "GBP",
-        "total": "9.00",
-        "ordered_at": "2024-05-02T10:30:00Z",
-        "updated_at": "2024-05-02T10:30:00Z",
-    },
-    "line_items": {
-        "line_item_id": "O-3001-1",
-        "order_id": "O-3001",
-        "product_id": "P-2001",
-        "quantity": "2",
-        "unit_price": "4.50",
-        "line_total": "9.00",
-        "updated_at": "2024-05-02T10:30:00Z",
-    },
-}
-"""One valid example row per entity, in canonical field names."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,17 +86,36 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def template_command(args: argparse.Namespace) -> int:
-    """A CSV a partner can fill in: canonical headers and one example row."""
+    """A CSV or workbook a partner can fill in: canonical headers and one example row."""
     spec = ENTITIES[args.entity]
     fields = [f.name for f in spec.fields if not f.derived]
-    target = Path(args.output or f"{spec.name}_template.csv")
+    example = [spec.example.get(name, "") for name in fields]
+    target = Path(args.output or f"{spec.name}_template.{args.format}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(fields)
-        writer.writerow([EXAMPLES[spec.name].get(name, "") for name in fields])
+    if args.format == "xlsx":
+        _write_template_workbook(target, spec.name, fields, example)
+    else:
+        with target.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(fields)
+            writer.writerow(example)
     sys.stdout.write(f"wrote {target}\n")
     return 0
+
+
+def _write_template_workbook(target: Path, sheet: str, fields: list[str], example: list[str]):
+    """One sheet named after the entity; every cell is text, so Excel keeps an ID such as
+    `00123` and a timestamp as written instead of turning them into numbers or dates."""
+    book = xlsxwriter.Workbook(str(target))
+    text = book.add_format({"num_format": "@"})
+    header = book.add_format({"bold": True, "num_format": "@"})
+    worksheet = book.add_worksheet(sheet)
+    worksheet.write_row(0, 0, fields, header)
+    for column, value in enumerate(example):
+        worksheet.write_string(1, column, value, text)
+    worksheet.set_column(0, len(fields) - 1, 22, text)
+    worksheet.freeze_panes(1, 0)
+    book.close()
 
 
 def drop_command(args: argparse.Namespace) -> int:
@@ -219,9 +199,10 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--max-reject-rate", type=float, default=DEFAULT_MAX_REJECT_RATE)
     validate.set_defaults(command=validate_command)
 
-    template = commands.add_parser("template", help="write a CSV template for an entity")
+    template = commands.add_parser("template", help="write a CSV or xlsx template for an entity")
     template.add_argument("entity", choices=list(ENTITIES))
-    template.add_argument("--output", help="path (default: <entity>_template.csv)")
+    template.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    template.add_argument("--output", help="path (default: <entity>_template.<format>)")
     template.set_defaults(command=template_command)
 
     drop = commands.add_parser("drop", help="copy or upload a file into the landing zone")

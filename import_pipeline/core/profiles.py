@@ -14,10 +14,12 @@ from pathlib import Path
 
 import polars as pl
 
+from import_pipeline.core.columns import ROW
 from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file
 from import_pipeline.core.errors import UnknownEntity
+from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS
 from import_pipeline.core.mapping import Slice, SourceMapping
-from import_pipeline.core.parse import ROW, ReadOptions
+from import_pipeline.core.parse import ReadOptions
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
 from import_pipeline.core.rules import CastOptions, Requirement
 
@@ -33,6 +35,8 @@ class Profile:
     root (`shopify/*`); `max_reject_rate`, when set, replaces the load's default threshold.
     Without a `mapping` the file is canonical: its name says the entity. `require`: per
     entity, the formats its fields must have beyond the entity's own rules.
+    `image_columns`: the products' source columns (kept in `attributes`) holding image URLs,
+    position 1 first.
     """
 
     name: str
@@ -42,6 +46,7 @@ class Profile:
     max_reject_rate: float | None = None
     mapping: SourceMapping | None = None
     require: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)
+    image_columns: tuple[str, ...] = DEFAULT_IMAGE_COLUMNS
 
     def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, Slice]:
         """Entity name -> the file's rows as that entity's text columns (plus extras), and
@@ -118,6 +123,7 @@ def _parsed(path: Path, modified_ns: int) -> Profile:
         max_reject_rate=loaded.max_reject_rate,
         mapping=loaded.mapping,
         require=loaded.require,
+        image_columns=loaded.images,
     )
 
 
