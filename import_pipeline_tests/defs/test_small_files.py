@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from import_pipeline.defs.images import product_images_sensor
 from import_pipeline.defs.partitions import RANGE_START_TAG
 from import_pipeline.defs.resources import LandingZone
 from import_pipeline.defs.sensors import TAG_FILES, landing_sensor
@@ -185,3 +186,18 @@ def test_runs_are_bounded_by_files_and_a_lone_file_runs_by_its_partition(
     assert [len(ticked.batches(r)) for r in ticked.run_requests] == [3, 3, 1]
     assert ticked.run_requests[-1].partition_key == ticked.keys[-1]
     assert ticked.added == ticked.keys
+
+
+def test_every_products_file_of_a_run_gets_its_images_requested(
+    defs, instance, landing, pipeline_env
+):
+    for i in range(3):
+        product = {"product_id": f"P{i}", "sku": f"S{i}", "name": "Tea", "price": "2"}
+        write_csv(landing / f"products_{i}.csv", [dict(product, currency="EUR")])
+    first = tick(instance, landing, pipeline_env)
+    (request,) = first.run_requests
+    assert run(defs, instance, request).success
+    ref = instance.get_ref()
+    with dg.build_sensor_context(instance_ref=ref, definitions=defs, cursor="0") as context:
+        requested = product_images_sensor.evaluate_tick(context).run_requests
+    assert sorted(r.partition_key for r in requested) == sorted(first.keys)
