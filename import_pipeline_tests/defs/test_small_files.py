@@ -110,12 +110,15 @@ def test_the_run_page_lists_every_file_with_its_outcome(defs, instance, landing,
 
 def test_one_changed_file_of_a_burst_loads_alone(defs, instance, landing, pipeline_env):
     drop_burst(landing)
+    landed = time.time() - 120
+    for path in landing.iterdir():
+        os.utime(path, (landed, landed))
     first = tick(instance, landing, pipeline_env)
     load_all(defs, instance, first)
     path = landing / "customers_010.csv"
     write_csv(path, [dict(customer(10), email="changed@example.com")])
-    earlier = time.time() - 60
-    os.utime(path, (earlier, earlier))
+    later = time.time() - 60
+    os.utime(path, (later, later))
     second = tick(instance, landing, pipeline_env, first.cursor)
     assert len(second.keys) == 1 and second.keys[0] not in first.keys
     (request,) = second.run_requests
