@@ -118,16 +118,13 @@ def _staging_failure(postgres: PostgresResource, key: str) -> NotStaged | None:
 
 def per_partition(
     context: dg.AssetExecutionContext,
-    result: dg.MaterializeResult | dg.AssetCheckResult | dg.AssetObservation,
+    result: dg.MaterializeResult | dg.AssetCheckResult,
     key: str,
 ) -> Iterator[dg.AssetMaterialization]:
     """One batch's result as events of its own partition: a run of many files must not
     report one file's load as every file's (as a MaterializeResult of the step would)."""
     if isinstance(result, dg.AssetCheckResult):
         context.log_event(_evaluation(result, key))
-        return
-    if isinstance(result, dg.AssetObservation):
-        context.log_event(result)
         return
     for check in result.check_results:
         context.log_event(_evaluation(check, key))

@@ -90,8 +90,8 @@ def staged_batch(
                 if len(keys) == 1 or is_transient(error):
                     raise
                 failures[key] = error
-                report_ = error.metadata if isinstance(error, dg.Failure) else {}
-                values = {"outcome": f"failed: {error}", **report_}
+                reported = error.metadata if isinstance(error, dg.Failure) else {}
+                values = {"outcome": f"failed: {error}", **reported}
                 context.log.error(f"{key}: {error}")
             if len(keys) > 1:
                 context.add_asset_metadata(values, partition_key=key)
