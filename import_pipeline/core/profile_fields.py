@@ -9,12 +9,14 @@ an example per key in profiles/README.md.
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 import polars as pl
 import yaml
 
 from import_pipeline.core import derive, expressions
 from import_pipeline.core.derive import Condition, Derived
+from import_pipeline.core.lookups import BadLookupTable, Lookup, read_table
 from import_pipeline.core.profile_nodes import Node
 
 
@@ -37,6 +39,37 @@ def operand(node: Node) -> Derived:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return derive.constant(str(value))
     return derived(node)
+
+
+LOOKUP_KEYS = ("column", "table", "key", "value", "default")
+
+
+def lookups(node: Node) -> tuple[Lookup, ...]:
+    """`lookups: {name: {column, table: {file | batch_file}, key, value, default}}`: each
+    adds a helper column `name`; a `file` table is read now, beside the profile."""
+    parsed = []
+    for name, spec in node.free_mapping().items():
+        keys = spec.within("lookup").mapping(LOOKUP_KEYS, required=LOOKUP_KEYS[:4])
+        table = keys["table"].mapping(("file", "batch_file"))
+        if len(table) != 1:
+            raise keys["table"].fail("write one of file (beside the profile) or batch_file")
+        key, value = keys["key"].text(), keys["value"].text()
+        default = operand(keys["default"]) if "default" in keys else None
+        lookup = Lookup(name, keys["column"].text(), key, value, default)
+        if "file" in table:
+            path = node.path.parent / table["file"].text()
+            if not path.is_file():
+                raise table["file"].fail(f"there is no {path.name} beside the profile")
+            try:
+                lookup = Lookup(
+                    **{**vars(lookup), "table": read_table(path, path.name, key, value)}
+                )
+            except BadLookupTable as exc:
+                raise table["file"].fail(f"{exc.file_name}: {exc.problem}") from exc
+        else:
+            lookup = replace(lookup, batch_file=table["batch_file"].text())
+        parsed.append(lookup)
+    return tuple(parsed)
 
 
 def _when(node: Node, siblings: dict[str, Node]) -> Derived:

@@ -17,7 +17,7 @@ from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.formats import FileFormat
 from import_pipeline.core.mapping import EntityMapping, SourceMapping
 from import_pipeline.core.parse import ReadOptions
-from import_pipeline.core.profile_fields import derived
+from import_pipeline.core.profile_fields import derived, lookups
 from import_pipeline.core.profile_nodes import Node, ProfileError
 from import_pipeline.core.rules import DEFAULT_TIMESTAMP_FORMATS, CastOptions, Requirement
 
@@ -29,6 +29,7 @@ TOP_KEYS = (
     "rename",
     "forward_fill",
     "derive",
+    "lookups",
     "entities",
     "require",
 )
@@ -81,7 +82,7 @@ def load_profile_file(path: Path) -> ProfileFile:
     read, cast = _read_options(top["read"]) if "read" in top else (ReadOptions(), CastOptions())
     require = _require(top["require"]) if "require" in top else {}
     if "entities" not in top:
-        mapped = [k for k in ("rename", "forward_fill", "derive") if k in top]
+        mapped = [k for k in ("rename", "forward_fill", "derive", "lookups") if k in top]
         if mapped:
             raise top[mapped[0]].fail(f"{mapped[0]} needs `entities` (what to map the file to)")
         return ProfileFile(files, rate, read, cast, None, require)
@@ -93,6 +94,7 @@ def load_profile_file(path: Path) -> ProfileFile:
         helpers={k: derived(v) for k, v in top["derive"].free_mapping().items()}
         if "derive" in top
         else {},
+        lookups=lookups(top["lookups"]) if "lookups" in top else (),
         **_forward_fill(top.get("forward_fill")),
     )
     return ProfileFile(files, rate, read, cast, mapping, require)

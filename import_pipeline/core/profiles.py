@@ -16,7 +16,7 @@ import polars as pl
 
 from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file
 from import_pipeline.core.errors import UnknownEntity
-from import_pipeline.core.mapping import Slice, SourceMapping
+from import_pipeline.core.mapping import MappedFile, Slice, SourceMapping
 from import_pipeline.core.parse import ROW, ReadOptions
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
 from import_pipeline.core.rules import CastOptions, Requirement
@@ -43,17 +43,27 @@ class Profile:
     mapping: SourceMapping | None = None
     require: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)
 
-    def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, Slice]:
+    def slices(
+        self, frame: pl.DataFrame, file_name: str, tables: dict[str, Path] | None = None
+    ) -> MappedFile:
         """Entity name -> the file's rows as that entity's text columns (plus extras), and
-        the rows the entity skipped."""
+        the rows the entity skipped; with the misses of the profile's lookups."""
         if self.mapping is not None:
-            return self.mapping.slices(frame, file_name)
+            return self.mapping.slices(frame, file_name, tables)
         spec = self._canonical_entity(file_name)
         fields = {name.lower(): name for name in spec.field_names}
         renames = {
             c: fields[c.strip().lower()] for c in frame.columns if c.strip().lower() in fields
         }
-        return {spec.name: Slice(frame.rename(renames).select(ROW, pl.exclude(ROW)), {})}
+        return MappedFile(
+            {spec.name: Slice(frame.rename(renames).select(ROW, pl.exclude(ROW)), {})}
+        )
+
+    def table_globs(self) -> tuple[str, ...]:
+        """Globs of the batch's files this profile reads as lookup tables, not as rows."""
+        if self.mapping is None:
+            return ()
+        return tuple(lk.batch_file for lk in self.mapping.lookups if lk.batch_file)
 
     def reject_entity(self, file_name: str) -> str:
         """The entity whose rejects hold a file's records that could not be read into

@@ -32,6 +32,7 @@ from import_pipeline.core.csv_records import FIELD_COUNT
 from import_pipeline.core.dedupe import dedupe, listed_conflicts
 from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
 from import_pipeline.core.errors import EmptyFile, MissingColumns
+from import_pipeline.core.lookups import Misses, added_misses, is_table
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.parse import ROW, read_blocks
 from import_pipeline.core.profiles import Profile
@@ -97,6 +98,7 @@ class StagedBatch:
     file_name: str
     rows_read: int
     entities: dict[str, StagedEntity]
+    lookup_misses: dict[str, Misses] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -167,6 +169,12 @@ def read_batch(
     order, one row per group, row numbers within a group) need every row of a group."""
     manifest = manifest or Manifest()
     manifest.check_files([f.name for f in files])
+    tables = {
+        f.name: f.path
+        for f in files
+        if any(is_table(f.name, glob) for glob in profile.table_globs())
+    }
+    files = [f for f in files if f.name not in tables]
     if not files:
         raise EmptyFile(batch_name, "the folder holds no data files", "Drop the files first.")
     stagers = {
@@ -177,13 +185,16 @@ def read_batch(
     }
     block = None if profile.mapping is not None else batch_bytes
     rows_read = 0
+    misses: list[dict[str, Misses]] = []
     for landed in files:
         file_rows = 0
         for read in read_blocks(landed.path, landed.name, workdir, profile.read, block):
             frame = read.rows.with_columns(pl.col(ROW) + rows_read)
             if frame.height:
                 filled, blank = without_blank(frame)
-                for name, (part, skipped) in profile.slices(filled, landed.name).items():
+                mapped = profile.slices(filled, landed.name, tables)
+                misses.append(mapped.lookup_misses)
+                for name, (part, skipped) in mapped.slices.items():
                     _require_columns(part, ENTITIES[name], landed.name)
                     skipped = {BLANK: blank, **skipped} if blank else skipped
                     stagers[name].add(part, landed.name, rows_read, skipped)
@@ -197,7 +208,7 @@ def read_batch(
         manifest.check_rows(landed.name, file_rows)
         rows_read += file_rows
     entities = {name: stager.staged() for name, stager in stagers.items()}
-    return StagedBatch(file_name=batch_name, rows_read=rows_read, entities=entities)
+    return StagedBatch(batch_name, rows_read, entities, added_misses(misses))
 
 
 @contextmanager

@@ -29,6 +29,22 @@ def stage_metadata(staged: StagedBatch) -> Metadata:
     return values
 
 
+def lookup_metadata(staged: StagedBatch) -> Metadata:
+    """Per lookup of the batch's profiles: `lookup/<name>/misses` (a number, plotted) and a
+    table of the misses with a few keys the reference table lacks."""
+    if not staged.lookup_misses:
+        return {}
+    lines = ["| lookup | misses | keys missed (first few) |", "|---|---:|---|"]
+    lines += [
+        f"| {name} | {m.count} | {', '.join(f'`{k}`' for k in m.examples)} |"
+        for name, m in staged.lookup_misses.items()
+    ]
+    return {
+        **{f"lookup/{name}/misses": m.count for name, m in staged.lookup_misses.items()},
+        "lookup_misses": dg.MetadataValue.md("\n".join(lines)),
+    }
+
+
 def skipped_by_reason(staged: StagedBatch) -> dg.MetadataValue:
     lines = ["| entity | reason | rows |", "|---|---|---:|"]
     lines += [

@@ -139,7 +139,7 @@ entities:
         qty=["2", "1", "-3"],
         cents=["350", "100", "x"],
     )
-    slices = profile_from_file(path).slices(source, "shop_1.csv")
+    slices = profile_from_file(path).slices(source, "shop_1.csv").slices
     assert_frame_equal(
         slices["orders"].rows.select("order_id", "status"),
         pl.DataFrame({"order_id": ["A", "C9"], "status": ["completed", "cancelled"]}),

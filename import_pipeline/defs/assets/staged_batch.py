@@ -119,6 +119,7 @@ def staged_batch(
                 **_publish(conn, key, staged, staging, workdir, threshold, settings),
                 "duration_s": round(time.monotonic() - started, 3),
                 **metadata.stage_metadata(staged),
+                **metadata.lookup_metadata(staged),
             }
             if failure is not None:
                 for event in _reject_rate_evaluations(staged, threshold, key):
