@@ -13,7 +13,7 @@ from zoneinfo import available_timezones
 import polars as pl
 import yaml
 
-from import_pipeline.core.entities import ENTITIES
+from import_pipeline.core.entities import ENTITIES, VERSION_FIELD
 from import_pipeline.core.formats import FileFormat
 from import_pipeline.core.mapping import EntityMapping, SourceMapping
 from import_pipeline.core.parse import ReadOptions
@@ -32,6 +32,7 @@ TOP_KEYS = (
     "lookups",
     "entities",
     "require",
+    "partial_rows",
 )
 READ_KEYS = (
     "format",
@@ -58,6 +59,7 @@ class ProfileFile:
     cast: CastOptions
     mapping: SourceMapping | None
     require: dict[str, tuple[Requirement, ...]]
+    partial_rows: dict[str, tuple[str, ...]]
 
 
 def load_profile_file(path: Path) -> ProfileFile:
@@ -81,11 +83,12 @@ def load_profile_file(path: Path) -> ProfileFile:
         raise top["max_reject_rate"].fail("max_reject_rate is a fraction between 0 and 1")
     read, cast = _read_options(top["read"]) if "read" in top else (ReadOptions(), CastOptions())
     require = _require(top["require"]) if "require" in top else {}
+    partial = _partial_rows(top["partial_rows"]) if "partial_rows" in top else {}
     if "entities" not in top:
         mapped = [k for k in ("rename", "forward_fill", "derive", "lookups") if k in top]
         if mapped:
             raise top[mapped[0]].fail(f"{mapped[0]} needs `entities` (what to map the file to)")
-        return ProfileFile(files, rate, read, cast, None, require)
+        return ProfileFile(files, rate, read, cast, None, require, partial)
     mapping = SourceMapping(
         entities=_entities(top["entities"]),
         rename={k: v.text() for k, v in top["rename"].free_mapping().items()}
@@ -97,7 +100,7 @@ def load_profile_file(path: Path) -> ProfileFile:
         lookups=lookups(top["lookups"]) if "lookups" in top else (),
         **_forward_fill(top.get("forward_fill")),
     )
-    return ProfileFile(files, rate, read, cast, mapping, require)
+    return ProfileFile(files, rate, read, cast, mapping, require, partial)
 
 
 def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:
@@ -194,6 +197,30 @@ def _entities(node: Node) -> dict[str, EntityMapping]:
     if not entities:
         raise node.fail("map at least one entity")
     return entities
+
+
+def _partial_rows(node: Node) -> dict[str, tuple[str, ...]]:
+    """`partial_rows: {entity: true | [field, ...]}`: the fields whose blank incoming value
+    keeps the stored one (true: every field but the key and the version)."""
+    partial = {}
+    for entity, value in node.mapping(tuple(ENTITIES)).items():
+        spec = ENTITIES[entity]
+        allowed = tuple(
+            f.name for f in spec.fields if not f.derived and f.name not in (spec.key, VERSION_FIELD)
+        )
+        if isinstance(value.node, yaml.ScalarNode):
+            if value.flag() is not True:
+                raise value.fail("partial_rows of an entity is true or a list of its fields")
+            partial[entity] = allowed
+            continue
+        fields = value.texts()
+        unknown = [f for f in fields if f not in allowed]
+        if unknown:
+            raise value.fail(
+                f"{', '.join(unknown)} cannot keep a stored value (fields: {', '.join(allowed)})"
+            )
+        partial[entity] = tuple(fields)
+    return partial
 
 
 REQUIREMENT_KEYS = ("pattern", "length", "min_length", "max_length")

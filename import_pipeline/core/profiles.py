@@ -33,6 +33,7 @@ class Profile:
     root (`shopify/*`); `max_reject_rate`, when set, replaces the load's default threshold.
     Without a `mapping` the file is canonical: its name says the entity. `require`: per
     entity, the formats its fields must have beyond the entity's own rules.
+    `partial_rows`: per entity, the fields whose blank value keeps the stored one.
     """
 
     name: str
@@ -42,6 +43,7 @@ class Profile:
     max_reject_rate: float | None = None
     mapping: SourceMapping | None = None
     require: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)
+    partial_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def slices(
         self, frame: pl.DataFrame, file_name: str, tables: dict[str, Path] | None = None
@@ -128,6 +130,7 @@ def _parsed(path: Path, modified_ns: int) -> Profile:
         max_reject_rate=loaded.max_reject_rate,
         mapping=loaded.mapping,
         require=loaded.require,
+        partial_rows=loaded.partial_rows,
     )
 
 

@@ -99,6 +99,7 @@ class StagedBatch:
     rows_read: int
     entities: dict[str, StagedEntity]
     lookup_misses: dict[str, Misses] = field(default_factory=dict)
+    partial_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -146,7 +147,7 @@ class StagedBatch:
         key range by key range in key order. Every entity gets at least one (maybe
         empty) frame, so every loader finds its typed columns."""
         entities = {
-            name: _deduped(part, ENTITIES[name], write, range_rows)
+            name: _deduped(part, ENTITIES[name], write, range_rows, self.partial_rows.get(name))
             for name, part in self.entities.items()
         }
         return replace(self, entities=entities)
@@ -208,7 +209,7 @@ def read_batch(
         manifest.check_rows(landed.name, file_rows)
         rows_read += file_rows
     entities = {name: stager.staged() for name, stager in stagers.items()}
-    return StagedBatch(batch_name, rows_read, entities, added_misses(misses))
+    return StagedBatch(batch_name, rows_read, entities, added_misses(misses), profile.partial_rows)
 
 
 @contextmanager
@@ -322,11 +323,13 @@ class _EntityStager:
         return path
 
 
-def _deduped(part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int) -> StagedEntity:
+def _deduped(
+    part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int, partial: tuple | None
+) -> StagedEntity:
     rows = duplicates = conflicting = 0
     conflicts: list[Path] = []
     for paths in _key_ranges(part, spec, range_rows):
-        result = dedupe(pl.scan_ipc(paths).collect(), spec)
+        result = dedupe(pl.scan_ipc(paths).collect(), spec, partial or ())
         write(spec.name, result.rows)
         rows += result.rows.height
         duplicates += result.duplicates

@@ -85,6 +85,7 @@ class Chunk:
     rows: pl.DataFrame
     lo: str
     hi: str
+    partial: frozenset[str] = frozenset()
 
     @property
     def height(self) -> int:
@@ -131,15 +132,18 @@ class Chunk:
 
     def of(self, rows: pl.DataFrame) -> "Chunk":
         """A chunk of the same entity and tenant holding `rows` (some of this one's)."""
-        return prepare(self.spec, rows, self.tenant)
+        return prepare(self.spec, rows, self.tenant, self.partial)
 
 
-def prepare(spec: EntitySpec, rows: pl.DataFrame, tenant: str) -> Chunk:
-    """`rows` (sorted by key) as a chunk with their fingerprints and its key range."""
+def prepare(
+    spec: EntitySpec, rows: pl.DataFrame, tenant: str, partial: frozenset[str] = frozenset()
+) -> Chunk:
+    """`rows` (sorted by key) as a chunk with their fingerprints and its key range;
+    `partial`: the fields whose blank (null) values keep the stored ones."""
     if FINGERPRINT not in rows.columns:
         rows = rows.with_columns(fingerprint(spec))
     keys = rows.get_column(spec.key)
-    return Chunk(spec=spec, tenant=tenant, rows=rows, lo=keys.min(), hi=keys.max())
+    return Chunk(spec, tenant, rows, keys.min(), keys.max(), partial)
 
 
 def fingerprint(spec: EntitySpec) -> pl.Expr:
@@ -180,7 +184,15 @@ def prefetched(items: Iterable[_T], work: Callable[[_T], _U]) -> Iterator[_U]:
             yield done[0]
 
 
-def upsert_statement(spec: EntitySpec) -> sql.Composable:
+def incoming(name: str, partial: frozenset[str]) -> sql.Composable:
+    """The value an upsert writes into a column: the incoming one, or for a partial field
+    (newer-wins field by field) the incoming one unless it is blank (null), then the
+    stored one."""
+    value = sql.SQL("EXCLUDED.{}").format(ident(name))
+    return sql.SQL("COALESCE({}, t.{})").format(value, ident(name)) if name in partial else value
+
+
+def upsert_statement(spec: EntitySpec, partial: frozenset[str] = frozenset()) -> sql.Composable:
     """Classify the chunk against the stored rows once, then upsert only what must change.
 
     One key-ranged LEFT JOIN (chunks are contiguous key ranges, so the range keeps the join
@@ -200,9 +212,14 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
     version = ident(VERSION_FIELD)
     stored_version = ident(_STORED + VERSION_FIELD)
     same_content = sql.SQL(" AND ").join(
-        sql.SQL("c.{} IS NOT DISTINCT FROM c.{}").format(ident(n), ident(_STORED + n))
+        sql.SQL("{}c.{} IS NOT DISTINCT FROM c.{}").format(
+            sql.SQL("c.{} IS NULL OR ").format(ident(n)) if n in partial else sql.SQL(""),
+            ident(n),
+            ident(_STORED + n),
+        )
         for n in content
     )
+    new_values = sql.SQL(", ").join(incoming(n, partial) for n in changing)
     return sql.SQL(
         """
         WITH classified AS MATERIALIZED (
@@ -231,9 +248,9 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
                     AND NOT (c.{version} = c.{stored_version} AND {same_content}))
              ORDER BY c.{key}
             ON CONFLICT (tenant, {key}) DO UPDATE SET ({changing}, {batch}, _loaded_at)
-                = ROW({excluded}, EXCLUDED.{batch}, EXCLUDED._loaded_at)
+                = ROW({new_values}, EXCLUDED.{batch}, EXCLUDED._loaded_at)
              WHERE EXCLUDED.{version} >= t.{version}
-               AND ({t_changing}) IS DISTINCT FROM ({excluded})
+               AND ({t_changing}) IS DISTINCT FROM ({new_values})
             RETURNING (xmax = 0) AS inserted
         )
         SELECT (SELECT stale FROM counted), (SELECT version_only FROM counted),
@@ -257,7 +274,7 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
         batch=ident(BATCH),
         changing=column_list(changing),
         t_changing=column_list(changing, "t"),
-        excluded=column_list(changing, "excluded"),
+        new_values=new_values,
     )
 
 
@@ -301,7 +318,13 @@ def copy_into_empty_range(cur: cursor, chunk: Chunk) -> Direct:
 
 
 def write_staged(
-    cur: cursor, spec: EntitySpec, tenant: str, rows: int, *, orphans: bool = False
+    cur: cursor,
+    spec: EntitySpec,
+    tenant: str,
+    rows: int,
+    *,
+    orphans: bool = False,
+    partial: frozenset[str] = frozenset(),
 ) -> LoadCounts:
     """Upsert the `rows` in the stage table, holding orphans; the caller commits.
 
@@ -312,26 +335,30 @@ def write_staged(
     already (their COPY into the target), so they are held before the first try.
     """
     if not spec.parents:
-        return _upsert(cur, spec, tenant, rows)
+        return _upsert(cur, spec, tenant, rows, partial)
     if orphans:
-        return _hold_then_upsert(cur, spec, tenant, rows)
+        return _hold_then_upsert(cur, spec, tenant, rows, partial)
     cur.execute("SAVEPOINT optimistic")
     try:
-        counts = _upsert(cur, spec, tenant, rows)
+        counts = _upsert(cur, spec, tenant, rows, partial)
     except pg_errors.ForeignKeyViolation:
         cur.execute("ROLLBACK TO SAVEPOINT optimistic")
-        return _hold_then_upsert(cur, spec, tenant, rows)
+        return _hold_then_upsert(cur, spec, tenant, rows, partial)
     cur.execute("RELEASE SAVEPOINT optimistic")
     return counts
 
 
-def _hold_then_upsert(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts:
+def _hold_then_upsert(
+    cur: cursor, spec: EntitySpec, tenant: str, rows: int, partial: frozenset[str]
+) -> LoadCounts:
     held_now = held.hold_orphans(cur, spec, tenant)
-    return _upsert(cur, spec, tenant, rows - held_now) + LoadCounts(held=held_now)
+    return _upsert(cur, spec, tenant, rows - held_now, partial) + LoadCounts(held=held_now)
 
 
-def _upsert(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts:
-    cur.execute(upsert_statement(spec), {"tenant": tenant})
+def _upsert(
+    cur: cursor, spec: EntitySpec, tenant: str, rows: int, partial: frozenset[str]
+) -> LoadCounts:
+    cur.execute(upsert_statement(spec, partial), {"tenant": tenant})
     stale, version_only, inserted, written_over = cur.fetchone()
     updated = written_over - version_only
     unchanged = rows - stale - inserted - updated
@@ -364,6 +391,7 @@ def load_entity(
     tenant: str,
     on_chunk: Callable[[int], None] | None = None,
     more_connections: Sequence[connection] = (),
+    partial: frozenset[str] = frozenset(),
 ) -> tuple[LoadCounts, list[DbReject]]:
     """Load staged rows chunk by chunk; `on_chunk(rows_in_chunk)` reports progress.
 
@@ -406,7 +434,9 @@ def load_entity(
     in_flight: deque[Future] = deque()
     with (
         ThreadPoolExecutor(len(connections), thread_name_prefix="load") as pool,
-        closing(prefetched(nonempty, lambda rows: prepare(spec, rows, tenant))) as prepared,
+        closing(
+            prefetched(nonempty, lambda rows: prepare(spec, rows, tenant, partial))
+        ) as prepared,
     ):
         try:
             for chunk in prepared:
@@ -442,7 +472,10 @@ def _load(cur: cursor, chunk: Chunk, drop_held: bool) -> LoadCounts:
     if direct is Direct.LOADED:
         counts = LoadCounts(inserted=chunk.height)
     else:
-        counts = write_staged(cur, spec, tenant, chunk.height, orphans=direct is Direct.ORPHANS)
+        orphans = direct is Direct.ORPHANS
+        counts = write_staged(
+            cur, spec, tenant, chunk.height, orphans=orphans, partial=chunk.partial
+        )
     if drop_held:
         held.drop_superseded(cur, spec, tenant)
     return settled + counts

@@ -5,7 +5,7 @@ import polars as pl
 
 from import_pipeline.core.dedupe import ENTITY, KEY, OUTCOME
 from import_pipeline.core.parse import ROW
-from import_pipeline.core.report import LoadCounts
+from import_pipeline.core.report import PARTIAL_FIELDS, LoadCounts
 from import_pipeline.core.stage import StagedBatch
 from import_pipeline.core.validate import ERRORS
 
@@ -43,6 +43,16 @@ def lookup_metadata(staged: StagedBatch) -> Metadata:
         **{f"lookup/{name}/misses": m.count for name, m in staged.lookup_misses.items()},
         "lookup_misses": dg.MetadataValue.md("\n".join(lines)),
     }
+
+
+def partial_rows(accounting: dict[str, dict]) -> str:
+    """How newer rows replace stored ones, per entity the batch feeds: `whole rows`, or the
+    fields whose blank incoming value keeps the stored one."""
+    return "; ".join(
+        f"{entity}: "
+        + (", ".join(row[PARTIAL_FIELDS]) if row.get(PARTIAL_FIELDS) else "whole rows")
+        for entity, row in accounting.items()
+    )
 
 
 def skipped_by_reason(staged: StagedBatch) -> dg.MetadataValue:

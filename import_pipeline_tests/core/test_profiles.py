@@ -78,6 +78,8 @@ def test_every_shipped_profile_loads():
         (MINIMAL + "read:\n  encoding: klingon\n", 7, "unknown encoding"),
         (MINIMAL + "read:\n  skip_rows: -1\n", 7, "whole number"),
         (MINIMAL.replace("fields:", "fields: [a"), 5, "not valid YAML"),
+        (MINIMAL + "partial_rows: {customers: [customer_id]}\n", 6, "cannot keep a stored"),
+        (MINIMAL + "partial_rows: {customers: false}\n", 6, "true or a list"),
     ],
 )
 def test_a_bad_profile_names_its_file_and_line(tmp_path, text, line, words):

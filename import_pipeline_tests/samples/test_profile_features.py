@@ -41,3 +41,72 @@ def test_lookup_misses_are_in_the_batch_metadata(loader: Loader, profiles, tmp_p
         ("perfumery", 1),
         ("sports_leisure", 1),
     ]
+
+
+# A Shopify-like orders export: customers come from orders, and an order without a
+# billing address (a pickup, a guest checkout completed later) has no country.
+ORDERS_PROFILE = """\
+files: ["shop_orders*.csv"]
+partial_rows: {PARTIAL}
+entities:
+  customers:
+    one_row_per: [Name]
+    fields:
+      customer_id: {lower: Email}
+      email: Email
+      phone: Billing Phone
+      country: Billing Country
+      updated_at: Created at
+    attributes: []
+  orders:
+    fields:
+      order_id: Name
+      customer_id: {lower: Email}
+      status: Financial Status
+      total: Total
+      ordered_at: Created at
+    attributes: []
+"""
+HEADER = "Name,Email,Financial Status,Total,Created at,Billing Phone,Billing Country\n"
+FIRST = HEADER + "#1001,Ada@Example.com,paid,20.00,2024-05-01 10:00:00 +0000,+44 20 1,GB\n"
+SECOND = (
+    HEADER
+    + "#1002,ada@example.com,paid,5.00,2024-05-03 10:00:00 +0000,,\n"
+    + "#1003,bob@example.com,paid,7.00,2024-05-03 11:00:00 +0000,+33 1 2,FR\n"
+    + "#1004,bob@example.com,pending,9.00,2024-05-04 09:00:00 +0000,,\n"
+)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("partial", "ada", "bob", "shown"),
+    [
+        (
+            "{customers: [country, phone]}",
+            ("+44 20 1", "GB"),
+            ("+33 1 2", "FR"),
+            "customers: country, phone; orders: whole rows",
+        ),
+        ("{}", (None, None), (None, None), "customers: whole rows; orders: whole rows"),
+    ],
+)
+def test_a_partial_row_customer_keeps_the_country_its_newest_order_lacks(
+    loader: Loader, profiles, tmp_path, partial, ada, bob, shown
+):
+    (profiles / "shop_orders.yaml").write_text(ORDERS_PROFILE.replace("{PARTIAL}", partial))
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text(FIRST)
+    second.write_text(SECOND)
+    succeeded(loader.load((first, "shop_orders_1.csv")))
+    (result,) = loader.load((second, "shop_orders_2.csv")).values()
+    succeeded({"second": result})
+    assert materialization(result, "staged_batch")["partial_rows"] == shown
+    loaded = materialization(result, "customers")
+    assert (loaded["inserted"], loaded["updated"]) == (1, 0 if partial != "{}" else 1)
+    customers = query(
+        loader.database_url,
+        "SELECT customer_id, phone, country FROM commerce.customers ORDER BY 1",
+    )
+    # Ada's newer order (another batch) and Bob's newer order (the same batch) lack both.
+    assert customers == [("ada@example.com", *ada), ("bob@example.com", *bob)]
+    assert query(loader.database_url, "SELECT count(*) FROM commerce.orders") == [(4,)]

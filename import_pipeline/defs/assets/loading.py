@@ -17,7 +17,7 @@ from psycopg2.extensions import connection
 from import_pipeline.core.entities import ENTITIES, LINE_ITEMS, ORDERS, PRODUCTS, EntitySpec
 from import_pipeline.core.quality import QUALITY_FIELD, quality_summary
 from import_pipeline.core.rejects import rejects_csv
-from import_pipeline.core.report import LoadCounts
+from import_pipeline.core.report import PARTIAL_FIELDS, LoadCounts
 from import_pipeline.core.validate import ERRORS
 from import_pipeline.db import checks as check_sql
 from import_pipeline.db import ledger, report, upsert
@@ -146,6 +146,7 @@ def load_staged(
             settled = upsert.settle_held(
                 conn, spec, batch.tenant, settings.held_max_age_hours * 3600
             )
+            staged_fields = report.accounting(conn, key).get(spec.name, {})
             lazy = staging.store().scan_parquet(layout.staged_folder(key, spec.name))
             total = lazy.select(pl.len()).collect().item()
             # A second connection only pays when there is a second chunk to give it.
@@ -161,6 +162,7 @@ def load_staged(
                     batch.tenant,
                     Progress(context, conn, spec.name, total),
                     more_connections=loaders[1:],
+                    partial=frozenset(staged_fields.get(PARTIAL_FIELDS, ())),
                 )
                 ledger.save_db_rejects(conn, key, spec.name, db_rejects)
                 db_rejects_file = _write_db_rejects(staging, key, spec, db_rejects)
@@ -184,6 +186,7 @@ def load_staged(
                 **_accounting(staged, rejected),
                 **metadata.load_metadata(total, counts, time.monotonic() - started),
                 "db_rejects_file": dg.MetadataValue.path(db_rejects_file or "no rejects"),
+                "partial_rows": metadata.partial_rows({spec.name: staged_fields}),
                 **(_quality(staging, key) if spec is PRODUCTS else {}),
             },
             check_results=[

@@ -15,6 +15,7 @@ from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.profiles import load_profile
 from import_pipeline.core.reject_rate import too_many_rejects
 from import_pipeline.core.rejects import write_rejects_csv, write_safe_csv
+from import_pipeline.core.report import PARTIAL_FIELDS
 from import_pipeline.core.stage import StagedBatch, read_batch
 from import_pipeline.db import ledger, report
 from import_pipeline.defs import checks, metadata
@@ -200,7 +201,12 @@ def _publish(
             staged.duplicates(), write_safe_csv, staging, workdir, layout.duplicates_file(key)
         )
     accounting = {
-        name: {**part.report.accounting(), "valid": part.report.valid, "threshold": threshold}
+        name: {
+            **part.report.accounting(),
+            "valid": part.report.valid,
+            "threshold": threshold,
+            PARTIAL_FIELDS: list(staged.partial_rows.get(name, ())),
+        }
         for name, part in staged.present.items()
     }
     report.record(conn, key, accounting, rejects_path, duplicates_path)
@@ -210,6 +216,7 @@ def _publish(
     return {
         "summary": metadata.summary_table(accounting),
         "rejects_by_rule": metadata.rejects_by_rule(staged.rejects_by_rule()),
+        "partial_rows": metadata.partial_rows(accounting),
         "skipped_by_reason": metadata.skipped_by_reason(staged),
         "rejects_preview": metadata.rejects_preview(
             staged.rejects().head(metadata.PREVIEW_ROWS).collect()
