@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file
+from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file, load_rank
 from import_pipeline.core.errors import UnknownEntity
 from import_pipeline.core.mapping import MappedFile, Slice, SourceMapping
 from import_pipeline.core.parse import ROW, ReadOptions
@@ -74,6 +74,15 @@ class Profile:
         if self.mapping is not None:
             return [name for name in ENTITIES if name in self.mapping.entities][-1]
         return self._canonical_entity(file_name).name
+
+    def load_rank(self, file_name: str) -> int:
+        """Where a file stands in foreign-key order (customers 0 .. line items 3): the
+        deepest entity the profile maps it to, else what its canonical name says. A file
+        then runs after every file that feeds only its parents (a marketplace's orders
+        before its order items, whatever their names)."""
+        if self.mapping is None:
+            return load_rank(file_name)
+        return max(list(ENTITIES).index(name) for name in self.mapping.entities)
 
     def reject_threshold(self, default: float) -> float:
         """The reject rate above which a batch fails: the profile's own, else `default`."""

@@ -4,9 +4,10 @@ metadata, partial rows keeping stored values, parents first for profile-mapped f
 import pytest
 
 from import_pipeline_tests.core.test_profile_lookups import PRODUCTS, PROFILE, TRANSLATION
+from import_pipeline_tests.samples import marketplace
 from import_pipeline_tests.samples.conftest import Loader
 from import_pipeline_tests.samples.expect import succeeded
-from import_pipeline_tests.support import materialization, query
+from import_pipeline_tests.support import materialization, query, run, tick
 
 
 @pytest.fixture
@@ -110,3 +111,33 @@ def test_a_partial_row_customer_keeps_the_country_its_newest_order_lacks(
     # Ada's newer order (another batch) and Bob's newer order (the same batch) lack both.
     assert customers == [("ada@example.com", *ada), ("bob@example.com", *bob)]
     assert query(loader.database_url, "SELECT count(*) FROM commerce.orders") == [(4,)]
+
+
+@pytest.mark.postgres
+def test_profile_mapped_files_of_one_tick_load_parents_first_with_nothing_held(
+    defs, instance, landing, pipeline_env, profiles
+):
+    # The orders' file feeds customers and orders, the items' file products and line
+    # items; by name the items' file ("olist_order_items...") sorts first.
+    marketplace.write_profiles(
+        profiles,
+        "olist_orders",
+        "olist_items",
+        olist_orders=marketplace.PROFILES["olist_orders"].replace(
+            "entities:\n", "entities:\n  customers:\n    fields: {customer_id: customer_id}\n"
+        ),
+        olist_items=marketplace.PROFILES["olist_items"].replace(
+            "entities:\n",
+            "entities:\n  products:\n    fields: {product_id: product_id, name: product_id}\n",
+        ),
+    )
+    for name in ("olist_order_items_dataset.csv", "olist_orders_dataset.csv"):
+        (landing / name).write_text(marketplace.FILES[name])
+    requests = tick(instance, landing, pipeline_env).run_requests
+    assert [r.tags["import/profile"] for r in requests] == ["olist_orders", "olist_items"]
+    assert [r.tags["dagster/priority"] for r in requests] == ["2", "1"]
+    results = [run(defs, instance, request) for request in requests]
+    succeeded(dict(enumerate(results)))
+    lines = materialization(results[1], "line_items")
+    assert (lines["inserted"], lines["held"], lines["resolved"]) == (5, 0, 0)
+    assert query(pipeline_env, "SELECT count(*) FROM ingest.held_rows") == [(0,)]
