@@ -30,7 +30,7 @@ from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.landing import DEFAULT_TENANT
 from import_pipeline.core.parse import parse_bytes
 from import_pipeline.core.profiles import CANONICAL
-from import_pipeline.core.stage import stage_in_memory
+from import_pipeline.core.stage_local import stage_in_memory
 from import_pipeline.db import upsert
 from import_pipeline.db.sql import BATCH
 

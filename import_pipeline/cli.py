@@ -25,7 +25,8 @@ from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.profiles import PROFILES_ENV, load_profile, profiles_dir, resolve_profile
 from import_pipeline.core.reject_rate import check_reject_rate
 from import_pipeline.core.rejects import rejects_csv, write_safe_csv
-from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile, stage_files
+from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile
+from import_pipeline.core.stage_local import stage_files
 from import_pipeline.core.text_report import text_report
 from import_pipeline.db import report
 from import_pipeline.db.connect import connected

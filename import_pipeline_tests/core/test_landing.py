@@ -16,7 +16,8 @@ from import_pipeline.core.landing import (
 )
 from import_pipeline.core.manifest import parse_manifest
 from import_pipeline.core.profiles import CANONICAL
-from import_pipeline.core.stage import SOURCE, stage_in_memory
+from import_pipeline.core.stage import SOURCE
+from import_pipeline.core.stage_local import stage_in_memory
 from import_pipeline_tests.support import LAYOUTS
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)

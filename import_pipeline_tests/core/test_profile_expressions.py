@@ -9,7 +9,7 @@ import pytest
 
 from import_pipeline.core.profile_yaml import ProfileError
 from import_pipeline.core.profiles import profile_from_file
-from import_pipeline.core.stage import stage_in_memory
+from import_pipeline.core.stage_local import stage_in_memory
 
 # A marketplace's order items as its dump writes them: float-formatted ids from a
 # spreadsheet round trip, day-first times, price and freight in separate columns.

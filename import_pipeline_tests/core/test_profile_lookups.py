@@ -9,7 +9,7 @@ import pytest
 from import_pipeline.core.lookups import BadLookupTable
 from import_pipeline.core.profile_yaml import ProfileError
 from import_pipeline.core.profiles import profile_from_file
-from import_pipeline.core.stage import stage_in_memory
+from import_pipeline.core.stage_local import stage_in_memory
 
 # A marketplace's products as its dump writes them: Portuguese category names, two of
 # which the translation table lacks, and one product without a category.

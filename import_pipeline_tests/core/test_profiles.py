@@ -21,7 +21,7 @@ from import_pipeline.core.profiles import (
     resolve_profile,
 )
 from import_pipeline.core.quality import quality_score
-from import_pipeline.core.stage import stage_in_memory
+from import_pipeline.core.stage_local import stage_in_memory
 
 
 def write(directory: Path, name: str, text: str) -> Path:

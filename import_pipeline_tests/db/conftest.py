@@ -10,7 +10,7 @@ from psycopg2.extensions import connection
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.profiles import CANONICAL
 from import_pipeline.core.report import LoadCounts
-from import_pipeline.core.stage import stage_in_memory
+from import_pipeline.core.stage_local import stage_in_memory
 from import_pipeline.db import upsert
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
