@@ -30,7 +30,7 @@ class Node:
         return ProfileError(
             str(self.path),
             f"{where}{problem}",
-            "Fix the profile (see README.md, 'Adding a source profile').",
+            "Fix the profile (every key has an example in profiles/README.md).",
         )
 
     def mapping(self, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:

@@ -2,7 +2,7 @@
 
 Every mistake is reported with the profile's path and the line of the offending node
 (PyYAML's `start_mark`), because the person writing a profile is not reading Python.
-The format is documented in README.md ("Adding a source profile").
+The format is documented key by key in profiles/README.md.
 """
 
 import codecs

@@ -261,3 +261,19 @@ def test_a_profile_without_entities_is_canonical_and_may_not_rename(tmp_path):
     assert profile.mapping is None
     with pytest.raises(ProfileError, match="rename needs `entities`"):
         profile_from_file(write(tmp_path, "b", 'files: ["b_*"]\nrename: {a: b}\n'))
+
+
+def test_every_profile_key_and_operation_has_an_example_in_the_profiles_readme():
+    from import_pipeline.core import profile_fields, profile_yaml
+
+    readme = (DEFAULT_PROFILES_DIR / "README.md").read_text()
+    keys = [
+        *profile_yaml.TOP_KEYS,
+        *profile_yaml.READ_KEYS,
+        *profile_yaml.ENTITY_KEYS,
+        *profile_yaml.REQUIREMENT_KEYS,
+        *profile_fields.LOOKUP_KEYS,
+        *profile_fields.OPERATIONS,
+    ]
+    undocumented = [k for k in keys if f"`{k}`" not in readme and f"{k}:" not in readme]
+    assert undocumented == []
