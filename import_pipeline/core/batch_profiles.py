@@ -12,8 +12,13 @@ from pathlib import Path
 
 from import_pipeline.core.lookups import is_table
 from import_pipeline.core.manifest import Manifest
-from import_pipeline.core.profiles import CANONICAL, Profile, all_profiles, load_profile
-from import_pipeline.core.profiles import resolve_profile as _resolve
+from import_pipeline.core.profiles import (
+    CANONICAL,
+    Profile,
+    all_profiles,
+    load_profile,
+    resolve_profile,
+)
 from import_pipeline.core.rules import CastOptions, Requirement
 
 
@@ -76,7 +81,7 @@ def batch_profiles(
         elif batch_profile is not CANONICAL:
             chosen[name] = batch_profile
         else:
-            chosen[name] = _resolve(name, profiles=known)
+            chosen[name] = resolve_profile(name, profiles=known)
     return _split(chosen, files)
 
 
