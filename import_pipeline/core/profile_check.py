@@ -7,8 +7,9 @@ from pathlib import Path
 import polars as pl
 
 from import_pipeline.core.blank import without_blank
+from import_pipeline.core.columns import ROW
 from import_pipeline.core.lookups import Misses, added_misses
-from import_pipeline.core.parse import ROW, read_blocks
+from import_pipeline.core.parse import read_blocks
 from import_pipeline.core.profiles import Profile
 from import_pipeline.core.report import BLANK
 

@@ -13,7 +13,7 @@ from zoneinfo import available_timezones
 import polars as pl
 import yaml
 
-from import_pipeline.core.entities import ENTITIES, VERSION_FIELD
+from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.formats import FileFormat
 from import_pipeline.core.mapping import EntityMapping, SourceMapping
 from import_pipeline.core.parse import ReadOptions
@@ -206,7 +206,9 @@ def _partial_rows(node: Node) -> dict[str, tuple[str, ...]]:
     for entity, value in node.mapping(tuple(ENTITIES)).items():
         spec = ENTITIES[entity]
         allowed = tuple(
-            f.name for f in spec.fields if not f.derived and f.name not in (spec.key, VERSION_FIELD)
+            f.name
+            for f in spec.fields
+            if not f.derived and f.name not in (spec.key, spec.version.field)
         )
         if isinstance(value.node, yaml.ScalarNode):
             if value.flag() is not True:
