@@ -17,6 +17,7 @@ import polars as pl
 from import_pipeline.core.columns import ROW
 from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file, load_rank
 from import_pipeline.core.errors import UnknownEntity
+from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS
 from import_pipeline.core.mapping import MappedFile, Slice, SourceMapping
 from import_pipeline.core.parse import ReadOptions
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
@@ -35,6 +36,8 @@ class Profile:
     Without a `mapping` the file is canonical: its name says the entity. `require`: per
     entity, the formats its fields must have beyond the entity's own rules.
     `partial_rows`: per entity, the fields whose blank value keeps the stored one.
+    `image_columns`: the products' source columns (kept in `attributes`) holding image URLs,
+    position 1 first.
     """
 
     name: str
@@ -45,6 +48,7 @@ class Profile:
     mapping: SourceMapping | None = None
     require: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)
     partial_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    image_columns: tuple[str, ...] = DEFAULT_IMAGE_COLUMNS
 
     def slices(
         self, frame: pl.DataFrame, file_name: str, tables: dict[str, Path] | None = None
@@ -141,6 +145,7 @@ def _parsed(path: Path, modified_ns: int) -> Profile:
         mapping=loaded.mapping,
         require=loaded.require,
         partial_rows=loaded.partial_rows,
+        image_columns=loaded.images,
     )
 
 
