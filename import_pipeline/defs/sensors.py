@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import dagster as dg
 from psycopg2.extensions import connection
 
-from import_pipeline.core.entities import ENTITIES, load_rank
+from import_pipeline.core.entities import ENTITIES
+from import_pipeline.core.entities import load_rank as entity_rank
 from import_pipeline.core.landing import (
     FileRecord,
     LandedBatch,
@@ -15,7 +16,8 @@ from import_pipeline.core.landing import (
     settled,
     unusable_tenants,
 )
-from import_pipeline.core.profiles import all_profiles, resolve_profile
+from import_pipeline.core.profile_nodes import ProfileError
+from import_pipeline.core.profiles import all_profiles, load_profile, resolve_profile
 from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
 from import_pipeline.defs.landing_events import (
@@ -83,16 +85,26 @@ def run_request(batch: ledger.Batch, run_key: str) -> dg.RunRequest:
             TAG_URI: batch.uri,
             TAG_TENANT: batch.tenant,
             TAG_PROFILE: batch.profile,
-            TAG_PRIORITY: str(len(ENTITIES) - load_rank(batch.file_name)),
+            TAG_PRIORITY: str(len(ENTITIES) - load_rank(batch)),
             **queue_tags(batch.tenant),
         },
     )
 
 
+def load_rank(batch: ledger.Batch) -> int:
+    """The batch's place in foreign-key order, from the entities its profile feeds; by its
+    name when the profile is gone (its run then fails with the profile's named error)."""
+    try:
+        return load_profile(batch.profile).load_rank(batch.file_name)
+    except ProfileError:
+        return entity_rank(batch.file_name)
+
+
 def parents_first(batches_: list[ledger.Batch]) -> list[ledger.Batch]:
-    """Customers and products files before orders, orders before line items: a child
-    loaded before its parent is held and loaded again later, which costs a second pass."""
-    return sorted(batches_, key=lambda b: (load_rank(b.file_name), b.partition_key))
+    """Customers and products files before orders, orders before line items (by the
+    entities each file's profile feeds): a child loaded before its parent is held and
+    loaded again later, which costs a second pass."""
+    return sorted(batches_, key=lambda b: (load_rank(b), b.partition_key))
 
 
 def sensor_result(new: list[ledger.Batch], cursor: dict) -> dg.SensorResult:

@@ -17,7 +17,7 @@ from import_pipeline.core.columns import BATCH, ERRORS
 from import_pipeline.core.entities import Check, EntitySpec
 from import_pipeline.core.errors import LoadCancelled
 from import_pipeline.core.rejects import rejects_csv
-from import_pipeline.core.report import LoadCounts
+from import_pipeline.core.report import PARTIAL_FIELDS, LoadCounts
 from import_pipeline.db import checks as check_sql
 from import_pipeline.db import ledger, report
 from import_pipeline.db.loader import DbReject, load_chunks
@@ -152,6 +152,9 @@ def load_entity(
             raise BatchNotInLedger(f"batch {partition_key} is not in the ledger (ingest.files)")
         with ledger.failures_recorded(connect, partition_key, run_id):
             released = expire_and_release(conn, spec, batch.tenant, options.held_max_age_seconds)
+            # Staging recorded which fields keep the stored value when blank (partial rows).
+            staged_fields = report.accounting(conn, partition_key).get(spec.name, {})
+            partial = frozenset(staged_fields.get(PARTIAL_FIELDS, ()))
             lazy = store.scan_parquet(layout.staged_folder(partition_key, spec.name))
             total = lazy.select(pl.len()).collect().item()
             # A second connection only pays when there is a second chunk to give it.
@@ -165,6 +168,7 @@ def load_entity(
                     batch.tenant,
                     Progress(conn, partition_key, spec.name, total, log),
                     more_connections=loaders[1:],
+                    partial=partial,
                 )
                 ledger.save_db_rejects(conn, partition_key, spec.name, db_rejects)
                 db_rejects_file = _write_db_rejects(store, partition_key, spec, db_rejects)

@@ -99,6 +99,7 @@ def load_staged(
                 **_accounting(done),
                 **metadata.load_metadata(done.row_count, counts, done.seconds),
                 "db_rejects_file": dg.MetadataValue.path(done.db_rejects_file or "no rejects"),
+                "partial_rows": metadata.partial_rows({spec.name: done.staged or {}}),
                 **(_quality(staging, context.partition_key, spec) if _scored(spec) else {}),
                 **(
                     history.batch_changes(postgres.connect, context.partition_key)

@@ -10,12 +10,15 @@ import dagster as dg
 import polars as pl
 from psycopg2.extensions import connection
 
+from import_pipeline.core.batch_profiles import BatchProfiles, batch_profiles, single
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
+from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.profiles import load_profile
 from import_pipeline.core.reject_rate import too_many_rejects
 from import_pipeline.core.rejects import write_rejects_csv, write_safe_csv
-from import_pipeline.core.stage import StagedBatch, read_batch
+from import_pipeline.core.report import PARTIAL_FIELDS
+from import_pipeline.core.stage import LandedFile, StagedBatch, read_batch
 from import_pipeline.db import ledger, report
 from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.batch_lock import BatchLock
@@ -92,13 +95,13 @@ def staged_batch(
                 batch.uri, batch.version, batch.file_name, workdir
             )
             context.log.info(f"staging: reading {len(files)} file(s) of {batch.file_name}")
-            profile = load_profile(batch.profile)
-            threshold = profile.reject_threshold(settings.max_reject_rate)
+            profiles = _profiles(batch, files, manifest)
+            threshold = profiles.reject_threshold(settings.max_reject_rate)
             read = read_batch(
                 files,
                 batch.file_name,
                 batch.landed_at,
-                profile,
+                profiles,
                 workdir,
                 manifest,
                 progress=StagingProgress(context, conn),
@@ -114,11 +117,13 @@ def staged_batch(
                 "uri": batch.uri,
                 "tenant": batch.tenant,
                 "profile": batch.profile,
+                "profiles": dg.MetadataValue.json(profiles.names()),
                 "files": len(files),
                 **_summary(staged),
                 **_publish(conn, key, staged, staging, workdir, threshold, settings),
                 "duration_s": round(time.monotonic() - started, 3),
                 **metadata.stage_metadata(staged),
+                **metadata.lookup_metadata(staged),
             }
             if failure is not None:
                 for event in _reject_rate_evaluations(staged, threshold, key):
@@ -137,6 +142,16 @@ def staged_batch(
             ledger.set_total(conn, key, staged.rows_staged)
             ledger.record(conn, key, STEP, _summary(staged))
     yield dg.MaterializeResult(metadata=values)
+
+
+def _profiles(batch: ledger.Batch, files: list[LandedFile], manifest: Manifest) -> BatchProfiles:
+    """Each file's profile: a one-file batch keeps the one it was registered with; the
+    files of a folder are mapped each by its own (see core/batch_profiles.py)."""
+    profile = load_profile(batch.profile)
+    named = [(f.name, f.path) for f in files]
+    if not batch.uri.endswith("/"):
+        return single(profile, named)
+    return batch_profiles(named, profile, manifest)
 
 
 @contextmanager
@@ -199,7 +214,12 @@ def _publish(
             staged.duplicates(), write_safe_csv, staging, workdir, layout.duplicates_file(key)
         )
     accounting = {
-        name: {**part.report.accounting(), "valid": part.report.valid, "threshold": threshold}
+        name: {
+            **part.report.accounting(),
+            "valid": part.report.valid,
+            "threshold": threshold,
+            PARTIAL_FIELDS: list(staged.partial_rows.get(name, ())),
+        }
         for name, part in staged.present.items()
     }
     report.record(conn, key, accounting, rejects_path, duplicates_path)
@@ -209,6 +229,7 @@ def _publish(
     return {
         "summary": metadata.summary_table(accounting),
         "rejects_by_rule": metadata.rejects_by_rule(staged.rejects_by_rule()),
+        "partial_rows": metadata.partial_rows(accounting),
         "skipped_by_reason": metadata.skipped_by_reason(staged),
         "rejects_preview": metadata.rejects_preview(
             staged.rejects().head(metadata.PREVIEW_ROWS).collect()
