@@ -21,6 +21,7 @@ from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
+from import_pipeline.defs.replay import replay_of
 from import_pipeline.defs.resources import (
     ImportSettings,
     LandingZone,
@@ -92,7 +93,8 @@ def staged_batch(
                 batch.uri, batch.version, batch.file_name, workdir
             )
             context.log.info(f"staging: reading {len(files)} file(s) of {batch.file_name}")
-            profile = load_profile(batch.profile)
+            replay = replay_of(conn, batch, files)
+            profile = replay.profile if replay else load_profile(batch.profile)
             threshold = profile.reject_threshold(settings.max_reject_rate)
             read = read_batch(
                 files,
@@ -115,6 +117,7 @@ def staged_batch(
                 "tenant": batch.tenant,
                 "profile": batch.profile,
                 "files": len(files),
+                **(replay.metadata if replay else {}),
                 **_summary(staged),
                 **_publish(conn, key, staged, staging, workdir, threshold, settings),
                 "duration_s": round(time.monotonic() - started, 3),
