@@ -16,6 +16,7 @@ import yaml
 
 from import_pipeline.core import derive
 from import_pipeline.core.derive import Condition, Derived
+from import_pipeline.core.drift import DriftPolicy, drift_policies
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.formats import FileFormat
 from import_pipeline.core.mapping import EntityMapping, SourceMapping
@@ -33,6 +34,7 @@ TOP_KEYS = (
     "derive",
     "entities",
     "require",
+    "drift",
 )
 READ_KEYS = (
     "format",
@@ -59,6 +61,7 @@ class ProfileFile:
     cast: CastOptions
     mapping: SourceMapping | None
     require: dict[str, tuple[Requirement, ...]]
+    drift: dict[str, DriftPolicy]
 
 
 def load_profile_file(path: Path) -> ProfileFile:
@@ -82,11 +85,12 @@ def load_profile_file(path: Path) -> ProfileFile:
         raise top["max_reject_rate"].fail("max_reject_rate is a fraction between 0 and 1")
     read, cast = _read_options(top["read"]) if "read" in top else (ReadOptions(), CastOptions())
     require = _require(top["require"]) if "require" in top else {}
+    drift = drift_policies(top["drift"]) if "drift" in top else {}
     if "entities" not in top:
         mapped = [k for k in ("rename", "forward_fill", "derive") if k in top]
         if mapped:
             raise top[mapped[0]].fail(f"{mapped[0]} needs `entities` (what to map the file to)")
-        return ProfileFile(files, rate, read, cast, None, require)
+        return ProfileFile(files, rate, read, cast, None, require, drift)
     mapping = SourceMapping(
         entities=_entities(top["entities"]),
         rename={k: v.text() for k, v in top["rename"].free_mapping().items()}
@@ -97,7 +101,7 @@ def load_profile_file(path: Path) -> ProfileFile:
         else {},
         **_forward_fill(top.get("forward_fill")),
     )
-    return ProfileFile(files, rate, read, cast, mapping, require)
+    return ProfileFile(files, rate, read, cast, mapping, require, drift)
 
 
 def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:

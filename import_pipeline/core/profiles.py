@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from import_pipeline.core.drift import DriftPolicy
 from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file
 from import_pipeline.core.errors import UnknownEntity
 from import_pipeline.core.mapping import Slice, SourceMapping
@@ -42,6 +43,8 @@ class Profile:
     max_reject_rate: float | None = None
     mapping: SourceMapping | None = None
     require: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)
+    drift: dict[str, DriftPolicy] = field(default_factory=dict)
+    """Per entity: whether schema drift warns (default) or fails, and which columns vary."""
 
     def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, Slice]:
         """Entity name -> the file's rows as that entity's text columns (plus extras), and
@@ -118,6 +121,7 @@ def _parsed(path: Path, modified_ns: int) -> Profile:
         max_reject_rate=loaded.max_reject_rate,
         mapping=loaded.mapping,
         require=loaded.require,
+        drift=loaded.drift,
     )
 
 

@@ -10,14 +10,16 @@ import dagster as dg
 import polars as pl
 from psycopg2.extensions import connection
 
+from import_pipeline.core.drift import Drift
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.profiles import load_profile
 from import_pipeline.core.reject_rate import too_many_rejects
 from import_pipeline.core.rejects import write_rejects_csv, write_safe_csv
 from import_pipeline.core.stage import StagedBatch, read_batch
+from import_pipeline.db import drift as drift_ledger
 from import_pipeline.db import ledger, report
-from import_pipeline.defs import checks, metadata
+from import_pipeline.defs import checks, drift, metadata
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
@@ -96,6 +98,7 @@ def staged_batch(
             replay = replay_of(conn, batch, files)
             profile = replay.profile if replay else load_profile(batch.profile)
             threshold = profile.reject_threshold(settings.max_reject_rate)
+            first_rows = None if replay else drift.FirstRows()
             read = read_batch(
                 files,
                 batch.file_name,
@@ -104,7 +107,21 @@ def staged_batch(
                 workdir,
                 manifest,
                 progress=StagingProgress(context, conn),
+                first_rows=first_rows,
             )
+            drifted = drift.judge(profile, first_rows, read) if first_rows else Drift()
+            drift_ledger.record(conn, key, drifted.as_json())
+            refused = drift.refusal(drifted, profile.drift, batch.file_name)
+            if refused is not None:
+                context.log_event(drift.evaluation(drifted, profile.drift, key))
+                failure_report.update(drift.metadata(drifted))
+                yield dg.AssetObservation(
+                    asset_key=STEP,
+                    partition=key,
+                    description=str(refused),
+                    metadata={"outcome": "failed: schema drift", **drift.metadata(drifted)},
+                )
+                raise refused
             failure = too_many_rejects(read, threshold)
             context.log.info(
                 f"staging: {read.rows_read:,} rows read, {read.reached_validation:,} validated, "
@@ -119,6 +136,7 @@ def staged_batch(
                 "files": len(files),
                 **(replay.metadata if replay else {}),
                 **_summary(staged),
+                **drift.metadata(drifted),
                 **_publish(conn, key, staged, staging, workdir, threshold, settings),
                 "duration_s": round(time.monotonic() - started, 3),
                 **metadata.stage_metadata(staged),
@@ -126,6 +144,7 @@ def staged_batch(
             if failure is not None:
                 for event in _reject_rate_evaluations(staged, threshold, key):
                     context.log_event(event)
+                context.log_event(drift.evaluation(drifted, profile.drift, key))
                 # NOTE: events logged by the step are only stored when it yields; the
                 # observation (the report of a batch that stages nothing) flushes them.
                 outcome = {"outcome": f"failed: {failure}"}
