@@ -77,13 +77,17 @@ def main() -> int:
     for option in fields(Config):
         parser.add_argument(f"--{option.name.replace('_', '-')}", type=int)
     parser.add_argument("--small", action="store_true", help="the configuration of make test")
-    parser.add_argument("--work", type=Path, help="work folder (default: a temp folder)")
+    parser.add_argument(
+        "--work", type=Path, help="work folder, created if missing (default: a temp folder)"
+    )
     args = parser.parse_args()
     chosen = vars(SMALL if args.small else Config()).copy()
     chosen.update({k: v for k, v in vars(args).items() if k in chosen and v is not None})
     config = Config(**chosen)
     say(f"fault suite: {config}")
     started = time.monotonic()
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="faults-", dir=args.work) as work:
         figures, outcomes = run_suite(config, Path(work))
     say(f"{table(figures)}\n\n{case_table(outcomes)}\n\n{time.monotonic() - started:.0f} s")

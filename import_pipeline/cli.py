@@ -34,6 +34,7 @@ from import_pipeline.files.store import UnsupportedLocation, open_store
 
 LANDING_ENV = "IMPORT_LANDING_URL"
 DATABASE_ENV = "DATABASE_URL"
+NO_DATABASE = f"set {DATABASE_ENV}, pass --database-url, or start `make dev` (or `make psql`)"
 TOO_MANY_REJECTS_FIX = (
     "Fix the rows listed above, or raise the threshold (--max-reject-rate, or the "
     "profile's max_reject_rate)."
@@ -157,9 +158,11 @@ def drop_command(args: argparse.Namespace) -> int:
 def rejects_command(args: argparse.Namespace) -> int:
     """A batch's rejects (and keys in conflict) from Postgres, as the run's CSVs: to
     `-o FILE` (duplicates beside it as `<stem>_duplicates.csv`), else rejects to stdout."""
-    url = args.database_url or os.environ.get(DATABASE_ENV)
+    from import_pipeline.devserver import running_url
+
+    url = args.database_url or running_url()
     if not url:
-        sys.stderr.write(f"error: set {DATABASE_ENV} or pass --database-url\n")
+        sys.stderr.write(f"error: {NO_DATABASE}\n")
         return 2
     with connected(url) as conn:
         if not report.known(conn, args.partition):
@@ -230,7 +233,9 @@ def _parser() -> argparse.ArgumentParser:
     rejects = commands.add_parser("rejects", help="export a batch's rejects from Postgres")
     rejects.add_argument("partition", help="the batch's partition key (ingest.files)")
     rejects.add_argument("-o", "--output", help="CSV file (default: stdout)")
-    rejects.add_argument("--database-url", help=f"default: ${DATABASE_ENV}")
+    rejects.add_argument(
+        "--database-url", help=f"default: ${DATABASE_ENV}, else `make dev`'s running server"
+    )
     rejects.set_defaults(command=rejects_command)
 
     db_url = commands.add_parser("db-url", help="print the database URL")

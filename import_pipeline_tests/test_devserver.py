@@ -1,8 +1,12 @@
-"""The dev instance `make dev` starts: no newsletter pop-up; the database URL is printed."""
+"""The dev instance `make dev` starts: no newsletter pop-up; the database URL is printed;
+the CLI reaches the running dev database without being told its URL."""
 
 import dagster as dg
 
+from import_pipeline import devserver
 from import_pipeline.cli import main
+from import_pipeline.db.connect import connected, embedded_server_url
+from import_pipeline.db.migrate import migrate
 from import_pipeline.devserver import instance_home
 
 
@@ -17,3 +21,14 @@ def test_db_url_prints_the_database_url(monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", "postgresql://someone@db.example/imports")
     assert main(["db-url"]) == 0
     assert capsys.readouterr().out == "postgresql://someone@db.example/imports\n"
+
+
+def test_rejects_finds_the_running_dev_database_without_a_url(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(devserver, "DEV", tmp_path)
+    assert main(["rejects", "orders_x.csv-0"]) == 2
+    assert "start `make dev`" in capsys.readouterr().err, "no server yet: say how to get one"
+    with connected(embedded_server_url(tmp_path / "pgdata")) as conn:
+        migrate(conn)
+    assert main(["rejects", "orders_x.csv-0"]) == 2
+    assert "no batch 'orders_x.csv-0' in the ledger" in capsys.readouterr().err
