@@ -23,7 +23,7 @@ from import_pipeline.db import checks as check_sql
 from import_pipeline.db import ledger, report, upsert
 from import_pipeline.db.failures import LoadCancelled
 from import_pipeline.db.sql import BATCH
-from import_pipeline.defs import checks, metadata
+from import_pipeline.defs import changes, checks, metadata
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 from import_pipeline.files import layout
 
@@ -165,6 +165,7 @@ def load_staged(
                 ledger.save_db_rejects(conn, key, spec.name, db_rejects)
                 db_rejects_file = _write_db_rejects(staging, key, spec, db_rejects)
                 counts = loaded + settled
+                exposed = changes.expose(conn, staging, spec, batch.tenant, key, counts)
                 ledger.record(conn, key, spec.name, counts.as_dict())
                 ledger.finish_if_complete(conn, key, list(ENTITIES))
                 accounting = report.accounting(conn, key)
@@ -184,6 +185,7 @@ def load_staged(
                 **_accounting(staged, rejected),
                 **metadata.load_metadata(total, counts, time.monotonic() - started),
                 "db_rejects_file": dg.MetadataValue.path(db_rejects_file or "no rejects"),
+                **exposed,
                 **(_quality(staging, key) if spec is PRODUCTS else {}),
             },
             check_results=[
