@@ -153,25 +153,6 @@ class Drift:
             ],
         }
 
-    @classmethod
-    def from_json(cls, recorded: dict) -> "Drift":
-        """A drift as `as_json` recorded it in the ledger."""
-        columns = tuple(
-            ColumnDrift(
-                file=f["file"],
-                entities=tuple(f["entities"]),
-                added=tuple(f["added"]),
-                missing_required=tuple(f["missing_required"]),
-                missing_optional=tuple(f["missing_optional"]),
-                renamed=tuple(f["renamed"].items()),
-            )
-            for f in recorded.get("files", [])
-        )
-        types = tuple(
-            TypeDrift(t["entity"], t["field"], t["share"]) for t in recorded.get("type_changed", [])
-        )
-        return cls(columns, types)
-
 
 def policy_of(policies: dict[str, DriftPolicy], entity: str) -> DriftPolicy:
     return policies.get(entity, DriftPolicy())

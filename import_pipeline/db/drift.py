@@ -12,13 +12,3 @@ def record(conn: connection, partition_key: str, drift: dict) -> None:
             "UPDATE ingest.files SET drift = %s WHERE partition_key = %s",
             (json.dumps(drift), partition_key),
         )
-
-
-def recorded(conn: connection, partition_key: str) -> tuple[dict, str | None]:
-    """The batch's recorded drift (empty before staging judged it) and its profile."""
-    with conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT drift, profile FROM ingest.files WHERE partition_key = %s", (partition_key,)
-        )
-        row = cur.fetchone()
-    return (row[0] or {}, row[1]) if row else ({}, None)

@@ -1,6 +1,5 @@
 """Schema drift in `staged_batch`: each file's first rows judged against its profile, the
-result in the ledger and the metadata; the `schema_drift` check reports it per batch
-(see core/drift.py)."""
+result in the ledger, the metadata and the batch's `schema_drift` check (core/drift.py)."""
 
 import dagster as dg
 import polars as pl
@@ -16,13 +15,17 @@ from import_pipeline.core.drift import (
     type_drift,
 )
 from import_pipeline.core.entities import ENTITIES
-from import_pipeline.core.profiles import Profile, load_profile
+from import_pipeline.core.profiles import Profile
 from import_pipeline.core.stage import StagedBatch
-from import_pipeline.db import drift as drift_ledger
-from import_pipeline.defs.partitions import batches
-from import_pipeline.defs.resources import PostgresResource
 
 SCHEMA_DRIFT = "schema_drift"
+
+CHECK = dg.AssetCheckSpec(
+    SCHEMA_DRIFT,
+    asset="staged_batch",
+    description="The batch's files have the columns and types their profile expects; drift "
+    "warns, or fails the batch where the profile says `on_drift: fail`.",
+)
 
 
 class FirstRows:
@@ -87,16 +90,8 @@ def _judgement(drift: Drift, policies: dict[str, DriftPolicy]) -> dict:
     }
 
 
-@dg.asset_check(asset="staged_batch", name=SCHEMA_DRIFT, partitions_def=batches)
-def schema_drift(context: dg.AssetCheckExecutionContext, postgres: PostgresResource):
-    """The batch's files have the columns and types their profile expects; drift warns, or
-    fails the batch where the profile says `on_drift: fail`."""
-    key = context.partition_key
-    with postgres.connect() as conn:
-        recorded, profile_name = drift_ledger.recorded(conn, key)
-    drifted = Drift.from_json(recorded)
-    policies = load_profile(profile_name).drift if profile_name else {}
-    return dg.AssetCheckResult(check_name=SCHEMA_DRIFT, **_judgement(drifted, policies))
+def check_result(drift: Drift, policies: dict[str, DriftPolicy]) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(check_name=SCHEMA_DRIFT, **_judgement(drift, policies))
 
 
 def evaluation(

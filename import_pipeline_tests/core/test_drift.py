@@ -60,14 +60,13 @@ def test_a_field_whose_values_mostly_stopped_casting_has_changed_type():
     assert type_drift(PRODUCTS, {"price:decimal": 5}, reached=10) == []
 
 
-def test_only_entities_whose_policy_is_fail_fail_and_the_ledger_form_round_trips():
+def test_only_entities_whose_policy_is_fail_fail():
     drift = Drift(
         (ColumnDrift("orders.csv", ("orders",), added=("note",)),),
         (TypeDrift("products", "price", 0.9),),
     )
     policies = {"orders": DriftPolicy(DriftAction.FAIL), "products": DriftPolicy()}
     assert drift.failing(policies) == ["orders"]
-    assert Drift.from_json(drift.as_json()) == drift
 
 
 def test_a_profile_says_per_entity_whether_drift_fails_and_which_columns_vary(tmp_path: Path):

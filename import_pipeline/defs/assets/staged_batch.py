@@ -58,7 +58,32 @@ class StagingProgress:
         )
 
 
-@dg.asset(partitions_def=batches, group_name=IMPORT_GROUP, kinds={"polars", "parquet"})
+DESCRIPTION = (
+    "Reads the landed batch (a file, or every file of a marked folder) once, checks every "
+    "row against its entity's rules, keeps the newest row per key and stages Parquet per "
+    "entity plus a rejects CSV. A file that cannot be loaded fails the batch here with a "
+    "named error, before anything reaches the tables; a batch with too many rejects writes "
+    "its rejects report first, then fails."
+)
+
+
+# NOTE: a multi-asset of one asset, so that its `schema_drift` check is reported with the
+# materialization (no step of its own) and can still be left out of a selection.
+@dg.multi_asset(
+    name=STEP,
+    specs=[
+        dg.AssetSpec(
+            STEP,
+            description=DESCRIPTION,
+            group_name=IMPORT_GROUP,
+            kinds={"polars", "parquet"},
+            partitions_def=batches,
+        )
+    ],
+    check_specs=[drift.CHECK],
+    partitions_def=batches,
+    can_subset=True,
+)
 def staged_batch(
     context: dg.AssetExecutionContext,
     postgres: PostgresResource,
@@ -67,11 +92,7 @@ def staged_batch(
     settings: ImportSettings,
     batch_lock: BatchLock,
 ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
-    """Reads the landed batch (a file, or every file of a marked folder) once, checks every
-    row against its entity's rules, keeps the newest row per key and stages Parquet per
-    entity plus a rejects CSV. A file that cannot be loaded fails the batch here with a
-    named error, before anything reaches the tables; a batch with too many rejects writes
-    its rejects report first, then fails."""
+    """Stages the batch (see DESCRIPTION) and judges its schema drift."""
     key = context.partition_key
     started = time.monotonic()
     failure_report: metadata.Metadata = {}
@@ -158,7 +179,12 @@ def staged_batch(
                 raise failure
             ledger.set_total(conn, key, staged.rows_staged)
             ledger.record(conn, key, STEP, _summary(staged))
-    yield dg.MaterializeResult(metadata=values)
+    checked = drift.CHECK.key in context.selected_asset_check_keys
+    yield dg.MaterializeResult(
+        asset_key=STEP,
+        metadata=values,
+        check_results=[drift.check_result(drifted, profile.drift)] if checked else [],
+    )
 
 
 @contextmanager
