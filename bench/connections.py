@@ -3,7 +3,7 @@
 The line items' load is where the foreign-key checks dominate, and where the fresh load
 leans on two connections. This loads them four ways, in rounds, each into a fresh
 database that holds their parents already (raw COPY, untimed): raw COPY of the file on
-one connection, and of its two halves on two; `upsert.load_entity` of the staged rows on
+one connection, and of its two halves on two; `load_chunks` of the staged rows on
 one connection, and on two. It prints each one's wall time and the CPU its Postgres
 backends used (psutil), which tells backends that wait on each other (wall up, CPU flat)
 from backends that burn more CPU per row (both up).
@@ -28,13 +28,13 @@ from bench.baselines import prepare_raw_copy
 from bench.databases import backend_cpu, copy_file, copy_statement
 from bench.generate import DropSpec
 from bench.run import REPO, drop_for
+from import_pipeline.core.columns import BATCH
 from import_pipeline.core.entities import LINE_ITEMS
 from import_pipeline.core.landing import DEFAULT_TENANT
 from import_pipeline.core.profiles import CANONICAL
 from import_pipeline.core.stage import LandedFile, stage_files
-from import_pipeline.db import upsert
 from import_pipeline.db.connect import connected
-from import_pipeline.db.sql import BATCH
+from import_pipeline.db.loader import load_chunks
 
 PARENTS = ("customers", "products", "orders")
 
@@ -119,7 +119,7 @@ def _copy(conns: list[connection], header: str, parts: list[bytes]) -> None:
 
 def _load(conns: list[connection], staged: pl.DataFrame, chunk_rows: int) -> None:
     chunks = (staged.slice(offset, chunk_rows) for offset in range(0, staged.height, chunk_rows))
-    upsert.load_entity(conns[0], LINE_ITEMS, chunks, DEFAULT_TENANT, more_connections=conns[1:])
+    load_chunks(conns[0], LINE_ITEMS, chunks, DEFAULT_TENANT, more_connections=conns[1:])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 folder, evaluate the landing sensor, add its partitions, and execute `import_batch` for
 every requested batch.
 
-The tick and run helpers are the test suite's own (`import_pipeline_tests.support`), so the
+The tick and run helpers are the package's (`import_pipeline.defs.in_process`), so the
 benchmark follows the package's API as it changes instead of keeping a copy of it.
 With four file batches, runs go in foreign-key order (customers, products, orders, line
 items) unless `--run-order sensor`: a child file loaded before its parents is held (as
@@ -19,7 +19,7 @@ import dagster as dg
 from bench.baselines import Outcome
 from bench.generate import ENTITY_ORDER, Drop
 from import_pipeline.core.entities import entity_for_file
-from import_pipeline_tests.support import materializations, run, tick
+from import_pipeline.defs.in_process import materializations, run, tick
 
 COUNTS = ("inserted", "updated", "unchanged", "stale", "held", "resolved", "rejected")
 

@@ -2,7 +2,7 @@
 
 Runs the package's own pieces in FK order on a fresh database: `stage_in_memory` (parse,
 validate, dedupe: polars), staged Parquet write and key-ordered chunk reads, then
-`upsert.load_entity` on a connection whose cursor times every statement by kind (COPY
+`load_chunks` on a connection whose cursor times every statement by kind (COPY
 into the target or the stage table, key range probe, held-row anti-join, upsert, ...)
 and whose commits are timed. Chunk reads (and CSV encoding, untimed) run in the load's
 prefetch thread, overlapping the statements. A second pass loads the same rows again
@@ -26,13 +26,13 @@ from psycopg2.extensions import connection, cursor
 
 from bench import databases
 from bench.generate import ENTITY_ORDER, DropSpec, generate
+from import_pipeline.core.columns import BATCH
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.landing import DEFAULT_TENANT
 from import_pipeline.core.parse import parse_bytes
 from import_pipeline.core.profiles import CANONICAL
 from import_pipeline.core.stage import stage_in_memory
-from import_pipeline.db import upsert
-from import_pipeline.db.sql import BATCH
+from import_pipeline.db.loader import load_chunks
 
 REPO = Path(__file__).resolve().parents[1]
 EXPLAINED = ("hold_orphans", "upsert")
@@ -40,7 +40,7 @@ KINDS = (
     ("WITH checked AS", "hold_orphans (anti-join per chunk)"),
     ("WITH existing AS", "upsert"),
     ("WITH classified AS", "upsert"),
-    ("WITH compared AS", "settle known rows (by fingerprint)"),
+    ("WITH compared AS", "skip known rows (by fingerprint)"),
     ("ROLLBACK TO SAVEPOINT", "rollback to savepoint"),
     ("RELEASE SAVEPOINT", "release savepoint"),
     ("SAVEPOINT", "savepoint"),
@@ -153,7 +153,7 @@ def load_all(dsn: str, staged: dict, chunk_rows: int, explain: bool) -> TimedCon
         if explain:
             chunks = list(chunks)[:1]
         started = time.monotonic()
-        upsert.load_entity(conn, ENTITIES[entity], chunks, DEFAULT_TENANT)
+        load_chunks(conn, ENTITIES[entity], chunks, DEFAULT_TENANT)
         conn.seconds[f"= load_entity {entity} (total)"] += time.monotonic() - started
         if explain:
             for short in EXPLAINED:

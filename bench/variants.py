@@ -19,11 +19,14 @@ from psycopg2 import sql
 from bench import databases
 from bench.generate import DropSpec, generate
 from bench.profile_db import stage_all
+from import_pipeline.core.columns import BATCH
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.landing import DEFAULT_TENANT
 from import_pipeline.db import upsert
+from import_pipeline.db.chunk import prepare
 from import_pipeline.db.connect import connected
-from import_pipeline.db.sql import BATCH, create_stage
+from import_pipeline.db.loader import load_chunks
+from import_pipeline.db.sql import create_stage
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = ENTITIES["line_items"]
@@ -117,7 +120,7 @@ def run_variant(conn, chunks: list[pl.DataFrame], prep: list[str], text: str) ->
     seconds = 0.0
     for chunk in chunks:
         with conn, conn.cursor() as cur:
-            upsert.copy_to_stage(cur, upsert.prepare(SPEC, chunk, DEFAULT_TENANT))
+            upsert.copy_to_stage(cur, prepare(SPEC, chunk, DEFAULT_TENANT))
             for statement in prep:
                 cur.execute(statement)
             started = time.monotonic()
@@ -149,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
                 chunks = [
                     frame[i : i + args.chunk_rows] for i in range(0, frame.height, args.chunk_rows)
                 ]
-                upsert.load_entity(conn, ENTITIES[entity], chunks, DEFAULT_TENANT)
+                load_chunks(conn, ENTITIES[entity], chunks, DEFAULT_TENANT)
             lines = pl.read_parquet(staged["line_items"][0]).with_columns(pl.lit("v").alias(BATCH))
             chunks = [
                 lines[i : i + args.chunk_rows] for i in range(0, lines.height, args.chunk_rows)

@@ -68,7 +68,7 @@ def snapshot(dsn: str) -> Snapshot:
         for r in query(
             dsn,
             "SELECT md5(concat_ws('|', tenant, entity, key, missing::text, payload::text,"
-            " updated_at::text)) FROM ingest.held_rows",
+            " version::text)) FROM ingest.held_rows",
         )
     )
     taken.rejects = sorted(

@@ -42,47 +42,6 @@ TOO_MANY_REJECTS_FIX = (
     "profile's max_reject_rate)."
 )
 
-EXAMPLES: dict[str, dict[str, str]] = {
-    "customers": {
-        "customer_id": "C-1001",
-        "email": "ada@example.com",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "phone": "+44 20 7946 0000",
-        "country": "GB",
-        "created_at": "2024-05-01T09:00:00Z",
-        "updated_at": "2024-05-01T09:00:00Z",
-    },
-    "products": {
-        "product_id": "P-2001",
-        "sku": "TEA-EARL-100G",
-        "name": "Earl Grey tea, 100 g",
-        "category": "tea",
-        "price": "4.50",
-        "currency": "GBP",
-        "updated_at": "2024-05-01T09:00:00Z",
-    },
-    "orders": {
-        "order_id": "O-3001",
-        "customer_id": "C-1001",
-        "status": "paid",
-        "currency": "GBP",
-        "total": "9.00",
-        "ordered_at": "2024-05-02T10:30:00Z",
-        "updated_at": "2024-05-02T10:30:00Z",
-    },
-    "line_items": {
-        "line_item_id": "O-3001-1",
-        "order_id": "O-3001",
-        "product_id": "P-2001",
-        "quantity": "2",
-        "unit_price": "4.50",
-        "line_total": "9.00",
-        "updated_at": "2024-05-02T10:30:00Z",
-    },
-}
-"""One valid example row per entity, in canonical field names."""
-
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -135,7 +94,7 @@ def template_command(args: argparse.Namespace) -> int:
     with target.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(fields)
-        writer.writerow([EXAMPLES[spec.name].get(name, "") for name in fields])
+        writer.writerow([spec.example.get(name, "") for name in fields])
     sys.stdout.write(f"wrote {target}\n")
     return 0
 

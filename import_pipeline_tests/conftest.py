@@ -11,8 +11,10 @@ import dagster as dg
 import psycopg2
 import pytest
 from psycopg2 import sql
+from psycopg2.extensions import connection
 
-from import_pipeline.db.connect import embedded_server_url
+from import_pipeline.db.connect import connected, embedded_server_url
+from import_pipeline.db.migrate import migrate
 from import_pipeline.definitions import defs as load_definitions
 from import_pipeline.defs.resources import S3Connection
 from import_pipeline_tests.support import s3_settings
@@ -43,6 +45,14 @@ def _with_database(url: str, name: str) -> str:
     dsn = psycopg2.extensions.parse_dsn(url)
     dsn["dbname"] = name
     return " ".join(f"{k}={v}" for k, v in dsn.items())
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[connection]:
+    """A connection to the test's database, migrated."""
+    with connected(database_url) as conn:
+        migrate(conn)
+        yield conn
 
 
 @pytest.fixture

@@ -1,9 +1,12 @@
-"""Helpers the tests share: drop files, tick the sensor, run a batch, query Postgres."""
+"""Helpers the tests share: drop files, query Postgres; ticking the sensor and running a
+batch in-process are the package's (`defs/in_process.py`), which the bench drives too."""
 
 import gzip
 import io
 import json
-from dataclasses import dataclass
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +14,8 @@ import dagster as dg
 import polars as pl
 import psycopg2
 
-from import_pipeline.defs.partitions import batches
-from import_pipeline.defs.resources import LandingZone, PostgresResource, S3Connection
+from import_pipeline.defs.in_process import Tick, evaluate, materializations, run, tick
+from import_pipeline.defs.resources import LandingZone, S3Connection
 from import_pipeline.defs.sensors import landing_sensor
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "real"
@@ -32,58 +35,6 @@ def write_ndjson(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-@dataclass
-class Tick:
-    run_requests: list[dg.RunRequest]
-    cursor: str | None
-
-    @property
-    def keys(self) -> list[str]:
-        return [r.partition_key for r in self.run_requests]
-
-
-def tick(
-    instance: dg.DagsterInstance, landing: Path, database_url: str, cursor: str | None = None
-) -> Tick:
-    """Evaluate the landing sensor over a local folder once (settle time 0) and apply its
-    partitions."""
-    zone = LandingZone(url=str(landing), settle_seconds=0)
-    return evaluate(landing_sensor, instance, zone, database_url, cursor)
-
-
-def evaluate(
-    sensor: dg.SensorDefinition,
-    instance: dg.DagsterInstance,
-    landing: LandingZone,
-    database_url: str,
-    cursor: str | None,
-) -> Tick:
-    """One tick of a landing sensor; its partitions are added, as only the daemon would."""
-    resources = {"landing": landing, "postgres": PostgresResource(url=database_url)}
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
-        result = sensor(ctx)
-    assert isinstance(result, dg.SensorResult)
-    keys = [r.partition_key for r in result.run_requests or []]
-    instance.add_dynamic_partitions(batches.name, keys)
-    return Tick(list(result.run_requests or []), result.cursor)
-
-
-def run(
-    defs: dg.Definitions,
-    instance: dg.DagsterInstance,
-    request: dg.RunRequest,
-    run_config: dict | None = None,
-) -> dg.ExecuteInProcessResult:
-    """Execute the import job for one requested batch, as the daemon would."""
-    return defs.resolve_job_def("import_batch").execute_in_process(
-        partition_key=request.partition_key,
-        instance=instance,
-        tags=request.tags,
-        run_config=run_config,
-        raise_on_error=False,
-    )
-
-
 def query(database_url: str, statement: str, params: tuple = ()) -> list[tuple]:
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
         cur.execute(statement, params or None)
@@ -97,19 +48,6 @@ def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     events = materializations(result, asset)
     assert len(events) == 1, f"{asset} materialised {len(events)} times"
     return events[0]
-
-
-def materializations(result: dg.ExecuteInProcessResult, asset: str) -> list[dict]:
-    """The metadata of the asset's materializations in the run, as plain values (several
-    assets share the entity step, so they are told apart by asset key, not by step)."""
-    return [
-        {
-            k: getattr(v, "value", v)
-            for k, v in event.step_materialization_data.materialization.metadata.items()
-        }
-        for event in result.get_asset_materialization_events()
-        if event.asset_key == dg.AssetKey(asset)
-    ]
 
 
 def s3_settings(endpoint: str) -> dict:
@@ -198,3 +136,110 @@ LAYOUTS = {
     ),
 }
 """Layout -> (tenants from the path, data files, markers, the batch keys they make)."""
+
+
+def drop_and_run(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    landing: Path,
+    url: str,
+    name: str,
+    rows: list[dict],
+    config: dict | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Drop `rows` as the CSV file `name`, tick the sensor once and run its one batch."""
+    write_csv(landing / name, rows)
+    (request,) = tick(instance, landing, url).run_requests
+    return run(defs, instance, request, config)
+
+
+def check(result: dg.ExecuteInProcessResult, asset: str, name: str) -> dg.AssetCheckEvaluation:
+    (evaluation,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.to_user_string() == asset and e.check_name == name
+    ]
+    return evaluation
+
+
+class Webhook:
+    """A local HTTP server that records what it receives, after an optional delay."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.received: list[tuple[dict, bytes]] = []
+        self.delay = delay
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(webhook.delay)
+                webhook.received.append((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# A small, valid drop of every entity: 2 customers, 2 products, 2 orders, their line items.
+CUSTOMERS = [
+    {"customer_id": "C1", "email": " Ada@Example.com ", "first_name": "Ada", "country": "UK"},
+    {"customer_id": "C2", "email": "bob@example.com", "first_name": "Bob", "country": "FR"},
+]
+PRODUCTS = [
+    {"product_id": "P1", "sku": "SKU-1", "name": "Tea", "price": "3.50", "currency": "gbp"},
+    {"product_id": "P2", "sku": "SKU-2", "name": "Cup", "price": "8", "currency": "GBP"},
+]
+ORDERS = [
+    {
+        "order_id": "O1",
+        "customer_id": "C1",
+        "status": "paid",
+        "currency": "GBP",
+        "total": "15.00",
+        "ordered_at": "2024-05-01T10:00:00Z",
+    },
+    {
+        "order_id": "O2",
+        "customer_id": "C2",
+        "status": "Shipped",
+        "currency": "GBP",
+        "total": "8.00",
+        "ordered_at": "2024-05-02 11:30:00+02:00",
+    },
+]
+LINE_ITEMS = [
+    {
+        "line_item_id": "O1-1",
+        "order_id": "O1",
+        "product_id": "P1",
+        "quantity": "2",
+        "unit_price": "3.50",
+        "line_total": "7.00",
+    },
+    {
+        "line_item_id": "O1-2",
+        "order_id": "O1",
+        "product_id": "P2",
+        "quantity": "1",
+        "unit_price": "8.00",
+        "line_total": "8.00",
+    },
+    {
+        "line_item_id": "O2-1",
+        "order_id": "O2",
+        "product_id": "P2",
+        "quantity": "1",
+        "unit_price": "8.00",
+        "line_total": "8.00",
+    },
+]

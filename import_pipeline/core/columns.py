@@ -1,7 +1,7 @@
-"""Bookkeeping columns the pipeline adds beside a file's own columns.
+"""Bookkeeping columns the pipeline adds beside a file's own columns, all named here once.
 
-A source column of one of these names would be mistaken for ours (a row number taken from
-the file, a reject's errors overwritten), so reading refuses such a file by name.
+A source column named like one of `BOOKKEEPING` would be mistaken for ours (a row number
+taken from the file, a reject's errors overwritten), so reading refuses such a file by name.
 """
 
 from import_pipeline.core.errors import ReservedColumns
@@ -23,6 +23,18 @@ PROBLEM = "_problem"
 """In a rejects frame: what was wrong with such a record (`expected 8 fields, got 3`)."""
 
 BOOKKEEPING = (ROW, ERRORS, SOURCE, LINE, PROBLEM)
+
+ATTRIBUTES = "attributes"
+"""A valid row's source columns that are no field of its entity, kept as JSON."""
+
+BATCH = "_batch"
+"""The partition key of the batch that loaded a stored row (the load adds it to a chunk)."""
+
+FINGERPRINT = "_fingerprint"
+"""A 64-bit hash of a stored row's key and values (see `db.chunk.fingerprint`)."""
+
+TENANT = "tenant"
+"""The tenant a stored row belongs to: the first column of every key in the database."""
 
 REPLAYED = "_replayed"
 """Prefix the bookkeeping columns of a replayed rejects file are read under (`_replayed_row`

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from import_pipeline.core.entities import VERSION_FIELD, EntitySpec
-from import_pipeline.core.parse import ROW
+from import_pipeline.core.columns import ROW
+from import_pipeline.core.entities import EntitySpec
 
 KEPT = "_kept"
 """In a conflicts frame: whether this version of the key is the one staged."""
@@ -31,7 +31,7 @@ def dedupe(valid: pl.DataFrame, spec: EntitySpec) -> Deduped:
     """Drop all but the newest version of each key; count what was dropped, and list the
     keys whose versions actually disagreed (not just repeated lines) with every version,
     so a person can see which values lost."""
-    ordered = valid.sort([spec.key, VERSION_FIELD, ROW], nulls_last=False)
+    ordered = valid.sort([spec.key, spec.version.field, ROW], nulls_last=False)
     # Sorted by key, each key's rows are one run: its last row is the newest version.
     run = ordered[spec.key].rle_id()
     last = run.ne_missing(run.shift(-1))

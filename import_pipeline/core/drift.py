@@ -14,9 +14,9 @@ from enum import StrEnum
 
 import polars as pl
 
+from import_pipeline.core.columns import ROW
 from import_pipeline.core.entities import (
     ENTITIES,
-    VERSION_FIELD,
     EntitySpec,
     Field,
     Format,
@@ -25,7 +25,6 @@ from import_pipeline.core.entities import (
 )
 from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.mapping import SourceMapping
-from import_pipeline.core.parse import ROW
 from import_pipeline.core.profile_nodes import Node
 
 SAMPLE_ROWS = 1000
@@ -191,13 +190,13 @@ def expected(mapping: SourceMapping | None, file_name: str) -> Expected | None:
 
 
 def _canonical(spec: EntitySpec) -> Expected:
-    """A canonical file's columns are its entity's fields (a file without `updated_at` is
-    versioned by its landing time, by design, so that one is never missed)."""
+    """A canonical file's columns are its entity's fields (a file without its version
+    field is versioned by its landing time, by design, so that one is never missed)."""
     readable = [f for f in spec.fields if not f.derived]
     return Expected(
         (spec.name,),
         tuple(f.name for f in readable if f.required),
-        tuple(f.name for f in readable if not f.required and f.name != VERSION_FIELD),
+        tuple(f.name for f in readable if not f.required and f.name != spec.version.field),
         fields={f.name: f for f in readable},
     )
 

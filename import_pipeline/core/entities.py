@@ -1,11 +1,14 @@
-"""The four entities the pipeline loads: their fields, keys, parents and rules.
+"""The entities the pipeline loads (`ENTITIES`): their fields, keys, parents, rules,
+version, checks, description and template example.
 
 Everything downstream (validation, staging, the upsert SQL, the migrations' shape) reads
 these specs, so adding a field means changing it here and in one migration.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+import polars as pl
 
 
 class Kind(StrEnum):
@@ -45,12 +48,40 @@ class Field:
     derived: bool = False
 
 
-@dataclass(frozen=True)
-class Parent:
-    """A foreign key: `field` of this entity references the key of `entity`."""
+class Check(StrEnum):
+    """An asset check a load of an entity is judged by (its Dagster check name)."""
 
-    field: str
-    entity: str
+    REJECT_RATE = "reject_rate"
+    HELD_ROWS = "held_rows"
+    REFERENTIAL_INTEGRITY = "referential_integrity"
+    ORDER_TOTALS = "order_totals_match_lines"
+
+
+class VersionOrder(StrEnum):
+    """What a version field holds, and so how two versions of a row compare."""
+
+    TIMESTAMP = "timestamp"
+    """A point in time; a row without one carries its batch's landing time."""
+
+    SEQUENCE = "sequence"
+    """An integer the source increments with every change; every row must have one."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """The field that orders versions of an entity's rows: newer wins, in a batch and
+    across batches."""
+
+    field: str = "updated_at"
+    order: VersionOrder = VersionOrder.TIMESTAMP
+
+    def as_number(self) -> pl.Expr:
+        """The version as an integer that orders like it (a timestamp in microseconds since
+        the epoch): the polars twin of `db.sql.version_number`."""
+        column = pl.col(self.field)
+        if self.order is VersionOrder.TIMESTAMP:
+            return column.dt.epoch("us")
+        return column
 
 
 @dataclass(frozen=True)
@@ -60,8 +91,19 @@ class EntitySpec:
     name: str
     key: str
     fields: tuple[Field, ...]
-    parents: tuple[Parent, ...] = ()
+    parents: tuple["Parent", ...] = ()
     file_prefixes: tuple[str, ...] = ()
+    extra_checks: tuple[Check, ...] = ()
+    version: Version = Version()
+    description: str = ""
+    example: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """The checks that judge a load of this entity: its reject rate always, held rows
+        and referential integrity when it has parents, then its own."""
+        by_parents = (Check.HELD_ROWS, Check.REFERENTIAL_INTEGRITY) if self.parents else ()
+        return (Check.REJECT_RATE, *by_parents, *self.extra_checks)
 
     @property
     def table(self) -> str:
@@ -79,8 +121,17 @@ class EntitySpec:
         return next(f for f in self.fields if f.name == name)
 
 
-VERSION_FIELD = "updated_at"
-"""The field that orders versions of a row: newer wins, in a batch and across batches."""
+@dataclass(frozen=True)
+class Parent:
+    """A foreign key: `field` of this entity references the key of `spec`."""
+
+    field: str
+    spec: "EntitySpec"
+
+    @property
+    def entity(self) -> str:
+        return self.spec.name
+
 
 ORDER_STATUSES = (
     "pending",
@@ -100,7 +151,7 @@ ORDER_STATUSES = (
     "returned",
 )
 
-_UPDATED_AT = Field(VERSION_FIELD, Kind.TIMESTAMP)
+_UPDATED_AT = Field(Version().field, Kind.TIMESTAMP)
 
 CUSTOMERS = EntitySpec(
     name="customers",
@@ -116,6 +167,20 @@ CUSTOMERS = EntitySpec(
         _UPDATED_AT,
     ),
     file_prefixes=("customers",),
+    description=(
+        "Upserts the batch's customers into commerce.customers (newer `updated_at` "
+        "wins, unchanged rows are left alone). Emails are trimmed and lower-cased."
+    ),
+    example={
+        "customer_id": "C-1001",
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "phone": "+44 20 7946 0000",
+        "country": "GB",
+        "created_at": "2024-05-01T09:00:00Z",
+        "updated_at": "2024-05-01T09:00:00Z",
+    },
 )
 
 PRODUCTS = EntitySpec(
@@ -132,6 +197,21 @@ PRODUCTS = EntitySpec(
         _UPDATED_AT,
     ),
     file_prefixes=("products",),
+    description=(
+        "Upserts the batch's products into commerce.products. A SKU already used by "
+        "another product of the tenant is refused by the database and reported as a "
+        "reject. Metadata also summarises the batch's quality scores (mean, min, count "
+        "below 50)."
+    ),
+    example={
+        "product_id": "P-2001",
+        "sku": "TEA-EARL-100G",
+        "name": "Earl Grey tea, 100 g",
+        "category": "tea",
+        "price": "4.50",
+        "currency": "GBP",
+        "updated_at": "2024-05-01T09:00:00Z",
+    },
 )
 
 ORDERS = EntitySpec(
@@ -146,8 +226,22 @@ ORDERS = EntitySpec(
         Field("ordered_at", Kind.TIMESTAMP, required=True),
         _UPDATED_AT,
     ),
-    parents=(Parent("customer_id", "customers"),),
+    parents=(Parent("customer_id", CUSTOMERS),),
     file_prefixes=("orders",),
+    description=(
+        "Upserts the batch's orders into commerce.orders. An order whose customer has "
+        "not arrived yet is held in ingest.held_rows and loads with the run that brings "
+        "it."
+    ),
+    example={
+        "order_id": "O-3001",
+        "customer_id": "C-1001",
+        "status": "paid",
+        "currency": "GBP",
+        "total": "9.00",
+        "ordered_at": "2024-05-02T10:30:00Z",
+        "updated_at": "2024-05-02T10:30:00Z",
+    },
 )
 
 LINE_ITEMS = EntitySpec(
@@ -162,8 +256,22 @@ LINE_ITEMS = EntitySpec(
         Field("line_total", Kind.DECIMAL),
         _UPDATED_AT,
     ),
-    parents=(Parent("order_id", "orders"), Parent("product_id", "products")),
+    parents=(Parent("order_id", ORDERS), Parent("product_id", PRODUCTS)),
     file_prefixes=("line_items", "order_items"),
+    extra_checks=(Check.ORDER_TOTALS,),
+    description=(
+        "Upserts the batch's line items into commerce.line_items. A line whose order or "
+        "product has not arrived yet is held until it does."
+    ),
+    example={
+        "line_item_id": "O-3001-1",
+        "order_id": "O-3001",
+        "product_id": "P-2001",
+        "quantity": "2",
+        "unit_price": "4.50",
+        "line_total": "9.00",
+        "updated_at": "2024-05-02T10:30:00Z",
+    },
 )
 
 ENTITIES: dict[str, EntitySpec] = {

@@ -71,3 +71,7 @@ class DatabaseUnavailable(DatabaseProblem):
 
 class DatabaseTimeout(DatabaseProblem):
     """A statement, a lock wait or the server's answer took longer than its bound."""
+
+
+class LoadCancelled(Exception):
+    """A person asked the run to stop; the load stopped between two chunks."""

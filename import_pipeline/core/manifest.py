@@ -34,11 +34,11 @@ class Manifest:
             problem = "it is in the folder but manifest.json does not list it"
             raise ManifestMismatch(", ".join(unlisted), problem, _FIX)
 
-    def check_rows(self, name: str, rows: int) -> None:
+    def check_rows(self, name: str, row_count: int) -> None:
         expected = (self.files or {}).get(name)
-        if expected is not None and expected != rows:
+        if expected is not None and expected != row_count:
             raise ManifestMismatch(
-                name, f"manifest.json says {expected} rows but the file has {rows}", _FIX
+                name, f"manifest.json says {expected} rows but the file has {row_count}", _FIX
             )
 
 

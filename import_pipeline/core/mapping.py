@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 import polars as pl
 
+from import_pipeline.core.columns import ROW
 from import_pipeline.core.derive import Derived
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import MissingColumns
-from import_pipeline.core.parse import ROW
 from import_pipeline.core.report import ONE_ROW_PER, SKIP_ROWS_WITHOUT
 from import_pipeline.core.rules import sanitised
 

@@ -48,7 +48,7 @@ BLOCK = 8 << 20
 
 PARQUET_FIRST_ROWS = 1_000
 """Rows of a Parquet file's first slice when it is read in batches: they measure how wide
-its rows are in memory, and each later slice takes as many rows as fit `batch_bytes`."""
+its rows are in memory, and each later slice takes as many rows as fit `block_bytes`."""
 
 _UTF8 = ("utf-8", "utf8", "utf-8-sig")
 
@@ -81,9 +81,9 @@ def read_blocks(
     file_name: str,
     workdir: Path,
     options: ReadOptions | None = None,
-    batch_bytes: int | None = None,
+    block_bytes: int | None = None,
 ) -> Iterator[Block]:
-    """The file's rows as text frames of about `batch_bytes` of text each (None: one
+    """The file's rows as text frames of about `block_bytes` of text each (None: one
     block), numbered by `_row` across the whole file. `workdir` holds inflated or
     transcoded copies. Raises a named error for an empty, undecodable or unparseable file.
 
@@ -97,13 +97,13 @@ def read_blocks(
         raise EmptyFile(file_name, "the file is empty", "Drop a file with a header and rows.")
     file_format = options.format or _sniff_format(head, file_name)
     if file_format is FileFormat.PARQUET:
-        pieces = _whole(_parquet_frames(path, batch_bytes), file_name)
+        pieces = _whole(_parquet_frames(path, block_bytes), file_name)
     else:
         path = _as_utf8(path, file_name, options.encoding, workdir)
         if file_format is FileFormat.NDJSON:
-            pieces = _whole(_ndjson_frames(path, file_name, batch_bytes), file_name)
+            pieces = _whole(_ndjson_frames(path, file_name, block_bytes), file_name)
         else:
-            pieces = _csv_pieces(path, head, file_name, options, batch_bytes)
+            pieces = _csv_pieces(path, head, file_name, options, block_bytes)
     rows = 0
     for piece in _named_errors(pieces, path, file_name, file_format):
         if piece.records == 0:
@@ -236,7 +236,7 @@ def _not_utf8(path: Path, file_name: str) -> UndecodableFile:
 
 
 def _csv_pieces(
-    path: Path, head: bytes, file_name: str, options: ReadOptions, batch_bytes: int | None
+    path: Path, head: bytes, file_name: str, options: ReadOptions, block_bytes: int | None
 ) -> Iterator[Piece]:
     # NOTE: polars does not recognise CR-only line endings (old Mac exports): it reads a
     # header and zero rows without an error, so look for them ourselves.
@@ -251,15 +251,15 @@ def _csv_pieces(
     )
     quote = options.quote_char.encode() if options.quote_char else None
     yield from csv_pieces(
-        blocks(path, batch_bytes, eol.encode(), quote, file_name), dialect, file_name
+        blocks(path, block_bytes, eol.encode(), quote, file_name), dialect, file_name
     )
 
 
-def _ndjson_frames(path: Path, file_name: str, batch_bytes: int | None) -> Iterator[pl.DataFrame]:
+def _ndjson_frames(path: Path, file_name: str, block_bytes: int | None) -> Iterator[pl.DataFrame]:
     """Each block parsed by polars; when one does not parse, its lines are parsed one by
     one (only then) to name the first broken line."""
     lines = 0
-    for block in blocks(path, batch_bytes, b"\n", None, file_name):
+    for block in blocks(path, block_bytes, b"\n", None, file_name):
         try:
             yield pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
         except pl.exceptions.PolarsError as exc:
@@ -293,12 +293,12 @@ def _broken_json_line(block: bytes, lines_before: int, file_name: str) -> Unread
     return None
 
 
-def _parquet_frames(path: Path, batch_bytes: int | None) -> Iterator[pl.DataFrame]:
-    """Slices of about `batch_bytes` in memory, not of a fixed row count: a fixed count
+def _parquet_frames(path: Path, block_bytes: int | None) -> Iterator[pl.DataFrame]:
+    """Slices of about `block_bytes` in memory, not of a fixed row count: a fixed count
     bounds nothing when rows are wide (100k rows of 5 KB are 500 MB). A slice still
     decodes whole pages of its row groups, so a file written with huge row groups costs
     what its row groups do."""
-    if batch_bytes is None:
+    if block_bytes is None:
         yield pl.read_parquet(path)
         return
     scan = pl.scan_parquet(path)
@@ -310,7 +310,7 @@ def _parquet_frames(path: Path, batch_bytes: int | None) -> Iterator[pl.DataFram
             return
         yield frame
         offset += frame.height
-        rows = max(1, batch_bytes * frame.height // max(frame.estimated_size(), 1))
+        rows = max(1, block_bytes * frame.height // max(frame.estimated_size(), 1))
 
 
 def _named_errors(

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from import_pipeline.core.parse import ROW
-from import_pipeline.core.validate import ERRORS
+from import_pipeline.core.columns import ERRORS, ROW
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """Cells a spreadsheet would run as a formula when they start with one of these."""

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import polars as pl
 
-from import_pipeline.core.columns import BOOKKEEPING, REPLAYED, SOURCE, is_rejects_header
+from import_pipeline.core.columns import BOOKKEEPING, REPLAYED, ROW, SOURCE, is_rejects_header
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import UnknownEntity
 from import_pipeline.core.formats import FileFormat
 from import_pipeline.core.mapping import Slice
-from import_pipeline.core.parse import ROW, ReadOptions
+from import_pipeline.core.parse import ReadOptions
 from import_pipeline.core.profiles import Profile
 from import_pipeline.core.rejects import FORMULA_STARTS
 

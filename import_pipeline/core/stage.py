@@ -27,19 +27,19 @@ from typing import NamedTuple
 import polars as pl
 
 from import_pipeline.core.blank import without_blank
-from import_pipeline.core.columns import ERRORS, SOURCE
+from import_pipeline.core.columns import ERRORS, ROW, SOURCE
 from import_pipeline.core.csv_records import FIELD_COUNT
 from import_pipeline.core.dedupe import dedupe, listed_conflicts
-from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
+from import_pipeline.core.entities import ENTITIES, EntitySpec, VersionOrder
 from import_pipeline.core.errors import EmptyFile, MissingColumns
 from import_pipeline.core.manifest import Manifest
-from import_pipeline.core.parse import ROW, read_blocks
+from import_pipeline.core.parse import read_blocks
 from import_pipeline.core.profiles import Profile
 from import_pipeline.core.report import BLANK, StageReport, summed
 from import_pipeline.core.rules import TIMESTAMP, CastOptions, Requirement
 from import_pipeline.core.validate import empty_valid, validate
 
-BATCH_BYTES = 16 << 20
+READ_BLOCK_BYTES = 16 << 20
 """Bytes of a file's text read and validated at a time (pass 1): they bound staging
 memory (validation holds a few copies of a batch's columns)."""
 
@@ -82,7 +82,7 @@ class StagedEntity:
     reject_parts: tuple[Path, ...] = ()
     duplicate_parts: tuple[Path, ...] = ()
     key_sample: pl.Series = field(default_factory=lambda: pl.Series(dtype=pl.String))
-    rows: int = 0
+    row_count: int = 0
 
     def rejects(self) -> Iterator[pl.DataFrame]:
         """The rejects, one part at a time (source columns, `_row`, `_errors`, `_source`)."""
@@ -92,7 +92,7 @@ class StagedEntity:
 
 @dataclass(frozen=True)
 class StagedBatch:
-    """All four entities of a batch (empty ones included) and the rows its files had."""
+    """Every entity of a batch (empty ones included) and the rows its files had."""
 
     file_name: str
     rows_read: int
@@ -114,7 +114,7 @@ class StagedBatch:
 
     @property
     def rows_staged(self) -> int:
-        return sum(e.rows for e in self.entities.values())
+        return sum(e.row_count for e in self.entities.values())
 
     @property
     def present(self) -> dict[str, StagedEntity]:
@@ -157,7 +157,7 @@ def read_batch(
     profile: Profile,
     workdir: Path,
     manifest: Manifest | None = None,
-    batch_bytes: int = BATCH_BYTES,
+    block_bytes: int = READ_BLOCK_BYTES,
     progress: Progress | None = None,
     first_rows: Callable[[str, pl.DataFrame], None] | None = None,
 ) -> StagedBatch:
@@ -177,7 +177,7 @@ def read_batch(
         )
         for name, spec in ENTITIES.items()
     }
-    block = None if profile.mapping is not None else batch_bytes
+    block = None if profile.mapping is not None else block_bytes
     rows_read = 0
     for landed in files:
         file_rows = 0
@@ -265,9 +265,11 @@ class _EntityStager:
         self.rows_read += part.height + sum(skipped.values())
         self.skipped.append(skipped)
         if checked.valid.height:
-            valid = checked.valid.with_columns(
-                pl.col(VERSION_FIELD).fill_null(pl.lit(self.landed_at).cast(TIMESTAMP))
-            )
+            valid = checked.valid
+            if self.spec.version.order is VersionOrder.TIMESTAMP:
+                version = pl.col(self.spec.version.field)
+                landed = pl.lit(self.landed_at).cast(TIMESTAMP)
+                valid = valid.with_columns(version.fill_null(landed))
             self.valid_parts.append(self._spill(valid, "valid"))
             self.samples.append(valid[self.spec.key].gather_every(SAMPLE_EVERY))
             self.valid += valid.height
@@ -316,12 +318,12 @@ class _EntityStager:
 
 
 def _deduped(part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int) -> StagedEntity:
-    rows = duplicates = conflicting = 0
+    row_count = duplicates = conflicting = 0
     conflicts: list[Path] = []
     for paths in _key_ranges(part, spec, range_rows):
         result = dedupe(pl.scan_ipc(paths).collect(), spec)
         write(spec.name, result.rows)
-        rows += result.rows.height
+        row_count += result.rows.height
         duplicates += result.duplicates
         conflicting += result.conflicting_keys
         if result.conflicts.height:
@@ -330,11 +332,13 @@ def _deduped(part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int
             conflicts.append(path)
     if not part.valid_parts:
         write(spec.name, empty_valid(spec))
-    report = replace(part.report, duplicates=duplicates, conflicting_keys=conflicting, staged=rows)
+    report = replace(
+        part.report, duplicates=duplicates, conflicting_keys=conflicting, staged=row_count
+    )
     return replace(
         part,
         report=report,
-        rows=rows,
+        row_count=row_count,
         valid_parts=(),
         duplicate_parts=tuple(conflicts),
         key_sample=pl.Series(),

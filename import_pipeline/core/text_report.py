@@ -3,11 +3,10 @@ run's metadata shows, so a file can be judged before it is dropped."""
 
 import polars as pl
 
+from import_pipeline.core.columns import ERRORS, ROW
 from import_pipeline.core.dedupe import ENTITY, KEY, OUTCOME
-from import_pipeline.core.parse import ROW
 from import_pipeline.core.report import percent
 from import_pipeline.core.stage import StagedBatch
-from import_pipeline.core.validate import ERRORS
 
 FIRST_ROWS = 10
 HEADER = ("entity", "read", "staged", "rejected", "skipped", "duplicates", "reject rate")
@@ -28,7 +27,7 @@ def text_report(staged: StagedBatch, products: pl.DataFrame, profile: str, thres
     ]
     for name, part in staged.present.items():
         r = part.report
-        counts = (r.rows_read, part.rows, r.rejected, r.rows_skipped, r.duplicates)
+        counts = (r.rows_read, part.row_count, r.rejected, r.rows_skipped, r.duplicates)
         rate = percent(r.reject_rate, threshold)
         lines.append(f"{name:<12}" + "".join(f"{n:>12}" for n in counts) + f"{rate:>12}")
     skipped = [

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from import_pipeline.core.columns import ERRORS
+from import_pipeline.core.columns import ATTRIBUTES, ERRORS, ROW
 from import_pipeline.core.entities import EntitySpec
-from import_pipeline.core.parse import ROW
 from import_pipeline.core.quality import derived_value
 from import_pipeline.core.rules import (
     CastOptions,
@@ -21,9 +20,6 @@ from import_pipeline.core.rules import (
     sanitised,
     typed,
 )
-
-ATTRIBUTES = "attributes"
-"""In a valid frame: source columns no field maps, as a JSON object (or null)."""
 
 _TEXT = "__text__"
 

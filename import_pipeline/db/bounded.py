@@ -232,8 +232,8 @@ class BoundedCursor(cursor):
 
 class _Watchdog:
     """One thread per connection that shuts its socket when a round trip outlives the
-    deadline (arming it costs a lock and a notify: a timer thread per statement cost
-    ~0.27 ms, as much as a `SELECT 1`)."""
+    deadline (arming it costs a lock and a notify: a timer thread per statement cost as
+    much as a `SELECT 1`)."""
 
     def __init__(self, conn: "BoundedConnection", seconds: float) -> None:
         self.conn, self.seconds = conn, seconds

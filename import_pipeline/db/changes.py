@@ -5,8 +5,9 @@ from collections.abc import Iterable
 from psycopg2 import sql
 from psycopg2.extensions import connection
 
+from import_pipeline.core.columns import BATCH, TENANT
 from import_pipeline.core.entities import PRODUCTS, EntitySpec
-from import_pipeline.db.sql import BATCH, TENANT, ident, target
+from import_pipeline.db.sql import ident, target
 
 
 def written_by(

@@ -14,7 +14,7 @@ import polars as pl
 from psycopg2 import sql
 from psycopg2.extensions import connection, cursor
 
-from import_pipeline.core.entities import ENTITIES, EntitySpec
+from import_pipeline.core.entities import EntitySpec
 from import_pipeline.db.copy import copy_rows, csv_rows
 from import_pipeline.db.sql import parent_exists, target
 
@@ -74,7 +74,7 @@ def orphans(conn: connection, spec: EntitySpec, tenant: str, fields: list[str]) 
     """Rows of the tenant whose parent (through one of `fields`) does not exist: the slow
     path, used only when a foreign key is not enforced."""
     missing = sql.SQL(" OR ").join(
-        sql.SQL("NOT {}").format(parent_exists(p, ENTITIES[p.entity], sql.Identifier("c", p.field)))
+        sql.SQL("NOT {}").format(parent_exists(p, p.spec, sql.Identifier("c", p.field)))
         for p in spec.parents
         if p.field in fields
     )
@@ -98,7 +98,7 @@ def order_total_mismatches(
     The ids arrive in frames of one column and are COPYed into a temp table, so a large
     batch's ids never sit in memory whole. Each connection takes the ids that hash to it
     and sums their orders side by side with the others: the sums are the last thing a
-    fresh load waits for, on one core (0.3 s at 100k orders) while the other idles.
+    fresh load waits for, and on one connection they use one core while the other idles.
     """
     parts = len(conns)
     with ExitStack() as stack:
@@ -127,9 +127,9 @@ def _transaction(conn: connection) -> Iterator[cursor]:
 
 def _mismatches(cur: cursor, tenant: str) -> tuple[int, int, list[tuple[str, str, str]]]:
     """One statement over the temp table's ids: counted DISTINCT by hashing (a
-    `count(DISTINCT ..)` sorts by the database's collation: 0.1 s more at 100k orders),
-    line totals summed per order before the join to the orders (0.30 s instead of 0.69 s
-    for the join-then-sum plan the planner took on freshly loaded tables)."""
+    `count(DISTINCT ..)` sorts by the database's collation), line totals summed per order
+    before the join to the orders (the join-then-sum plan the planner took on freshly
+    loaded tables was twice as slow; bench/README.md)."""
     cur.execute(sql.SQL("ANALYZE {}").format(CHECKED_ORDERS))
     cur.execute("SET LOCAL work_mem = '64MB'")
     cur.execute(

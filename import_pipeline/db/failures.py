@@ -16,10 +16,6 @@ TRANSIENT = (
 )
 
 
-class LoadCancelled(Exception):
-    """A person asked the run to stop; the load stopped between two chunks."""
-
-
 def chain(error: BaseException) -> Iterator[BaseException]:
     """The error, then what caused it (or was being handled when it was raised), unless it
     was raised `from None`: a named database error hides libpq's text on purpose, since

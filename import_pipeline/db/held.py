@@ -9,8 +9,9 @@ from collections.abc import Callable
 from psycopg2 import sql
 from psycopg2.extensions import cursor
 
-from import_pipeline.core.entities import ENTITIES, VERSION_FIELD, EntitySpec
-from import_pipeline.db.sql import BATCH, ROW, ident, parent_exists, stage
+from import_pipeline.core.columns import BATCH, ROW
+from import_pipeline.core.entities import EntitySpec
+from import_pipeline.db.sql import ident, parent_exists, stage, version_number
 
 
 def _missing_parents(spec: EntitySpec, value: Callable[[str], sql.Composable]) -> sql.Composable:
@@ -18,7 +19,7 @@ def _missing_parents(spec: EntitySpec, value: Callable[[str], sql.Composable]) -
     value of the field (a stage row's column, or a held row's payload)."""
     cases = [
         sql.SQL("CASE WHEN NOT {ok} THEN {name} END").format(
-            ok=parent_exists(p, ENTITIES[p.entity], value(p.field)),
+            ok=parent_exists(p, p.spec, value(p.field)),
             name=sql.Literal(p.field),
         )
         for p in spec.parents
@@ -65,15 +66,15 @@ def hold_orphans(cur: cursor, spec: EntitySpec, tenant: str) -> int:
             RETURNING s.*, c.missing AS _missing
         ), kept AS (
             INSERT INTO ingest.held_rows AS h
-                   (tenant, entity, key, partition_key, source_row, missing, payload, updated_at)
+                   (tenant, entity, key, partition_key, source_row, missing, payload, version)
             SELECT %(tenant)s, %(entity)s, o.{key}, o.{batch}, o.{row}, o._missing,
-                   to_jsonb(o) - '_missing', o.{version}
+                   to_jsonb(o) - '_missing', {version}
               FROM orphans o ORDER BY o.{key}
             ON CONFLICT (tenant, entity, key) DO UPDATE
-               SET (partition_key, source_row, missing, payload, updated_at)
+               SET (partition_key, source_row, missing, payload, version)
                  = (EXCLUDED.partition_key, EXCLUDED.source_row, EXCLUDED.missing,
-                    EXCLUDED.payload, EXCLUDED.updated_at)
-             WHERE EXCLUDED.updated_at >= h.updated_at
+                    EXCLUDED.payload, EXCLUDED.version)
+             WHERE EXCLUDED.version >= h.version
             RETURNING 1
         )
         SELECT count(*) FROM orphans
@@ -84,7 +85,7 @@ def hold_orphans(cur: cursor, spec: EntitySpec, tenant: str) -> int:
         key=ident(spec.key),
         batch=ident(BATCH),
         row=ident(ROW),
-        version=ident(VERSION_FIELD),
+        version=version_number(spec, ident("o", spec.version.field)),
     )
     cur.execute(statement, {"tenant": tenant, "entity": spec.name})
     return cur.fetchone()[0]
@@ -104,8 +105,12 @@ def drop_superseded(cur: cursor, spec: EntitySpec, tenant: str) -> None:
         sql.SQL(
             "DELETE FROM ingest.held_rows h USING {stage} s"
             " WHERE h.tenant = %(tenant)s AND h.entity = %(entity)s"
-            " AND h.key = s.{key} AND h.updated_at <= s.{version}"
-        ).format(stage=stage(spec), key=ident(spec.key), version=ident(VERSION_FIELD)),
+            " AND h.key = s.{key} AND h.version <= {version}"
+        ).format(
+            stage=stage(spec),
+            key=ident(spec.key),
+            version=version_number(spec, ident("s", spec.version.field)),
+        ),
         {"tenant": tenant, "entity": spec.name},
     )
 
@@ -114,7 +119,7 @@ def release_ready(cur: cursor, spec: EntitySpec, tenant: str) -> int:
     """Move held rows whose parents now all exist back into the (empty) stage table, to be
     upserted like any chunk; return how many were released."""
     ready = sql.SQL(" AND ").join(
-        parent_exists(p, ENTITIES[p.entity], _payload_value(p.field)) for p in spec.parents
+        parent_exists(p, p.spec, _payload_value(p.field)) for p in spec.parents
     )
     _lock(cur, spec, tenant, exclusive=True)
     cur.execute(sql.SQL("TRUNCATE {}").format(stage(spec)))

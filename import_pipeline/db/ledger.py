@@ -17,11 +17,11 @@ import polars as pl
 from psycopg2 import sql
 from psycopg2.extensions import connection, cursor
 
-from import_pipeline.core.parse import ROW, list_as_json
-from import_pipeline.core.stage import SOURCE
-from import_pipeline.core.validate import ERRORS
+from import_pipeline.core.columns import ERRORS, ROW, SOURCE
+from import_pipeline.core.errors import LoadCancelled
+from import_pipeline.core.parse import list_as_json
 from import_pipeline.db.copy import copy_rows, csv_rows
-from import_pipeline.db.failures import LoadCancelled, describe, is_transient, original_error
+from import_pipeline.db.failures import describe, is_transient, original_error
 
 log = logging.getLogger(__name__)
 
@@ -306,11 +306,12 @@ def running(conn: connection, keys: list[str]) -> dict[str, str]:
 
 
 def outcome(conn: connection, partition_key: str) -> dict | None:
-    """The ledger row's status, counts, totals and error, as a notification reports them."""
+    """The ledger row's status, counts, totals, error and report files, as a notification
+    reports them."""
     with conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT uri, tenant, profile, status, rows_total, rows_done, counts, error"
-            " FROM ingest.files WHERE partition_key = %s",
+            "SELECT uri, tenant, profile, status, rows_total, rows_done, counts, error,"
+            " rejects_file, duplicates_file FROM ingest.files WHERE partition_key = %s",
             (partition_key,),
         )
         row = cur.fetchone()

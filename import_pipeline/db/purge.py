@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from psycopg2 import errors, sql
 from psycopg2.extensions import connection, cursor
 
+from import_pipeline.core.columns import BATCH, TENANT
 from import_pipeline.core.entities import ENTITIES, EntitySpec
 from import_pipeline.core.errors import DatabaseTimeout
 from import_pipeline.core.purge import PurgePlan, truncatable
-from import_pipeline.db.sql import BATCH, TENANT, ident, target
+from import_pipeline.db.sql import ident, target
 
 
 @dataclass

@@ -13,9 +13,8 @@ import polars as pl
 from psycopg2 import sql
 from psycopg2.extensions import connection
 
+from import_pipeline.core.columns import ERRORS, ROW, SOURCE
 from import_pipeline.core.dedupe import ENTITY, KEY, OUTCOME
-from import_pipeline.core.parse import ROW
-from import_pipeline.core.validate import ERRORS
 from import_pipeline.db.copy import copy_rows, csv_rows
 
 DUPLICATES = sql.Identifier("ingest", "duplicates")
@@ -115,10 +114,10 @@ def rejects(conn: connection, partition_key: str) -> Iterator[pl.DataFrame]:
         "SELECT raw, source, source_row, errors FROM ingest.rejects WHERE partition_key = %s"
         " ORDER BY entity, source_row"
     )
-    schema = {**dict.fromkeys(columns, pl.String), "_source": pl.String, ROW: pl.Int64}
+    schema = {**dict.fromkeys(columns, pl.String), SOURCE: pl.String, ROW: pl.Int64}
     for rows in _fetched(conn, statement, partition_key):
         records = [
-            {**_texts(raw, columns), "_source": source, ROW: row, ERRORS: errors}
+            {**_texts(raw, columns), SOURCE: source, ROW: row, ERRORS: errors}
             for raw, source, row, errors in rows
         ]
         yield pl.DataFrame(records, schema={**schema, ERRORS: pl.List(pl.String)})
@@ -177,17 +176,6 @@ def _fetched(conn: connection, statement: str, partition_key: str) -> Iterator[l
         cur.execute(statement, (partition_key,))
         while rows := cur.fetchmany(EXPORT_ROWS):
             yield rows
-
-
-def files(conn: connection, partition_key: str) -> tuple[str | None, str | None]:
-    """The batch's rejects and duplicates files, where staging wrote them (or None)."""
-    with conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT rejects_file, duplicates_file FROM ingest.files WHERE partition_key = %s",
-            (partition_key,),
-        )
-        row = cur.fetchone()
-    return row if row else (None, None)
 
 
 def known(conn: connection, partition_key: str) -> bool:

@@ -6,13 +6,8 @@ values never appear here: statements take them as `%(name)s` parameters or COPY.
 
 from psycopg2 import sql
 
-from import_pipeline.core.entities import VERSION_FIELD, EntitySpec, Parent
-from import_pipeline.core.validate import ATTRIBUTES
-
-BATCH = "_batch"
-ROW = "_row"
-TENANT = "tenant"
-FINGERPRINT = "_fingerprint"
+from import_pipeline.core.columns import ATTRIBUTES, BATCH, FINGERPRINT, ROW, TENANT
+from import_pipeline.core.entities import EntitySpec, Parent, VersionOrder
 
 
 def ident(*names: str) -> sql.Composable:
@@ -45,11 +40,11 @@ def probe(spec: EntitySpec) -> sql.Composable:
 
 
 def probe_columns(spec: EntitySpec) -> list[str]:
-    return [spec.key, VERSION_FIELD, FINGERPRINT]
+    return [spec.key, spec.version.field, FINGERPRINT]
 
 
 def create_probe(spec: EntitySpec) -> sql.Composable:
-    key, version = spec.get(spec.key), spec.get(VERSION_FIELD)
+    key, version = spec.get(spec.key), spec.get(spec.version.field)
     return sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ({} {}, {} {}, {} bigint)").format(
         sql.Identifier(f"probe_{spec.name}"),
         ident(key.name),
@@ -84,17 +79,26 @@ def range_summary(spec: EntitySpec) -> sql.Composable:
     %(mask)s plus one; exact (numeric), to compare with `Chunk.summary`."""
     return sql.SQL(
         "SELECT count(*), count({fp}), coalesce(sum({fp}::numeric), 0),"
-        " coalesce(sum((({fp} & %(mask)s) + 1)::numeric"
-        " * extract(epoch FROM {version}) * 1000000), 0)"
+        " coalesce(sum((({fp} & %(mask)s) + 1)::numeric * {number}), 0)"
         " FROM (SELECT {fp}, {version} FROM {table}"
         " WHERE tenant = %(tenant)s AND {key} BETWEEN %(lo)s AND %(hi)s"
         " LIMIT %(rows)s + 1) AS stored"
     ).format(
         fp=ident(FINGERPRINT),
-        version=ident(VERSION_FIELD),
+        version=ident(spec.version.field),
+        number=version_number(spec, ident(spec.version.field)),
         table=target(spec),
         key=ident(spec.key),
     )
+
+
+def version_number(spec: EntitySpec, version: sql.Composable) -> sql.Composable:
+    """`version` (a value of the spec's version field) as a number that orders like it (a
+    timestamp in microseconds since the epoch, exact): the SQL twin of `Version.as_number`,
+    and what `ingest.held_rows.version` stores."""
+    if spec.version.order is VersionOrder.TIMESTAMP:
+        return sql.SQL("(extract(epoch FROM {}) * 1000000)").format(version)
+    return sql.SQL("({}::numeric)").format(version)
 
 
 def column_list(names: list[str], prefix: str | None = None) -> sql.Composable:

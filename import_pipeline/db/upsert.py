@@ -1,45 +1,29 @@
-"""Load key-ordered chunks: COPY straight into the target where a chunk's key range is
-empty; else settle the rows known by key, version and fingerprint, COPY the rest into a
-temp table, hold its orphans, and one set-based upsert.
+"""The per-chunk strategy and its statements: COPY straight into the target where a
+chunk's key range is empty; else tell an unchanged range by its summary, skip the rows
+known by key, version and fingerprint, COPY the rest into a temp table, hold its orphans,
+and one set-based upsert.
 
 Every chunk is its own short transaction and idempotent (upsert + newer-wins), so a run
-killed between chunks and executed again converges to the same table state. A chunk that
-a database constraint rejects is split until the offending rows are isolated. The next
-chunk is read and fingerprinted in a background thread while chunks are in the database.
+killed between chunks and executed again converges to the same table state.
 """
 
 import logging
-import random
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
-from dataclasses import dataclass
 from enum import Enum
-from functools import cached_property
-from itertools import islice
-from queue import SimpleQueue
-from typing import TypeVar
 
-import polars as pl
 from psycopg2 import errors as pg_errors
 from psycopg2 import sql
-from psycopg2.extensions import connection, cursor
+from psycopg2.extensions import cursor
 
-from import_pipeline.core.entities import VERSION_FIELD, EntitySpec
+from import_pipeline.core.columns import BATCH, FINGERPRINT
+from import_pipeline.core.entities import EntitySpec
 from import_pipeline.core.report import LoadCounts
-from import_pipeline.core.validate import ATTRIBUTES
 from import_pipeline.db import held
-from import_pipeline.db.copy import copy_rows, csv_rows
+from import_pipeline.db.chunk import Chunk, written_columns
+from import_pipeline.db.copy import copy_rows
+from import_pipeline.db.retry import CONSTRAINT_ERRORS
 from import_pipeline.db.sql import (
-    BATCH,
-    FINGERPRINT,
-    TENANT,
     WEIGHT_MASK,
     column_list,
-    create_probe,
-    create_stage,
     ident,
     key_range_stored,
     probe,
@@ -53,131 +37,7 @@ from import_pipeline.db.sql import (
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
-CONSTRAINT_ERRORS = (pg_errors.IntegrityError, pg_errors.DataError)
-MAX_ATTEMPTS = 6
 _STORED = "stored_"
-
-_T = TypeVar("_T")
-_U = TypeVar("_U")
-
-
-@dataclass(frozen=True)
-class DbReject:
-    """A row the database refused although validation passed it (e.g. a duplicate SKU):
-    its source row number and staged values, without the load's own columns (batch,
-    fingerprint), as they go to `ingest.rejects.raw` and the batch's rejects CSV."""
-
-    source_row: int
-    error: str
-    row: dict
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A key-ordered chunk of one tenant's rows and its key range (read ahead in the
-    prefetch thread). Each of its COPY encodings (target, stage, probe) is made when
-    first needed: most chunks take one path, and encoding every one up front cost ~20 ms
-    of CPU per 50k rows that the database's backends want."""
-
-    spec: EntitySpec
-    tenant: str
-    rows: pl.DataFrame
-    lo: str
-    hi: str
-
-    @property
-    def height(self) -> int:
-        return self.rows.height
-
-    @cached_property
-    def for_target(self) -> bytes:
-        """For a COPY into the target: the tenant as a literal column, and the rows in
-        their first parent's key order (an order's customer, a line's order), not their
-        own. The foreign-key lookups and the inserts into the parent column's index then
-        walk those indexes in order instead of jumping about them: at 1M orders the
-        orders' COPY took 13-20% less backend CPU (`bench.growth`; polars' byte order is
-        the index's under the C collation, and nearly so for ids under others). Re-loads
-        pay for it: within the chunk's key range the primary key splits its pages in
-        halves and key-range reads visit the rows out of order (~0.1 s more for 1M
-        unchanged orders, against ~2 s saved by the fresh load)."""
-        rows = self.rows.with_columns(pl.lit(self.tenant).alias(TENANT))
-        if self.spec.parents:
-            parent = self.spec.parents[0].field
-            if not rows.get_column(parent).is_sorted(nulls_last=True):
-                rows = rows.sort(parent, nulls_last=True, maintain_order=True)
-        return csv_rows(rows, target_columns(self.spec))
-
-    @cached_property
-    def for_stage(self) -> bytes:
-        return csv_rows(self.rows, stage_columns(self.spec))
-
-    @cached_property
-    def for_probe(self) -> bytes:
-        return csv_rows(self.rows, probe_columns(self.spec))
-
-    @cached_property
-    def summary(self) -> tuple[int, int, int, int]:
-        """What `range_summary` returns for a key range that holds exactly these rows."""
-        fp = pl.col(FINGERPRINT)
-        micros = pl.col(VERSION_FIELD).dt.epoch("us").cast(pl.Int128)
-        weighted = ((fp & WEIGHT_MASK) + 1).cast(pl.Int128) * micros
-        sums = (fp.count().alias("n"), fp.cast(pl.Int128).sum().alias("fp"), weighted.sum())
-        return self.rows.select(pl.len(), *sums).row(0)
-
-    def only(self, keys: list[str]) -> "Chunk":
-        """The chunk's rows with these keys (still in key order)."""
-        return self.of(self.rows.filter(pl.col(self.spec.key).is_in(keys)))
-
-    def of(self, rows: pl.DataFrame) -> "Chunk":
-        """A chunk of the same entity and tenant holding `rows` (some of this one's)."""
-        return prepare(self.spec, rows, self.tenant)
-
-
-def prepare(spec: EntitySpec, rows: pl.DataFrame, tenant: str) -> Chunk:
-    """`rows` (sorted by key) as a chunk with their fingerprints and its key range."""
-    if FINGERPRINT not in rows.columns:
-        rows = rows.with_columns(fingerprint(spec))
-    keys = rows.get_column(spec.key)
-    return Chunk(spec=spec, tenant=tenant, rows=rows, lo=keys.min(), hi=keys.max())
-
-
-def fingerprint(spec: EntitySpec) -> pl.Expr:
-    """A 64-bit hash of a row's key and values, not its version: equal values, equal
-    fingerprint, so a re-load can skip rows whose stored fingerprint and version match
-    without sending them in full. Two different rows share one with odds of 2^-64. The
-    key is in it so that a key range's sum of fingerprints stands for its rows (see
-    `range_unchanged`). polars may hash differently after an upgrade: then rows merely
-    take the full comparison once, which stores their new fingerprint."""
-    content = [n for n in _values(spec) if n not in (VERSION_FIELD, FINGERPRINT)]
-    return pl.struct(content).hash(seed=0).reinterpret(signed=True).alias(FINGERPRINT)
-
-
-def _values(spec: EntitySpec) -> list[str]:
-    """The columns of a stored row that a load writes (besides tenant and bookkeeping)."""
-    return [*spec.field_names, ATTRIBUTES, FINGERPRINT]
-
-
-def prefetched(items: Iterable[_T], work: Callable[[_T], _U]) -> Iterator[_U]:
-    """`work(item)` for every item, the next one computed in a background thread while
-    the caller uses the current one (polars and psycopg2 both release the GIL).
-
-    One worker and one pending item bound memory to about two prepared items. An
-    exception from iterating `items` or from `work` is raised to the caller at the item
-    it belongs to. Closing the generator (use `contextlib.closing`) waits for the pending
-    item, so the thread never outlives the caller.
-    """
-    source = iter(items)
-
-    def next_done() -> list[_U]:
-        """The next item's result, or [] when the items are exhausted."""
-        return [work(item) for item in islice(source, 1)]
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
-        pending = pool.submit(next_done)
-        while done := pending.result():
-            pending = pool.submit(next_done)
-            yield done[0]
 
 
 def upsert_statement(spec: EntitySpec) -> sql.Composable:
@@ -194,11 +54,11 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
     (stale, version_only, inserted, written_over).
     """
     key = ident(spec.key)
-    values = _values(spec)
+    values = written_columns(spec)
     changing = [n for n in values if n != spec.key]
-    content = [n for n in changing if n not in (VERSION_FIELD, FINGERPRINT)]
-    version = ident(VERSION_FIELD)
-    stored_version = ident(_STORED + VERSION_FIELD)
+    content = [n for n in changing if n not in (spec.version.field, FINGERPRINT)]
+    version = ident(spec.version.field)
+    stored_version = ident(_STORED + spec.version.field)
     same_content = sql.SQL(" AND ").join(
         sql.SQL("c.{} IS NOT DISTINCT FROM c.{}").format(ident(n), ident(_STORED + n))
         for n in content
@@ -301,9 +161,9 @@ def copy_into_empty_range(cur: cursor, chunk: Chunk) -> Direct:
 
 
 def write_staged(
-    cur: cursor, spec: EntitySpec, tenant: str, rows: int, *, orphans: bool = False
+    cur: cursor, spec: EntitySpec, tenant: str, row_count: int, *, orphans: bool = False
 ) -> LoadCounts:
-    """Upsert the `rows` in the stage table, holding orphans; the caller commits.
+    """Upsert the `row_count` rows in the stage table, holding orphans; the caller commits.
 
     The upsert is tried first: the foreign keys check every parent anyway, so a separate
     orphan search on every chunk would pay for those lookups twice. Only when a foreign
@@ -312,131 +172,47 @@ def write_staged(
     already (their COPY into the target), so they are held before the first try.
     """
     if not spec.parents:
-        return _upsert(cur, spec, tenant, rows)
+        return _upsert(cur, spec, tenant, row_count)
     if orphans:
-        return _hold_then_upsert(cur, spec, tenant, rows)
+        return _hold_then_upsert(cur, spec, tenant, row_count)
     cur.execute("SAVEPOINT optimistic")
     try:
-        counts = _upsert(cur, spec, tenant, rows)
+        counts = _upsert(cur, spec, tenant, row_count)
     except pg_errors.ForeignKeyViolation:
         cur.execute("ROLLBACK TO SAVEPOINT optimistic")
-        return _hold_then_upsert(cur, spec, tenant, rows)
+        return _hold_then_upsert(cur, spec, tenant, row_count)
     cur.execute("RELEASE SAVEPOINT optimistic")
     return counts
 
 
-def _hold_then_upsert(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts:
+def _hold_then_upsert(cur: cursor, spec: EntitySpec, tenant: str, row_count: int) -> LoadCounts:
     held_now = held.hold_orphans(cur, spec, tenant)
-    return _upsert(cur, spec, tenant, rows - held_now) + LoadCounts(held=held_now)
+    return _upsert(cur, spec, tenant, row_count - held_now) + LoadCounts(held=held_now)
 
 
-def _upsert(cur: cursor, spec: EntitySpec, tenant: str, rows: int) -> LoadCounts:
+def _upsert(cur: cursor, spec: EntitySpec, tenant: str, row_count: int) -> LoadCounts:
     cur.execute(upsert_statement(spec), {"tenant": tenant})
     stale, version_only, inserted, written_over = cur.fetchone()
     updated = written_over - version_only
-    unchanged = rows - stale - inserted - updated
+    unchanged = row_count - stale - inserted - updated
     return LoadCounts(inserted=inserted, updated=updated, unchanged=unchanged, stale=stale)
 
 
-def load_chunk(
-    conn: connection, chunk: Chunk, drop_held: bool
-) -> tuple[LoadCounts, list[DbReject]]:
-    """Load one chunk in one transaction, retrying deadlocks; isolate constraint rejects."""
-    try:
-        return _with_retry(conn, lambda cur: _load(cur, chunk, drop_held)), []
-    except CONSTRAINT_ERRORS as exc:
-        conn.rollback()
-        if chunk.height == 1:
-            row = chunk.rows.drop(BATCH, FINGERPRINT).row(0, named=True)
-            return LoadCounts(rejected=1), [DbReject(row["_row"], _constraint_label(exc), row)]
-        half = chunk.height // 2
-        counts, rejects = LoadCounts(), []
-        for part in (chunk.rows[:half], chunk.rows[half:]):
-            more, more_rejects = load_chunk(conn, chunk.of(part), drop_held)
-            counts, rejects = counts + more, rejects + more_rejects
-        return counts, rejects
-
-
-def load_entity(
-    conn: connection,
-    spec: EntitySpec,
-    chunks: Iterable[pl.DataFrame],
-    tenant: str,
-    on_chunk: Callable[[int], None] | None = None,
-    more_connections: Sequence[connection] = (),
-) -> tuple[LoadCounts, list[DbReject]]:
-    """Load staged rows chunk by chunk; `on_chunk(rows_in_chunk)` reports progress.
-
-    With `more_connections`, chunks are loaded side by side, one per connection: the
-    database checks foreign keys row by row on one core per connection, so a second
-    connection uses the second core. Chunks are disjoint key ranges in transactions of
-    their own, so their order does not matter. The next chunk is read and fingerprinted in
-    a background thread meanwhile; no thread outlives this call, and at most one chunk per
-    connection is in flight, plus one being prepared. `on_chunk` runs on the calling
-    thread while chunks are in flight, so it must not use these connections.
-    """
-    connections = [conn, *more_connections]
-    for each in connections:
-        with each, each.cursor() as cur:
-            cur.execute(create_stage(spec))
-            cur.execute(create_probe(spec))
-    with conn, conn.cursor() as cur:
-        drop_held = held.any_held(cur, spec, tenant)
-    idle: SimpleQueue[connection] = SimpleQueue()
-    for each in connections:
-        idle.put(each)
-
-    def load(chunk: Chunk) -> tuple[int, tuple[LoadCounts, list[DbReject]]]:
-        loader = idle.get()
-        try:
-            return chunk.height, load_chunk(loader, chunk, drop_held)
-        finally:
-            idle.put(loader)
-
-    totals, rejects = LoadCounts(), []
-
-    def fold(future: Future) -> None:
-        nonlocal totals, rejects
-        rows, (counts, chunk_rejects) = future.result()
-        totals, rejects = totals + counts, rejects + chunk_rejects
-        if on_chunk is not None:
-            on_chunk(rows)
-
-    nonempty = (rows for rows in chunks if rows.height)
-    in_flight: deque[Future] = deque()
-    with (
-        ThreadPoolExecutor(len(connections), thread_name_prefix="load") as pool,
-        closing(prefetched(nonempty, lambda rows: prepare(spec, rows, tenant))) as prepared,
-    ):
-        try:
-            for chunk in prepared:
-                in_flight.append(pool.submit(load, chunk))
-                while in_flight and (len(in_flight) >= len(connections) or in_flight[0].done()):
-                    fold(in_flight.popleft())
-        finally:  # chunks that committed count, also when a stop or a failure ends the load
-            for future in in_flight:
-                if future.exception() is None:
-                    fold(future)
-        for future in in_flight:
-            future.result()  # a chunk that failed fails the load
-    return totals, rejects
-
-
-def _load(cur: cursor, chunk: Chunk, drop_held: bool) -> LoadCounts:
-    """COPY into the target if the chunk's key range is empty there; else settle the rows
+def upsert_chunk(cur: cursor, chunk: Chunk, drop_held: bool) -> LoadCounts:
+    """COPY into the target if the chunk's key range is empty there; else skip the rows
     whose fingerprint and version say they are known, and upsert the rest through the
     stage table (which also serves the superseded held rows' deletion)."""
     spec, tenant = chunk.spec, chunk.tenant
     direct = copy_into_empty_range(cur, chunk)
     if direct is Direct.LOADED and not drop_held:
         return LoadCounts(inserted=chunk.height)
-    settled = LoadCounts()
+    known = LoadCounts()
     if direct is Direct.RANGE_STORED and not drop_held:
         if range_unchanged(cur, chunk):
             return LoadCounts(unchanged=chunk.height)
-        settled, to_write = settle_known(cur, chunk)
+        known, to_write = skip_known(cur, chunk)
         if not to_write:
-            return settled
+            return known
         chunk = chunk.only(to_write)
     copy_to_stage(cur, chunk)
     if direct is Direct.LOADED:
@@ -445,18 +221,18 @@ def _load(cur: cursor, chunk: Chunk, drop_held: bool) -> LoadCounts:
         counts = write_staged(cur, spec, tenant, chunk.height, orphans=direct is Direct.ORPHANS)
     if drop_held:
         held.drop_superseded(cur, spec, tenant)
-    return settled + counts
+    return known + counts
 
 
 def range_unchanged(cur: cursor, chunk: Chunk) -> bool:
     """Whether the chunk's key range stores exactly the chunk's rows (keys, values and
-    versions), told by one aggregate over the range (10-20 ms for 50k rows) instead of
-    the probe COPY and its join (~60 ms): the common case of a re-load. Fingerprints hash key
+    versions), told by one aggregate over the range, cheaper than the probe COPY and its
+    join: the common case of a re-load. Fingerprints hash key
     and values, so equal counts and sums of them mean the same rows, with odds of ~2^-64
     against. Each version is weighed by 1 + 30 bits of its row's fingerprint, so one
     changed version always changes the sum, and versions moved between rows (one newer,
     one older) do unless both rows weigh the same (odds ~2^-30 per pair). Anything else,
-    a stored row without a fingerprint included, goes on to `settle_known`."""
+    a stored row without a fingerprint included, goes on to `skip_known`."""
     params = {
         "tenant": chunk.tenant,
         "lo": chunk.lo,
@@ -468,7 +244,7 @@ def range_unchanged(cur: cursor, chunk: Chunk) -> bool:
     return tuple(cur.fetchone()) == chunk.summary
 
 
-def settle_known(cur: cursor, chunk: Chunk) -> tuple[LoadCounts, list[str]]:
+def skip_known(cur: cursor, chunk: Chunk) -> tuple[LoadCounts, list[str]]:
     """Compare the chunk's keys, versions and fingerprints with the stored rows (three
     narrow columns instead of whole rows): count the stale and the unchanged ones, give
     the unchanged ones with a newer version that version, and return the keys still to
@@ -480,13 +256,13 @@ def settle_known(cur: cursor, chunk: Chunk) -> tuple[LoadCounts, list[str]]:
     copy_rows(cur, probe(spec), probe_columns(spec), chunk.for_probe)
     batch = chunk.rows.get_column(BATCH)[0]
     params = {"tenant": chunk.tenant, "lo": chunk.lo, "hi": chunk.hi, "batch": batch}
-    cur.execute(settle_statement(spec), params)
+    cur.execute(skip_statement(spec), params)
     stale, unchanged, to_write = cur.fetchone()
     return LoadCounts(stale=stale, unchanged=unchanged), to_write
 
 
-def settle_statement(spec: EntitySpec) -> sql.Composable:
-    """See `settle_known`; returns (stale, unchanged, keys to write)."""
+def skip_statement(spec: EntitySpec) -> sql.Composable:
+    """See `skip_known`; returns (stale, unchanged, keys to write)."""
     return sql.SQL(
         """
         WITH compared AS MATERIALIZED (
@@ -515,60 +291,9 @@ def settle_statement(spec: EntitySpec) -> sql.Composable:
         """
     ).format(
         key=ident(spec.key),
-        version=ident(VERSION_FIELD),
+        version=ident(spec.version.field),
         fingerprint=ident(FINGERPRINT),
         batch=ident(BATCH),
         probe=probe(spec),
         target=target(spec),
     )
-
-
-def _with_retry(conn: connection, work: Callable[[cursor], LoadCounts]) -> LoadCounts:
-    """Run `work` in a transaction; a deadlock or serialization failure is retried with
-    jittered exponential backoff, because overlapping runs may touch the same keys."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            with conn, conn.cursor() as cur:
-                return work(cur)
-        except RETRYABLE as exc:
-            if attempt == MAX_ATTEMPTS:
-                raise
-            pause = 0.05 * 2**attempt * (1 + random.random())
-            log.warning(
-                "retrying a chunk after %s (attempt %d, %.2fs)", type(exc).__name__, attempt, pause
-            )
-            time.sleep(pause)
-    raise AssertionError("unreachable")
-
-
-def _constraint_label(exc: Exception) -> str:
-    diag = getattr(exc, "diag", None)
-    name = getattr(diag, "constraint_name", None) or getattr(diag, "sqlstate", None) or "error"
-    return f"db:{name}"
-
-
-def settle_held(
-    conn: connection, spec: EntitySpec, tenant: str, max_age_seconds: float
-) -> LoadCounts:
-    """Recheck and expire held rows past the max age, then load those whose parents exist."""
-    if not spec.parents:
-        return LoadCounts()
-    with conn, conn.cursor() as cur:
-        held.recheck_missing(cur, spec, tenant)
-        expired = held.expire(cur, spec, tenant, max_age_seconds)
-    return LoadCounts(expired=expired, resolved=resolve_held(conn, spec, tenant))
-
-
-def resolve_held(conn: connection, spec: EntitySpec, tenant: str) -> int:
-    """Load every held row of this entity whose parents exist now; return how many."""
-    if not spec.parents:
-        return 0
-
-    def release(cur: cursor) -> LoadCounts:
-        cur.execute(create_stage(spec))
-        released = held.release_ready(cur, spec, tenant)
-        if released:
-            write_staged(cur, spec, tenant, released)
-        return LoadCounts(resolved=released)
-
-    return _with_retry(conn, release).resolved

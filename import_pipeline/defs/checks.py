@@ -1,61 +1,33 @@
-"""Asset checks of every entity load: reject rate, held rows, referential integrity, and
-for orders, totals that match their lines. Results are built in the entity assets, from
-the counts of the load that just ran."""
-
-from collections.abc import Iterable, Sequence
+"""Asset checks of entity loads: reject rate, held rows, referential integrity, and for
+line items, order totals that match their lines (which apply is the entity spec's). The
+results are built from the inputs the load that just ran computed (`load/checks.py`)."""
 
 import dagster as dg
-import polars as pl
-from psycopg2.extensions import connection
 
-from import_pipeline.core.entities import LINE_ITEMS, EntitySpec
+from import_pipeline.core.entities import Check, EntitySpec
 from import_pipeline.core.report import percent
-from import_pipeline.db import checks
 from import_pipeline.defs.partitions import batches
+from import_pipeline.load.checks import CheckInput, HeldRows, Integrity, OrderTotals, RejectRate
 
-REJECT_RATE = "reject_rate"
-HELD_ROWS = "held_rows"
-REFERENTIAL_INTEGRITY = "referential_integrity"
-ORDER_TOTALS = "order_totals_match_lines"
+DESCRIPTIONS = {
+    Check.REJECT_RATE: "WARN when any row of the batch was rejected, ERROR above the "
+    "batch's reject-rate threshold.",
+    Check.HELD_ROWS: "WARN while rows of this entity that this batch held wait for a "
+    "parent that has not arrived (ingest.held_rows).",
+    Check.REFERENTIAL_INTEGRITY: "Every reference points at an existing parent row.",
+    Check.ORDER_TOTALS: "WARN when an order touched by the batch has a total that differs "
+    "from the sum of its line totals by more than 0.01 (ids in the metadata).",
+}
 
 
 def check_specs(spec: EntitySpec) -> list[dg.AssetCheckSpec]:
-    specs = [
+    """The Dagster checks of the entity: those its spec says apply."""
+    return [
         dg.AssetCheckSpec(
-            REJECT_RATE,
-            asset=spec.name,
-            partitions_def=batches,
-            description="WARN when any row of the batch was rejected, ERROR above the "
-            "batch's reject-rate threshold.",
+            check.value, asset=spec.name, partitions_def=batches, description=DESCRIPTIONS[check]
         )
+        for check in spec.checks
     ]
-    if spec.parents:
-        specs += [
-            dg.AssetCheckSpec(
-                HELD_ROWS,
-                asset=spec.name,
-                partitions_def=batches,
-                description="WARN while rows of this entity that this batch held wait for a "
-                "parent that has not arrived (ingest.held_rows).",
-            ),
-            dg.AssetCheckSpec(
-                REFERENTIAL_INTEGRITY,
-                asset=spec.name,
-                partitions_def=batches,
-                description="Every reference points at an existing parent row.",
-            ),
-        ]
-    if spec is LINE_ITEMS:
-        specs.append(
-            dg.AssetCheckSpec(
-                ORDER_TOTALS,
-                asset=spec.name,
-                partitions_def=batches,
-                description="WARN when an order touched by the batch has a total that differs "
-                "from the sum of its line totals by more than 0.01 (ids in the metadata).",
-            )
-        )
-    return specs
 
 
 def reject_rate(
@@ -64,7 +36,9 @@ def reject_rate(
     """Rejected rows (by its rules or by the database) of the rows that reached the
     entity's rules: skipped rows never dilute it."""
     return dg.AssetCheckResult(
-        asset_key=spec.name, check_name=REJECT_RATE, **_rate(rejected, reached, max_rate)
+        asset_key=spec.name,
+        check_name=Check.REJECT_RATE.value,
+        **_rate(rejected, reached, max_rate),
     )
 
 
@@ -75,7 +49,7 @@ def reject_rate_evaluation(
     step runs: a batch with too many rejects shows its check as ERROR, not unevaluated."""
     return dg.AssetCheckEvaluation(
         asset_key=dg.AssetKey(spec.name),
-        check_name=REJECT_RATE,
+        check_name=Check.REJECT_RATE.value,
         partition=partition,
         **_rate(rejected, reached, max_rate),
     )
@@ -98,74 +72,69 @@ def _rate(rejected: int, reached: int, max_rate: float) -> dict:
     }
 
 
-def held_rows(
-    conn: connection, spec: EntitySpec, batch: str, tenant: str, held_now: int
-) -> dg.AssetCheckResult:
+def held_rows(spec: EntitySpec, held: HeldRows) -> dg.AssetCheckResult:
     """WARN while rows this batch held still wait; other batches' held rows are shown
     but judge their own batches."""
-    waiting = checks.held_of_batch(conn, batch, spec.name)
-    outstanding, oldest = checks.held_outstanding(conn, tenant, spec.name)
     return dg.AssetCheckResult(
         asset_key=spec.name,
-        check_name=HELD_ROWS,
-        passed=waiting == 0,
+        check_name=Check.HELD_ROWS.value,
+        passed=held.waiting == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "held_by_this_batch": held_now,
-            "still_held_from_this_batch": waiting,
-            "held_outstanding_all_batches": outstanding,
-            "oldest_held_at": oldest or "none",
+            "held_by_this_batch": held.held_now,
+            "still_held_from_this_batch": held.waiting,
+            "held_outstanding_all_batches": held.outstanding,
+            "oldest_held_at": held.oldest or "none",
         },
     )
 
 
-def referential_integrity(conn: connection, spec: EntitySpec, tenant: str) -> dg.AssetCheckResult:
-    unenforced = checks.unenforced_parents(conn, spec)
-    broken = checks.orphans(conn, spec, tenant, unenforced) if unenforced else 0
+def referential_integrity(spec: EntitySpec, integrity: Integrity) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         asset_key=spec.name,
-        check_name=REFERENTIAL_INTEGRITY,
-        passed=broken == 0,
+        check_name=Check.REFERENTIAL_INTEGRITY.value,
+        passed=integrity.broken == 0,
         metadata={
-            "orphan_rows": broken,
-            "enforced_by_foreign_keys": not unenforced,
-            "unenforced": ", ".join(unenforced) or "none",
+            "orphan_rows": integrity.broken,
+            "enforced_by_foreign_keys": not integrity.unenforced,
+            "unenforced": ", ".join(integrity.unenforced) or "none",
         },
     )
 
 
-def order_totals(
-    conns: Sequence[connection], tenant: str, order_ids: Iterable[pl.DataFrame]
-) -> dg.AssetCheckResult:
-    checked, count, sample = checks.order_total_mismatches(conns, tenant, order_ids)
-    return _order_totals_result(checked, count, sample)
-
-
-def order_totals_unchanged() -> dg.AssetCheckResult:
-    """The batch changed no order and no line item: their totals are as the batches that
-    wrote them left them, so summing every line again would only cost time."""
-    return _order_totals_result(0, 0, [], skipped="no order or line item of this batch changed")
-
-
-def _order_totals_result(
-    checked: int, count: int, sample: list[tuple[str, str, str]], skipped: str = ""
-) -> dg.AssetCheckResult:
+def order_totals(spec: EntitySpec, totals: OrderTotals) -> dg.AssetCheckResult:
+    """WARN when an order's total differs from the sum of its lines."""
     return dg.AssetCheckResult(
-        asset_key=LINE_ITEMS.name,
-        check_name=ORDER_TOTALS,
-        passed=count == 0,
+        asset_key=spec.name,
+        check_name=Check.ORDER_TOTALS.value,
+        passed=totals.mismatching == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "orders_checked": checked,
-            "skipped": skipped or "no",
-            "mismatching_orders": count,
+            "orders_checked": totals.checked,
+            "skipped": totals.skipped or "no",
+            "mismatching_orders": totals.mismatching,
             "sample": dg.MetadataValue.md(
                 "\n".join(
                     ["| order_id | total | sum of lines |", "|---|---:|---:|"]
-                    + [f"| {o} | {t} | {s} |" for o, t, s in sample]
+                    + [f"| {o} | {t} | {s} |" for o, t, s in totals.sample]
                 )
-                if sample
+                if totals.sample
                 else "none"
             ),
         },
     )
+
+
+def check_results(spec: EntitySpec, inputs: dict[Check, CheckInput]) -> list[dg.AssetCheckResult]:
+    """The results of the entity's checks whose inputs a load computed, in the spec's order."""
+    results = []
+    for given in inputs.values():
+        if isinstance(given, RejectRate):
+            results.append(reject_rate(spec, given.rejected, given.reached, given.threshold))
+        elif isinstance(given, HeldRows):
+            results.append(held_rows(spec, given))
+        elif isinstance(given, Integrity):
+            results.append(referential_integrity(spec, given))
+        elif isinstance(given, OrderTotals):
+            results.append(order_totals(spec, given))
+    return results

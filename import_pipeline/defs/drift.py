@@ -17,12 +17,14 @@ from import_pipeline.core.drift import (
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.profiles import Profile
 from import_pipeline.core.stage import StagedBatch
+from import_pipeline.defs.partitions import batches
 
 SCHEMA_DRIFT = "schema_drift"
 
 CHECK = dg.AssetCheckSpec(
     SCHEMA_DRIFT,
     asset="staged_batch",
+    partitions_def=batches,
     description="The batch's files have the columns and types their profile expects; drift "
     "warns, or fails the batch where the profile says `on_drift: fail`.",
 )

@@ -4,15 +4,16 @@ a batch of this pipeline, and turn those past the max age into rejects."""
 import dagster as dg
 
 from import_pipeline.core.entities import ENTITIES
-from import_pipeline.db import held, upsert
+from import_pipeline.db import held
 from import_pipeline.defs.resources import ImportSettings, PostgresResource
+from import_pipeline.load.held import expire_and_release
 
 
 @dg.op
 def retry_held(
     context: dg.OpExecutionContext, postgres: PostgresResource, settings: ImportSettings
 ) -> dg.Output[None]:
-    """Settles held rows of every tenant, entity by entity in foreign-key order (a
+    """Expires and releases held rows of every tenant, entity by entity in foreign-key order (a
     released order can release its line items in the same pass)."""
     totals: dict[str, dict[str, int]] = {}
     with postgres.connect() as conn:
@@ -20,7 +21,7 @@ def retry_held(
             tenants = held.tenants_holding(cur)
         for tenant in tenants:
             for spec in ENTITIES.values():
-                counts = upsert.settle_held(conn, spec, tenant, settings.held_max_age_hours * 3600)
+                counts = expire_and_release(conn, spec, tenant, settings.held_max_age_hours * 3600)
                 if counts.resolved or counts.expired:
                     totals[f"{tenant}/{spec.name}"] = {
                         "resolved": counts.resolved,

@@ -1,4 +1,4 @@
-"""The import job: one batch through staging and the four entity loads, in one process."""
+"""The import job: one batch through staging and its entity loads, in one process."""
 
 import dagster as dg
 

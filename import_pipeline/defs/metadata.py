@@ -3,11 +3,10 @@
 import dagster as dg
 import polars as pl
 
+from import_pipeline.core.columns import ERRORS, ROW
 from import_pipeline.core.dedupe import ENTITY, KEY, OUTCOME
-from import_pipeline.core.parse import ROW
 from import_pipeline.core.report import LoadCounts
 from import_pipeline.core.stage import StagedBatch
-from import_pipeline.core.validate import ERRORS
 
 PREVIEW_ROWS = 20
 

@@ -9,7 +9,7 @@ batch's final outcome is its last attempt's.
 import dagster as dg
 
 from import_pipeline.core.notify import body_of, post, require_secret
-from import_pipeline.db import ledger, report
+from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
 from import_pipeline.defs.resources import Notifier, PostgresResource
 
@@ -25,7 +25,6 @@ def summary(run: dg.DagsterRun, status: str, postgres: PostgresResource, ui: str
     key = run.tags.get(PARTITION_TAG, "")
     with postgres.connect() as conn:
         row = ledger.outcome(conn, key) or {}
-        rejects_file, duplicates_file = report.files(conn, key)
     return {
         "batch": key,
         "tenant": row.get("tenant"),
@@ -37,8 +36,8 @@ def summary(run: dg.DagsterRun, status: str, postgres: PostgresResource, ui: str
         "rows_total": row.get("rows_total"),
         "counts": row.get("counts") or {},
         "error": row.get("error"),
-        "rejects_file": rejects_file,
-        "duplicates_file": duplicates_file,
+        "rejects_file": row.get("rejects_file"),
+        "duplicates_file": row.get("duplicates_file"),
         "run_id": run.run_id,
         "ui_url": f"{ui.rstrip('/')}/runs/{run.run_id}",
     }

@@ -92,9 +92,9 @@ class LandingZone(StoreResource):
     `tenant_from_path`, the first folder below the root names the tenant.
 
     A local file is taken as complete at first sight when it has not been modified for
-    `settle_seconds`, else when the next tick (~5 s later) finds it unchanged. 3 s rather
-    than a tick or more: waiting a whole tick put a one-row file's landing-to-loaded time
-    at up to 15.7 s (5 s to be seen, 5 s to settle, ~5 s to run). A file written with
+    `settle_seconds`, else when the next tick finds it unchanged: shorter than a tick,
+    because waiting a whole tick adds that tick to a small file's landing-to-loaded time
+    (figures in bench/README.md, "Figures behind the code"). A file written with
     longer pauses can be taken half-written: its change is then caught before staging
     (FileChanged) or loads as a new batch; writers should write to a temporary name and
     rename, or complete a folder with a marker."""

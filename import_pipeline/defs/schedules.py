@@ -44,7 +44,7 @@ def reconciliation_schedule(
 
 
 def reconcilable(instance: dg.DagsterInstance, settings: ImportSettings) -> Wanted:
-    """The ledger's batches to request, after settling those it has running under a run
+    """The ledger's batches to request, after closing those it has running under a run
     the instance says has ended (a killed worker, a force-cancel): cancelled when a person
     cancelled the run, else failed, and so retried, at once instead of after hours."""
 

@@ -28,7 +28,6 @@ def batch_summary(
         row = {**(staged or {}), **loaded}
         row["rejected"] = (staged or {}).get("rejected", 0) + loaded.get("rejected", 0)
         rows[entity] = row
-    files = report.files(conn, partition_key)
     rejected = sum(r["rejected"] for r in rows.values())
     return dg.AssetObservation(
         asset_key=BATCH_ASSET,
@@ -39,8 +38,10 @@ def batch_summary(
             "summary": metadata.summary_table(rows),
             "rejected": rejected,
             "held": sum(r.get("held", 0) for r in rows.values()),
-            "rejects_file": dg.MetadataValue.path(files[0] or "no rejects"),
-            "duplicates_file": dg.MetadataValue.path(files[1] or "no conflicting duplicates"),
+            "rejects_file": dg.MetadataValue.path(outcome.get("rejects_file") or "no rejects"),
+            "duplicates_file": dg.MetadataValue.path(
+                outcome.get("duplicates_file") or "no conflicting duplicates"
+            ),
         },
     )
 

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
+from import_pipeline.core.columns import SOURCE
 from import_pipeline.core.errors import ManifestMismatch, UnreadableFile
 from import_pipeline.core.landing import (
     FileRecord,
@@ -16,7 +17,7 @@ from import_pipeline.core.landing import (
 )
 from import_pipeline.core.manifest import parse_manifest
 from import_pipeline.core.profiles import CANONICAL
-from import_pipeline.core.stage import SOURCE, stage_in_memory
+from import_pipeline.core.stage import stage_in_memory
 from import_pipeline_tests.support import LAYOUTS
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -150,7 +151,7 @@ def test_a_folder_can_feed_every_entity_at_once():
     files = [("customers.csv", b"customer_id\nC1\n"), ("products.csv", b"product_id,name\nP1,T\n")]
     with stage_in_memory(files, "drop", T0, CANONICAL) as (staged, rows):
         pass
-    assert {e: part.rows for e, part in staged.entities.items()} == {
+    assert {e: part.row_count for e, part in staged.entities.items()} == {
         "customers": 1,
         "products": 1,
         "orders": 0,

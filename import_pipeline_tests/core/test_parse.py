@@ -24,9 +24,9 @@ from import_pipeline.core.parse import (
 )
 
 
-def read_frames(path, file_name, workdir, batch_bytes=None):
+def read_frames(path, file_name, workdir, block_bytes=None):
     """The rows of each block (these files have no broken records)."""
-    blocks = list(read_blocks(path, file_name, workdir, batch_bytes=batch_bytes))
+    blocks = list(read_blocks(path, file_name, workdir, block_bytes=block_bytes))
     assert all(b.broken.is_empty() for b in blocks)
     return [b.rows for b in blocks]
 
@@ -114,29 +114,29 @@ QUOTED = (
 
 
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["plain", "bom"])
-@pytest.mark.parametrize("batch_bytes", [1, 7, 20, 33, 64, 1 << 20])
-def test_a_file_read_in_blocks_cuts_only_between_records(tmp_path, batch_bytes, bom):
+@pytest.mark.parametrize("block_bytes", [1, 7, 20, 33, 64, 1 << 20])
+def test_a_file_read_in_blocks_cuts_only_between_records(tmp_path, block_bytes, bom):
     path = tmp_path / "customers.csv"
     path.write_bytes(bom + QUOTED)
-    frames = list(read_frames(path, path.name, tmp_path, batch_bytes=batch_bytes))
+    frames = list(read_frames(path, path.name, tmp_path, block_bytes=block_bytes))
     assert_frame_equal(pl.concat(frames), parse_bytes(QUOTED, path.name))
     assert pl.concat(frames)["_row"].to_list() == [1, 2, 3, 4]
     assert list(tmp_path.iterdir()) == [path], "the file is read in place, not copied"
 
 
-def test_a_parquet_file_of_wide_rows_is_read_in_slices_of_about_batch_bytes(tmp_path):
+def test_a_parquet_file_of_wide_rows_is_read_in_slices_of_about_block_bytes(tmp_path):
     path = tmp_path / "customers.parquet"
     ids = [f"C{i}" for i in range(3_000)]
     wide = pl.DataFrame({"customer_id": ids, "notes": [f"{i:x>1000}" for i in ids]})
     wide.write_parquet(path, row_group_size=500)
-    batch_bytes = 100_000
+    block_bytes = 100_000
 
-    frames = list(read_frames(path, path.name, tmp_path, batch_bytes=batch_bytes))
+    frames = list(read_frames(path, path.name, tmp_path, block_bytes=block_bytes))
 
     assert pl.concat(frames)["_row"].to_list() == list(range(1, 3_001))
     assert pl.concat(frames).drop("_row").equals(wide)
     assert frames[0].height == PARQUET_FIRST_ROWS, "the first slice measures the rows"
-    assert max(f.estimated_size() for f in frames[1:]) <= 2 * batch_bytes
+    assert max(f.estimated_size() for f in frames[1:]) <= 2 * block_bytes
     assert len(frames) > 10
 
 
@@ -144,7 +144,7 @@ def test_a_quote_that_never_closes_fails_the_file_instead_of_reading_it_all(tmp_
     path = tmp_path / "customers.csv"
     path.write_bytes(b'customer_id,notes\nC1,"open\n' + b"C2,more\n" * 200_000)
     with pytest.raises(UnreadableFile, match="customers.csv: a record runs over"):
-        list(read_frames(path, path.name, tmp_path, batch_bytes=64 << 10))
+        list(read_frames(path, path.name, tmp_path, block_bytes=64 << 10))
 
 
 RAGGED = (
@@ -153,13 +153,13 @@ RAGGED = (
 )
 
 
-@pytest.mark.parametrize("batch_bytes", [None, 1, 30, 64])
+@pytest.mark.parametrize("block_bytes", [None, 1, 30, 64])
 def test_a_record_with_more_or_fewer_fields_than_the_header_is_broken_never_cut_or_padded(
-    tmp_path, batch_bytes
+    tmp_path, block_bytes
 ):
     path = tmp_path / "customers.csv"
     path.write_bytes(RAGGED)
-    blocks = list(read_blocks(path, path.name, tmp_path, batch_bytes=batch_bytes))
+    blocks = list(read_blocks(path, path.name, tmp_path, block_bytes=block_bytes))
     rows = pl.concat(b.rows for b in blocks)
     broken = pl.concat(b.broken for b in blocks)
     assert rows["_row"].to_list() == [1, 3, 5, 6]
@@ -196,13 +196,13 @@ def test_an_ndjson_column_named_like_a_bookkeeping_column_is_a_named_error():
         parse_bytes(b'{"customer_id": "C1", "_row": 9}\n', "customers.ndjson")
 
 
-@pytest.mark.parametrize("batch_bytes", [None, 40])
-def test_an_ndjson_line_that_does_not_parse_is_named_by_its_line_number(tmp_path, batch_bytes):
+@pytest.mark.parametrize("block_bytes", [None, 40])
+def test_an_ndjson_line_that_does_not_parse_is_named_by_its_line_number(tmp_path, block_bytes):
     path = tmp_path / "customers.ndjson"
     good = b'{"customer_id": "C1"}\n'
     path.write_bytes(good * 3 + b'{"customer_id": "C4",\n' + good)
     with pytest.raises(UnreadableFile, match="customers.ndjson: line 4 is not JSON"):
-        list(read_blocks(path, path.name, tmp_path, batch_bytes=batch_bytes))
+        list(read_blocks(path, path.name, tmp_path, block_bytes=block_bytes))
 
 
 def test_blank_lines_before_the_header_are_passed_over_and_blank_rows_are_not_broken():

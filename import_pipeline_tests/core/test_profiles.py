@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from import_pipeline.core.columns import ROW
 from import_pipeline.core.errors import MissingColumns
-from import_pipeline.core.parse import ROW, parse_bytes
+from import_pipeline.core.parse import parse_bytes
 from import_pipeline.core.profile_yaml import ProfileError
 from import_pipeline.core.profiles import (
     CANONICAL,

@@ -8,8 +8,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from import_pipeline.core.columns import SOURCE
 from import_pipeline.core.profiles import CANONICAL
-from import_pipeline.core.stage import SOURCE, LandedFile, read_batch
+from import_pipeline.core.stage import LandedFile, read_batch
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -21,15 +22,15 @@ def customers_csv(rows: list[tuple[str, str, int]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def stage(tmp_path: Path, files: dict[str, bytes], batch_bytes: int, range_rows: int):
+def stage(tmp_path: Path, files: dict[str, bytes], block_bytes: int, range_rows: int):
     """Both passes with the given sizes; returns the batch and each entity's written frames."""
-    work = tmp_path / f"work-{batch_bytes}-{range_rows}"
+    work = tmp_path / f"work-{block_bytes}-{range_rows}"
     work.mkdir()
     landed = []
     for name, data in files.items():
         (work / name).write_bytes(data)
         landed.append(LandedFile(name, work / name))
-    read = read_batch(landed, "drop", T0, CANONICAL, work, batch_bytes=batch_bytes)
+    read = read_batch(landed, "drop", T0, CANONICAL, work, block_bytes=block_bytes)
     rejects = read.rejects().collect()
     written: dict[str, list[pl.DataFrame]] = {}
     staged = read.deduped(lambda e, rows: written.setdefault(e, []).append(rows), range_rows)
@@ -44,9 +45,9 @@ def test_small_batches_and_key_ranges_stage_the_same_rows_as_one_go(tmp_path):
         "customers_b.csv": customers_csv(rows[250:]),
     }
     whole, whole_rows, whole_rejects = stage(
-        tmp_path, files, batch_bytes=1 << 20, range_rows=10_000
+        tmp_path, files, block_bytes=1 << 20, range_rows=10_000
     )
-    split, split_rows, split_rejects = stage(tmp_path, files, batch_bytes=300, range_rows=50)
+    split, split_rows, split_rejects = stage(tmp_path, files, block_bytes=300, range_rows=50)
 
     assert len(whole_rows["customers"]) == 1
     assert len(split_rows["customers"]) > 3
@@ -69,11 +70,11 @@ def test_an_entity_without_rows_still_gets_its_typed_columns(tmp_path):
 @settings(max_examples=25, deadline=None)
 @given(
     versions=st.lists(st.tuples(st.integers(0, 30), st.integers(1, 28)), min_size=1, max_size=120),
-    batch_bytes=st.integers(1, 600),
+    block_bytes=st.integers(1, 600),
     range_rows=st.integers(1, 60),
 )
 def test_newest_version_wins_whatever_the_batch_and_range_sizes(
-    tmp_path_factory, versions, batch_bytes, range_rows
+    tmp_path_factory, versions, block_bytes, range_rows
 ):
     rows = [(f"K{key:02}", f"v{i}@x.io", day) for i, (key, day) in enumerate(versions)]
     expected: dict[str, tuple[int, int]] = {}
@@ -81,7 +82,7 @@ def test_newest_version_wins_whatever_the_batch_and_range_sizes(
         if key not in expected or day >= expected[key][0]:
             expected[key] = (day, i)
     tmp_path = tmp_path_factory.mktemp("ranges")
-    _, written, _ = stage(tmp_path, {"customers.csv": customers_csv(rows)}, batch_bytes, range_rows)
+    _, written, _ = stage(tmp_path, {"customers.csv": customers_csv(rows)}, block_bytes, range_rows)
     staged = pl.concat(written["customers"])
     assert staged["customer_id"].to_list() == sorted(expected)
     assert staged["email"].to_list() == [f"v{expected[k][1]}@x.io" for k in sorted(expected)]

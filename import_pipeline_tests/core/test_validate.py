@@ -5,9 +5,10 @@ from decimal import Decimal
 
 import polars as pl
 
+from import_pipeline.core.columns import ERRORS
 from import_pipeline.core.entities import CUSTOMERS, LINE_ITEMS, ORDERS, PRODUCTS
 from import_pipeline.core.rules import CastOptions
-from import_pipeline.core.validate import ERRORS, validate
+from import_pipeline.core.validate import validate
 
 
 def frame(rows: list[dict]) -> pl.DataFrame:

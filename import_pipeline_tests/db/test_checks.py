@@ -7,7 +7,7 @@ import pytest
 
 from import_pipeline.db import checks
 from import_pipeline.db.connect import connected
-from import_pipeline_tests.db.conftest import load
+from import_pipeline_tests.db.support import load
 from import_pipeline_tests.support import ORDER
 
 

@@ -13,8 +13,9 @@ from psycopg2.extensions import connection
 from import_pipeline.core.entities import CUSTOMERS, ORDERS, PRODUCTS
 from import_pipeline.core.report import LoadCounts
 from import_pipeline.db import upsert
+from import_pipeline.db.loader import load_chunks, prefetched
 from import_pipeline.db.upsert import Direct
-from import_pipeline_tests.db.conftest import load, staged_rows, table
+from import_pipeline_tests.db.support import load, staged_rows, table
 from import_pipeline_tests.support import ORDER
 
 
@@ -104,7 +105,7 @@ def test_an_orphan_in_a_copied_chunk_is_held_and_the_rest_loads(conn, directs):
 def test_a_duplicate_sku_in_a_copied_chunk_is_isolated_as_a_db_reject(conn, directs):
     rows = [{"product_id": f"P{i}", "name": "n", "sku": f"S{i}"} for i in range(10)]
     rows[6]["sku"] = "S2"
-    counts, rejects = upsert.load_entity(conn, PRODUCTS, [staged_rows("products", rows)], "default")
+    counts, rejects = load_chunks(conn, PRODUCTS, [staged_rows("products", rows)], "default")
     assert directs[0] is Direct.REFUSED
     assert (counts.inserted, counts.rejected) == (9, 1)
     assert [(r.row["product_id"], r.error) for r in rejects] == [("P6", "db:products_sku_unique")]
@@ -115,7 +116,7 @@ def test_a_held_row_loses_to_a_newer_version_copied_straight_in(conn, directs):
     assert load(conn, "orders", [{**ORDER, "updated_at": "2024-01-01"}]).held == 1
     load(conn, "customers", [{"customer_id": "C1"}])
     newer = staged_rows("orders", [{**ORDER, "status": "shipped", "updated_at": "2024-02-01"}])
-    counts, _ = upsert.load_entity(conn, ORDERS, [newer], "default")
+    counts, _ = load_chunks(conn, ORDERS, [newer], "default")
     assert (directs[-1], counts) == (Direct.LOADED, LoadCounts(inserted=1))
     assert table(conn, "SELECT status FROM commerce.orders") == [("shipped",)]
     assert table(conn, "SELECT count(*) FROM ingest.held_rows") == [(0,)]
@@ -173,7 +174,7 @@ def test_an_error_while_reading_the_next_chunk_reaches_the_load_after_earlier_ch
         raise OSError("staged file vanished")
 
     with pytest.raises(OSError, match="staged file vanished"):
-        upsert.load_entity(conn, CUSTOMERS, chunks(), "default")
+        load_chunks(conn, CUSTOMERS, chunks(), "default")
     assert table(conn, "SELECT customer_id FROM commerce.customers") == [("C1",)]
     assert prefetch_threads() == []
 
@@ -187,14 +188,14 @@ def test_the_prefetch_runs_at_most_one_item_ahead_and_keeps_the_order():
             yield i
 
     seen = []
-    for item in upsert.prefetched(items(), lambda i: i * 10):
+    for item in prefetched(items(), lambda i: i * 10):
         seen.append((item, max(pulled)))
     assert [item for item, _ in seen] == [0, 10, 20, 30]
     assert all(ahead <= item // 10 + 1 for item, ahead in seen)
 
 
 def test_a_load_that_stops_early_leaves_no_prefetch_thread_behind():
-    with closing(upsert.prefetched(range(100), lambda i: i)) as prepared:
+    with closing(prefetched(range(100), lambda i: i)) as prepared:
         assert next(prepared) == 0
     assert prefetch_threads() == []
 
@@ -202,5 +203,5 @@ def test_a_load_that_stops_early_leaves_no_prefetch_thread_behind():
 def test_the_load_does_not_swallow_an_error_in_preparing_a_chunk(conn):
     without_key = staged_rows("customers", [{"customer_id": "C1"}]).drop(CUSTOMERS.key)
     with pytest.raises(pl.exceptions.ColumnNotFoundError):
-        upsert.load_entity(conn, CUSTOMERS, [without_key], "default")
+        load_chunks(conn, CUSTOMERS, [without_key], "default")
     assert prefetch_threads() == []

@@ -1,8 +1,8 @@
 """Held rows tell the current truth: what they miss is rechecked whenever they are settled."""
 
 from import_pipeline.core.entities import LINE_ITEMS
-from import_pipeline.db import upsert
-from import_pipeline_tests.db.conftest import load, table
+from import_pipeline.load.held import expire_and_release
+from import_pipeline_tests.db.support import load, table
 
 LINE = {
     "line_item_id": "L1",
@@ -20,8 +20,8 @@ def test_a_line_held_for_two_parents_names_only_the_one_still_missing_and_expire
     assert table(conn, held) == [(["order_id", "product_id"],)]
 
     load(conn, "products", [{"product_id": "P1", "sku": "S1", "name": "tea", "price": "2"}])
-    upsert.settle_held(conn, LINE_ITEMS, "default", 3600)
+    expire_and_release(conn, LINE_ITEMS, "default", 3600)
     assert table(conn, held) == [(["order_id"],)]
 
-    assert upsert.settle_held(conn, LINE_ITEMS, "default", 0).expired == 1
+    assert expire_and_release(conn, LINE_ITEMS, "default", 0).expired == 1
     assert table(conn, "SELECT errors FROM ingest.rejects") == [(["order_id:parent_missing"],)]

@@ -8,7 +8,7 @@ from psycopg2.extensions import connection
 from faults.reader import Reader
 from import_pipeline.core.purge import PurgeRefused, plan_purge
 from import_pipeline.db import purge
-from import_pipeline_tests.db.conftest import load, table
+from import_pipeline_tests.db.support import load, table
 
 ROWS = 600
 

@@ -13,7 +13,8 @@ from import_pipeline.core.entities import PRODUCTS
 from import_pipeline.core.report import LoadCounts
 from import_pipeline.db import upsert
 from import_pipeline.db.connect import connected
-from import_pipeline_tests.db.conftest import load, staged_rows, table
+from import_pipeline.db.loader import load_chunks
+from import_pipeline_tests.db.support import load, staged_rows, table
 
 
 def customers(version: str, names: dict[str, str]) -> list[dict]:
@@ -56,7 +57,7 @@ def test_same_values_with_a_newer_version_still_beat_a_later_older_file(conn):
 def test_a_constraint_violation_validation_missed_is_isolated_and_the_rest_loads(conn):
     rows = [{"product_id": f"P{i}", "name": "n", "sku": f"S{i}"} for i in range(10)]
     rows[6]["sku"] = "S2"  # a second product with SKU S2: only the database can tell
-    counts, rejects = upsert.load_entity(conn, PRODUCTS, [staged_rows("products", rows)], "default")
+    counts, rejects = load_chunks(conn, PRODUCTS, [staged_rows("products", rows)], "default")
     assert (counts.inserted, counts.rejected) == (9, 1)
     assert [(r.row["product_id"], r.error) for r in rejects] == [("P6", "db:products_sku_unique")]
 
@@ -157,7 +158,7 @@ def test_chunks_loaded_over_several_connections_end_as_over_one(conn, database_u
     chunks = [frame[i : i + 50] for i in range(0, frame.height, 50)]
     progress: list[int] = []
     with connected(database_url) as second, connected(database_url) as third:
-        counts, rejects = upsert.load_entity(
+        counts, rejects = load_chunks(
             conn, PRODUCTS, chunks, "default", progress.append, more_connections=[second, third]
         )
     assert (counts.inserted, counts.rejected, sum(progress)) == (599, 1, 600)
@@ -166,9 +167,7 @@ def test_chunks_loaded_over_several_connections_end_as_over_one(conn, database_u
     assert stored == sorted((k, v) for k, v in names.items() if k != "P0300")
     again = [frame[i : i + 50] for i in range(0, frame.height, 50)]
     with connected(database_url) as second:
-        repeated, _ = upsert.load_entity(
-            conn, PRODUCTS, again, "default", more_connections=[second]
-        )
+        repeated, _ = load_chunks(conn, PRODUCTS, again, "default", more_connections=[second])
     assert (repeated.unchanged, repeated.rejected) == (599, 1)
 
 
@@ -216,7 +215,7 @@ def test_an_unchanged_reload_is_told_from_its_key_ranges_summary_alone(conn, mon
     def not_needed(*args, **kwargs):
         raise AssertionError("an unchanged chunk reached the row-by-row comparison")
 
-    monkeypatch.setattr(upsert, "settle_known", not_needed)
+    monkeypatch.setattr(upsert, "skip_known", not_needed)
     assert load(conn, "customers", rows, batch="b2", chunk_rows=4) == LoadCounts(unchanged=10)
     assert table(conn, "SELECT *, xmin::text FROM commerce.customers ORDER BY 2") == before
 

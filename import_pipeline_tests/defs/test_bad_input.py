@@ -7,10 +7,11 @@ import dagster as dg
 import polars as pl
 
 from import_pipeline.definitions import defs as load_definitions
+from import_pipeline.defs.in_process import evaluate, run, tick
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import LandingZone
 from import_pipeline.defs.sensors import landing_sensor
-from import_pipeline_tests.support import evaluate, materialization, query, run, tick
+from import_pipeline_tests.support import materialization, query
 
 HEADER = "customer_id,email,first_name,last_name,phone,country,created_at,updated_at\n"
 

@@ -3,7 +3,8 @@
 import shutil
 from pathlib import Path
 
-from import_pipeline_tests.support import query, run, tick
+from import_pipeline.defs.in_process import run, tick
+from import_pipeline_tests.support import query
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
 

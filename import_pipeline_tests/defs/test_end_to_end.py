@@ -6,68 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from import_pipeline.defs.in_process import materializations, run, tick
 from import_pipeline_tests.support import (
+    CUSTOMERS,
+    LINE_ITEMS,
+    ORDERS,
+    PRODUCTS,
     materialization,
-    materializations,
     query,
-    run,
-    tick,
     write_csv,
     write_ndjson,
 )
-
-CUSTOMERS = [
-    {"customer_id": "C1", "email": " Ada@Example.com ", "first_name": "Ada", "country": "UK"},
-    {"customer_id": "C2", "email": "bob@example.com", "first_name": "Bob", "country": "FR"},
-]
-PRODUCTS = [
-    {"product_id": "P1", "sku": "SKU-1", "name": "Tea", "price": "3.50", "currency": "gbp"},
-    {"product_id": "P2", "sku": "SKU-2", "name": "Cup", "price": "8", "currency": "GBP"},
-]
-ORDERS = [
-    {
-        "order_id": "O1",
-        "customer_id": "C1",
-        "status": "paid",
-        "currency": "GBP",
-        "total": "15.00",
-        "ordered_at": "2024-05-01T10:00:00Z",
-    },
-    {
-        "order_id": "O2",
-        "customer_id": "C2",
-        "status": "Shipped",
-        "currency": "GBP",
-        "total": "8.00",
-        "ordered_at": "2024-05-02 11:30:00+02:00",
-    },
-]
-LINE_ITEMS = [
-    {
-        "line_item_id": "O1-1",
-        "order_id": "O1",
-        "product_id": "P1",
-        "quantity": "2",
-        "unit_price": "3.50",
-        "line_total": "7.00",
-    },
-    {
-        "line_item_id": "O1-2",
-        "order_id": "O1",
-        "product_id": "P2",
-        "quantity": "1",
-        "unit_price": "8.00",
-        "line_total": "8.00",
-    },
-    {
-        "line_item_id": "O2-1",
-        "order_id": "O2",
-        "product_id": "P2",
-        "quantity": "1",
-        "unit_price": "8.00",
-        "line_total": "8.00",
-    },
-]
 
 
 def drop_canonical(landing: Path) -> None:

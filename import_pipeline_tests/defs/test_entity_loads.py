@@ -6,13 +6,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from import_pipeline_tests.defs.test_end_to_end import CUSTOMERS, LINE_ITEMS, ORDERS, PRODUCTS
+from import_pipeline.defs.in_process import materializations, run, tick
 from import_pipeline_tests.support import (
+    CUSTOMERS,
+    LINE_ITEMS,
+    ORDERS,
+    PRODUCTS,
     materialization,
-    materializations,
     query,
-    run,
-    tick,
     write_csv,
 )
 

@@ -14,7 +14,9 @@ from dagster._utils.interrupts import capture_interrupts
 from import_pipeline.db import ledger
 from import_pipeline.db.batch_lock import BatchBusy
 from import_pipeline.defs.assets import loading
-from import_pipeline_tests.support import ORDER, materializations, query, run, tick, write_csv
+from import_pipeline.defs.in_process import materializations, run, tick
+from import_pipeline.load import entity
+from import_pipeline_tests.support import ORDER, query, write_csv
 
 pytestmark = pytest.mark.postgres
 
@@ -40,7 +42,7 @@ def on_first_progress(monkeypatch: pytest.MonkeyPatch, action, chunk: int = 1) -
         if len(calls) == chunk:
             action(partition_key)
 
-    monkeypatch.setattr(loading.ledger, "progress", progress)
+    monkeypatch.setattr(ledger, "progress", progress)
 
 
 def terminate_loaders(database_url: str) -> None:
@@ -49,7 +51,7 @@ def terminate_loaders(database_url: str) -> None:
         cur.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
             " WHERE application_name = %s AND datname = current_database()",
-            (loading.LOADER,),
+            (entity.LOADER,),
         )
         assert cur.fetchone()[0] > 0
     conn.close()

@@ -3,35 +3,27 @@
 import multiprocessing
 import sys
 import time
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
 
 from import_pipeline.definitions import defs as load_definitions
-from import_pipeline.defs.assets.loading import Progress
 from import_pipeline.defs.held_rows import retry_held_rows
-from import_pipeline_tests.support import ORDER, materialization, query, run, tick, write_csv
+from import_pipeline.defs.in_process import tick
+from import_pipeline.load.entity import Progress
+from import_pipeline_tests.support import (
+    ORDER,
+    check,
+    drop_and_run,
+    materialization,
+    query,
+    write_csv,
+)
 
 
 def settings(**values) -> dict:
     return {"resources": {"settings": {"config": values}}}
-
-
-def drop_and_run(defs, instance, landing: Path, url: str, name: str, rows: list[dict], config=None):
-    write_csv(landing / name, rows)
-    (request,) = tick(instance, landing, url).run_requests
-    return run(defs, instance, request, config)
-
-
-def check(result: dg.ExecuteInProcessResult, asset: str, name: str) -> dg.AssetCheckEvaluation:
-    (evaluation,) = [
-        e
-        for e in result.get_asset_check_evaluations()
-        if e.asset_key.to_user_string() == asset and e.check_name == name
-    ]
-    return evaluation
 
 
 def test_an_order_before_its_customer_is_held_then_loaded_with_the_customer(

@@ -3,51 +3,22 @@
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
 import pytest
 
 from import_pipeline.core.notify import SIGNATURE_HEADER, UnsignedWebhooks, post
 from import_pipeline.definitions import defs as load_definitions
+from import_pipeline.defs.in_process import run, tick
 from import_pipeline.defs.notifications import notify_on_failure, notify_on_success
 from import_pipeline.defs.resources import Notifier, PostgresResource, StagingArea
-from import_pipeline_tests.support import query, run, tick
+from import_pipeline_tests.support import Webhook, query
 
 pytestmark = pytest.mark.postgres
 
 SECRET = "s3cr3t"
-
-
-class Webhook:
-    """A local HTTP server that records what it receives, after an optional delay."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.received: list[tuple[dict, bytes]] = []
-        self.delay = delay
-        webhook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(webhook.delay)
-                webhook.received.append((dict(self.headers), body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -62,12 +33,6 @@ def slow_webhook() -> Iterator[Webhook]:
     hook = Webhook(delay=1.0)
     yield hook
     hook.close()
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def load(instance, landing, pipeline_env, name: str, data: bytes) -> dg.ExecuteInProcessResult:

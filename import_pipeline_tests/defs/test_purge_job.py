@@ -3,7 +3,7 @@ step reports what went and how."""
 
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
-from import_pipeline_tests.db.conftest import load, table
+from import_pipeline_tests.db.support import load, table
 
 
 def config(**purge) -> dict:

@@ -8,7 +8,7 @@ from bench.generate import ENTITY_ORDER, DropSpec, generate
 from faults.reader import Reader
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
-from import_pipeline_tests.support import run, tick
+from import_pipeline.defs.in_process import run, tick
 
 
 def test_a_reader_with_a_lock_timeout_is_never_blocked_by_a_real_batch_load(

@@ -9,8 +9,15 @@ import polars as pl
 
 from import_pipeline.cli import main
 from import_pipeline.defs.assets.staged_batch import StagingProgress
-from import_pipeline_tests.defs.test_load_semantics import check, drop_and_run
-from import_pipeline_tests.support import ORDER, materialization, query, run, tick, write_csv
+from import_pipeline.defs.in_process import run, tick
+from import_pipeline_tests.support import (
+    ORDER,
+    check,
+    drop_and_run,
+    materialization,
+    query,
+    write_csv,
+)
 
 PROFILE = """\
 description: An order export where most lines are blank in the order column.

@@ -7,21 +7,16 @@ import psycopg2
 import pytest
 
 from import_pipeline.definitions import defs as load_definitions
+from import_pipeline.defs.in_process import run, tick
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import ImportSettings, LandingZone, PostgresResource
 from import_pipeline.defs.schedules import reconciliation_schedule
 from import_pipeline.defs.sensors import TAG_URI
-from import_pipeline_tests.support import query, run, tick, write_csv
+from import_pipeline_tests.support import query, write_csv
 
 pytestmark = pytest.mark.postgres
 
 CUSTOMERS = [{"customer_id": "C1", "email": "ada@example.com"}]
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def reconcile(instance: dg.DagsterInstance, landing, database_url: str):

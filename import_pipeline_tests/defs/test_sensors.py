@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from import_pipeline.definitions import defs as load_definitions
+from import_pipeline.defs.in_process import evaluate, run, tick
 from import_pipeline.defs.resources import LandingZone, PostgresResource
 from import_pipeline.defs.sensors import (
     TAG_PROFILE,
@@ -16,18 +17,12 @@ from import_pipeline.defs.sensors import (
     landing_sensor,
 )
 from import_pipeline.files.store import UnsupportedLocation
-from import_pipeline_tests.support import LAYOUTS, evaluate, query, run, tick, write_csv
+from import_pipeline_tests.support import LAYOUTS, query, write_csv
 
 pytestmark = pytest.mark.postgres
 
 CUSTOMERS = [{"customer_id": "C1", "email": "ada@example.com"}]
 ORDERS = [{"order_id": "O1", "customer_id": "C1", "status": "paid", "ordered_at": "2024-05-01"}]
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def test_a_folder_waits_for_its_marker_then_loads_as_one_batch(instance, landing, pipeline_env):

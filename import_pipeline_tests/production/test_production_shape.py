@@ -32,9 +32,8 @@ from import_pipeline.core.notify import SIGNATURE_HEADER
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
 from import_pipeline.defs.resources import S3Connection
-from import_pipeline_tests.defs.test_notifications import Webhook
 from import_pipeline_tests.production.processes import BIN, free_port, wait_for
-from import_pipeline_tests.support import query, s3_settings
+from import_pipeline_tests.support import Webhook, query, s3_settings
 
 pytestmark = [pytest.mark.production, pytest.mark.postgres, pytest.mark.s3]
 

@@ -3,13 +3,13 @@
 import json
 import urllib.request
 
-import dagster as dg
 import polars as pl
 import pytest
 
 from import_pipeline.definitions import defs as load_definitions
+from import_pipeline.defs.in_process import run
 from import_pipeline.defs.resources import LandingZone, S3Connection
-from import_pipeline_tests.support import csv_bytes, materialization, put, query, run, s3_tick
+from import_pipeline_tests.support import csv_bytes, materialization, put, query, s3_tick
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgres]
 
@@ -40,12 +40,6 @@ def env(monkeypatch, s3_env, s3_bucket, database_url) -> str:
     monkeypatch.setenv("IMPORT_STAGING_URL", f"s3://{s3_bucket}/staging")
     monkeypatch.setenv("IMPORT_TENANT_FROM_PATH", "true")
     return database_url
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 @pytest.fixture

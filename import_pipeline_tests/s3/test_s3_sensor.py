@@ -3,7 +3,6 @@
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-import dagster as dg
 import pytest
 
 from import_pipeline.defs.resources import LandingZone
@@ -32,12 +31,6 @@ def aws(s3_endpoint: str) -> CountingS3:
 @pytest.fixture
 def client(aws: CountingS3):
     return aws.get_client()
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def zone(bucket: str, aws: CountingS3, **fields) -> LandingZone:

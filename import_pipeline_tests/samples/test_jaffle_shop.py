@@ -5,8 +5,8 @@ prices in cents become units, `ItemType.*` becomes a category."""
 import polars as pl
 import pytest
 
-from import_pipeline_tests.samples.conftest import Loader
 from import_pipeline_tests.samples.expect import raw_csv, succeeded
+from import_pipeline_tests.samples.support import Loader
 from import_pipeline_tests.support import SAMPLES, query
 
 JAFFLE = SAMPLES / "jaffle_shop"

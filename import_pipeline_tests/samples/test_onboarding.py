@@ -4,8 +4,8 @@ recorded in the ledger and the run's tags."""
 
 import pytest
 
-from import_pipeline_tests.samples.conftest import Loader
 from import_pipeline_tests.samples.expect import succeeded
+from import_pipeline_tests.samples.support import Loader
 from import_pipeline_tests.support import query
 
 PROFILE = """\

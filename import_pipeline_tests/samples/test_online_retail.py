@@ -6,8 +6,8 @@ converges onto the same rows."""
 import polars as pl
 import pytest
 
-from import_pipeline_tests.samples.conftest import TABLES, Loader
 from import_pipeline_tests.samples.expect import raw_csv, succeeded
+from import_pipeline_tests.samples.support import TABLES, Loader
 from import_pipeline_tests.support import SAMPLES, materialization, query
 
 RETAIL = SAMPLES / "online_retail/online_retail_head_14k_CR.csv"

@@ -4,9 +4,10 @@ table holds the same rows as before (rejects are per batch, so the second batch 
 
 import pytest
 
-from import_pipeline_tests.samples.conftest import TABLES, Loader
+from import_pipeline.defs.in_process import materializations
 from import_pipeline_tests.samples.expect import succeeded
-from import_pipeline_tests.support import SAMPLES, materializations
+from import_pipeline_tests.samples.support import TABLES, Loader
+from import_pipeline_tests.support import SAMPLES
 
 SAMPLE_DROPS = {
     "shopify_orders": [

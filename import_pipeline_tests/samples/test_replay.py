@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from import_pipeline_tests.samples.conftest import Loader
 from import_pipeline_tests.samples.expect import succeeded
+from import_pipeline_tests.samples.support import Loader
 from import_pipeline_tests.support import SAMPLES, materialization, query
 
 RETAIL = SAMPLES / "online_retail/online_retail_head_14k_CR.csv"

@@ -5,8 +5,8 @@ image-only rows into products and reports duplicate SKUs instead of merging them
 import polars as pl
 import pytest
 
-from import_pipeline_tests.samples.conftest import Loader
 from import_pipeline_tests.samples.expect import raw_csv, succeeded
+from import_pipeline_tests.samples.support import Loader
 from import_pipeline_tests.support import SAMPLES, materialization, query
 
 ORDERS_EXPORT = SAMPLES / "shopify/orders_export_1__store_AP_pseudonymized.csv"

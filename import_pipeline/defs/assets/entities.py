@@ -1,11 +1,11 @@
-"""customers, products, orders, line_items: the batch's four entity loads, in one step.
+"""The batch's entity loads (one asset per entity of `ENTITIES`), in one step.
 
 Each entity is its own asset with its own checks and report; they share one step because
-Dagster's work around a step (its events, the data-version lookups of its inputs) cost
-0.1-0.2 s a step, and because within one step independent entities load side by side:
-customers and products together, orders once its customers are in, line items once their
-orders and products are. A subset (one entity re-materialised from the UI) loads only
-what is selected, in the same order.
+Dagster's work around a step (its events, the data-version lookups of its inputs) costs
+time per step, and because within one step independent entities load side by side, each
+as soon as its parents are in (customers and products together, orders once its
+customers are in, line items once their orders and products are). A subset (one entity
+re-materialised from the UI) loads only what is selected, in the same order.
 """
 
 from collections.abc import Callable, Iterator
@@ -15,8 +15,8 @@ from functools import partial
 import dagster as dg
 
 from import_pipeline.core.entities import ENTITIES, EntitySpec
+from import_pipeline.core.errors import LoadCancelled
 from import_pipeline.db import ledger
-from import_pipeline.db.failures import LoadCancelled
 from import_pipeline.defs.assets.loading import RunStop, claim, load_staged
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.checks import check_specs
@@ -26,27 +26,15 @@ from import_pipeline.defs.resources import ImportSettings, PostgresResource, Sta
 from import_pipeline.defs.step_failures import transient_retried
 from import_pipeline.defs.summary import batch_summary
 
-DESCRIPTIONS = {
-    "customers": "Upserts the batch's customers into commerce.customers (newer `updated_at` "
-    "wins, unchanged rows are left alone). Emails are trimmed and lower-cased.",
-    "products": "Upserts the batch's products into commerce.products. A SKU already used by "
-    "another product of the tenant is refused by the database and reported as a reject. "
-    "Metadata also summarises the batch's quality scores (mean, min, count below 50).",
-    "orders": "Upserts the batch's orders into commerce.orders. An order whose customer has "
-    "not arrived yet is held in ingest.held_rows and loads with the run that brings it.",
-    "line_items": "Upserts the batch's line items into commerce.line_items. A line whose "
-    "order or product has not arrived yet is held until it does.",
-}
 
-
-def _spec(entity: EntitySpec) -> dg.AssetSpec:
+def asset_spec(entity: EntitySpec) -> dg.AssetSpec:
     """Skippable: a batch materialises only the entities it feeds (or whose held rows it
-    settled), so an entity's plots over partitions hold real loads, not zeros."""
+    released or expired), so an entity's plots over partitions hold real loads, not zeros."""
     return dg.AssetSpec(
         entity.name,
         skippable=True,
         deps=["staged_batch", *(p.entity for p in entity.parents)],
-        description=DESCRIPTIONS[entity.name],
+        description=entity.description,
         group_name=IMPORT_GROUP,
         kinds={"postgres"},
         partitions_def=batches,
@@ -59,7 +47,7 @@ class ParentNotLoaded(Exception):
 
 @dg.multi_asset(
     name="load_entities",
-    specs=[_spec(entity) for entity in ENTITIES.values()],
+    specs=[asset_spec(entity) for entity in ENTITIES.values()],
     check_specs=[check for entity in ENTITIES.values() for check in check_specs(entity)],
     partitions_def=batches,
     can_subset=True,

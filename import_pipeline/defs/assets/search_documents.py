@@ -8,10 +8,10 @@ import dagster as dg
 from import_pipeline.core.entities import PRODUCTS
 from import_pipeline.db import changes as changed_rows
 from import_pipeline.db import ledger
-from import_pipeline.defs import changes
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import PostgresResource, StagingArea
 from import_pipeline.files import layout
+from import_pipeline.load.changes import changed_keys
 
 DOWNSTREAM_GROUP = "downstream"
 
@@ -30,7 +30,7 @@ def product_search_documents(
     would take them, written to the staging store as NDJSON: materialised for each batch
     whose products load changed something."""
     key = context.partition_key
-    keys = changes.changed_keys(staging, key, PRODUCTS.name)
+    keys = changed_keys(staging.store(), key, PRODUCTS.name)
     with postgres.connect() as conn:
         batch = ledger.get(conn, key)
         if batch is None:

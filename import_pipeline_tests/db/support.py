@@ -1,29 +1,19 @@
-"""A migrated database and a helper that stages canonical rows and loads them."""
+"""Helpers that stage canonical rows and load them (the migrated `conn` is the suite's)."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import polars as pl
-import pytest
 from psycopg2.extensions import connection
 
+from import_pipeline.core.columns import BATCH
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.profiles import CANONICAL
 from import_pipeline.core.report import LoadCounts
 from import_pipeline.core.stage import stage_in_memory
-from import_pipeline.db import upsert
-from import_pipeline.db.connect import connected
-from import_pipeline.db.migrate import migrate
-from import_pipeline.db.sql import BATCH
+from import_pipeline.db.loader import load_chunks
+from import_pipeline.load.held import expire_and_release
 
 LANDED = datetime(2024, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def conn(database_url: str) -> Iterator[connection]:
-    with connected(database_url) as conn:
-        migrate(conn)
-        yield conn
 
 
 def csv_of(rows: list[dict]) -> bytes:
@@ -52,9 +42,9 @@ def load(
     load them in chunks, as an entity asset does; return all counts."""
     frame = staged_rows(entity, rows, batch, landed_at)
     spec = ENTITIES[entity]
-    settled = upsert.settle_held(conn, spec, tenant, 3600)
+    settled = expire_and_release(conn, spec, tenant, 3600)
     chunks = [frame[i : i + chunk_rows] for i in range(0, frame.height, chunk_rows)]
-    counts, _ = upsert.load_entity(conn, spec, chunks, tenant)
+    counts, _ = load_chunks(conn, spec, chunks, tenant)
     return counts + settled
 
 
