@@ -34,8 +34,8 @@ def ledger(url: str) -> None:
                 )
             cur.execute(
                 "INSERT INTO ingest.held_rows (tenant, entity, key, partition_key, source_row,"
-                " missing, payload, updated_at) VALUES ('t', 'orders', 'O1', 'held', 1,"
-                " '{customer_id}', '{}', now())"
+                " missing, payload, version) VALUES ('t', 'orders', 'O1', 'held', 1,"
+                " '{customer_id}', '{}', 1)"
             )
 
 
