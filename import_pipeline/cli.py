@@ -2,7 +2,8 @@
 
 - `validate FILE [--profile P]`: parse, map, validate and dedupe without writing anything;
   print the report; exit 1 when the file would fail (a named error, or too many rejects).
-- `template ENTITY`: write a CSV with the entity's canonical headers and one example row.
+- `template ENTITY [--format csv|xlsx]`: write a CSV (or a workbook) with the entity's
+  canonical headers and one example row.
 - `drop FILE`: copy the file into the landing zone (`IMPORT_LANDING_URL`: a folder, or an
   `s3://bucket/prefix` it is uploaded to with dagster-aws's S3 client).
 - `rejects PARTITION [-o FILE]`: a loaded batch's rejects (and keys in conflict) from
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+import xlsxwriter
 
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
@@ -86,17 +88,36 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def template_command(args: argparse.Namespace) -> int:
-    """A CSV a partner can fill in: canonical headers and one example row."""
+    """A CSV or workbook a partner can fill in: canonical headers and one example row."""
     spec = ENTITIES[args.entity]
     fields = [f.name for f in spec.fields if not f.derived]
-    target = Path(args.output or f"{spec.name}_template.csv")
+    example = [spec.example.get(name, "") for name in fields]
+    target = Path(args.output or f"{spec.name}_template.{args.format}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(fields)
-        writer.writerow([spec.example.get(name, "") for name in fields])
+    if args.format == "xlsx":
+        _write_template_workbook(target, spec.name, fields, example)
+    else:
+        with target.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(fields)
+            writer.writerow(example)
     sys.stdout.write(f"wrote {target}\n")
     return 0
+
+
+def _write_template_workbook(target: Path, sheet: str, fields: list[str], example: list[str]):
+    """One sheet named after the entity; every cell is text, so Excel keeps an ID such as
+    `00123` and a timestamp as written instead of turning them into numbers or dates."""
+    book = xlsxwriter.Workbook(str(target))
+    text = book.add_format({"num_format": "@"})
+    header = book.add_format({"bold": True, "num_format": "@"})
+    worksheet = book.add_worksheet(sheet)
+    worksheet.write_row(0, 0, fields, header)
+    for column, value in enumerate(example):
+        worksheet.write_string(1, column, value, text)
+    worksheet.set_column(0, len(fields) - 1, 22, text)
+    worksheet.freeze_panes(1, 0)
+    book.close()
 
 
 def drop_command(args: argparse.Namespace) -> int:
@@ -200,9 +221,10 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--max-reject-rate", type=float, default=DEFAULT_MAX_REJECT_RATE)
     validate.set_defaults(command=validate_command)
 
-    template = commands.add_parser("template", help="write a CSV template for an entity")
+    template = commands.add_parser("template", help="write a CSV or xlsx template for an entity")
     template.add_argument("entity", choices=list(ENTITIES))
-    template.add_argument("--output", help="path (default: <entity>_template.csv)")
+    template.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    template.add_argument("--output", help="path (default: <entity>_template.<format>)")
     template.set_defaults(command=template_command)
 
     drop = commands.add_parser("drop", help="copy or upload a file into the landing zone")

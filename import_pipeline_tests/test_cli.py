@@ -1,5 +1,6 @@
 """`import-pipeline`: validate reports every sample and exits 0, fails a broken file with its
-named error; template writes a CSV that validates clean; drop copies or uploads a file."""
+named error; template writes a CSV or workbook that validates clean; drop copies or uploads a
+file."""
 
 import socket
 import subprocess
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 
 import boto3
+import fastexcel
+import polars as pl
 import pytest
 
 from import_pipeline.cli import main
@@ -83,6 +86,29 @@ def test_a_template_validates_clean(entity, tmp_path, capsys):
     assert header == [f.name for f in ENTITIES[entity].fields if not f.derived]
     assert main(["validate", str(target)]) == 0
     assert "rejected: 0 " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("entity", list(ENTITIES))
+def test_an_xlsx_template_validates_clean_with_its_example_row_as_text(entity, tmp_path, capsys):
+    target = tmp_path / f"{entity}_template.xlsx"
+    assert main(["template", entity, "--format", "xlsx", "--output", str(target)]) == 0
+    sheet = fastexcel.read_excel(target).load_sheet(entity).to_polars()
+    assert sheet.columns == [f.name for f in ENTITIES[entity].fields if not f.derived]
+    assert sheet.dtypes == [pl.String] * sheet.width, "Excel must not turn IDs into numbers"
+    assert main(["validate", str(target)]) == 0
+    assert "rejected: 0 " in capsys.readouterr().out
+
+
+def test_validate_fails_a_workbook_without_the_profiles_sheet(tmp_path, capsys):
+    (tmp_path / "catalogue.yaml").write_text(
+        "files: [catalogue*]\nread: {sheet: Products}\n"
+        "entities:\n  products:\n    fields: {product_id: id, name: title}\n"
+    )
+    target = tmp_path / "catalogue.xlsx"
+    assert main(["template", "products", "--format", "xlsx", "--output", str(target)]) == 0
+    assert main(["validate", str(target), "--profiles-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "MissingSheet: catalogue.xlsx: it has no sheet named 'Products'" in err
 
 
 def test_drop_copies_a_file_into_the_landing_folder(tmp_path, monkeypatch):

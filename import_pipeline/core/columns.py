@@ -20,7 +20,8 @@ LINE = "_line"
 fields (never padded or cut, so the data engineer sees exactly what arrived)."""
 
 PROBLEM = "_problem"
-"""In a rejects frame: what was wrong with such a record (`expected 8 fields, got 3`)."""
+"""In a rejects frame: what was wrong with such a record (`expected 8 fields, got 3`), or
+with a row the database refused (`barcode 4006381333931 is held by products P1`)."""
 
 BOOKKEEPING = (ROW, ERRORS, SOURCE, LINE, PROBLEM)
 

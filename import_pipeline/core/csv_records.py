@@ -88,13 +88,19 @@ def _record_spans(block: bytes, dialect: Dialect) -> Iterator[tuple[int, int]]:
 
 
 def _header(record: bytes, dialect: Dialect, file_name: str) -> list[str]:
-    """The column names (`column_1`... without a header); duplicates are refused, as
-    polars would rename them silently and a mapping would read the wrong one."""
+    """The column names (`column_1`... without a header); duplicates are refused."""
     fields = _parse(record, None, dialect).row(0)
     if not dialect.has_header:
         return [f"column_{i}" for i in range(1, len(fields) + 1)]
     names = [(name or "").strip().lstrip("\ufeff") for name in fields]
     names = replayed_or_refused(names, file_name)
+    refuse_duplicates(names, file_name)
+    return names
+
+
+def refuse_duplicates(names: list[str], file_name: str) -> None:
+    """Raise `DuplicateColumns` if a header names a column twice (ignoring case): a reader
+    would rename one silently and a mapping would read the wrong one."""
     seen: dict[str, str] = {}
     duplicated = []
     for name in names:
@@ -108,7 +114,6 @@ def _header(record: bytes, dialect: Dialect, file_name: str) -> list[str]:
             "ignoring case)",
             "Rename or remove the duplicate column in the export.",
         )
-    return names
 
 
 def _piece(body: bytes, names: list[str], dialect: Dialect, file_name: str) -> Piece:

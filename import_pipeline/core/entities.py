@@ -26,6 +26,8 @@ class Format(StrEnum):
     EMAIL = "email"
     CURRENCY = "currency"
     UUID = "uuid"
+    GTIN = "gtin"
+    """A barcode: GTIN-8, -12 (UPC-A), -13 (EAN) or -14 digits with a valid check digit."""
 
 
 @dataclass(frozen=True)
@@ -189,10 +191,13 @@ PRODUCTS = EntitySpec(
     fields=(
         Field("product_id", required=True, max_length=128),
         Field("sku", max_length=128),
+        Field("barcode", format=Format.GTIN),
+        Field("brand", max_length=200),
         Field("name", required=True, max_length=500),
         Field("category", max_length=200),
         Field("price", Kind.DECIMAL, minimum=0),
         Field("currency", format=Format.CURRENCY),
+        Field("stock", Kind.INT),
         Field("quality_score", Kind.INT, derived=True),
         _UPDATED_AT,
     ),
@@ -281,8 +286,9 @@ ENTITIES: dict[str, EntitySpec] = {
 
 
 def entity_for_file(file_name: str) -> EntitySpec | None:
-    """The entity a canonically named file holds (`orders_2024-05.csv.gz` -> orders)."""
-    lowered = file_name.lower()
+    """The entity a canonically named file holds (`orders_2024-05.csv.gz` -> orders); a
+    folder batch's member is named by its own name, not its sub-folder's."""
+    lowered = file_name.rsplit("/", 1)[-1].lower()
     for spec in ENTITIES.values():
         if any(lowered.startswith(prefix) for prefix in spec.file_prefixes):
             return spec

@@ -24,7 +24,19 @@ class UndecodableFile(ImportFileError):
 
 
 class UnreadableFile(ImportFileError):
-    """The bytes do not parse as the file's format (CSV, NDJSON, Parquet)."""
+    """The bytes do not parse as the file's format (CSV, NDJSON, Parquet, a workbook)."""
+
+
+class UnreadableWorkbook(UnreadableFile):
+    """The bytes are not a workbook the reader can open (damaged, encrypted, or not one)."""
+
+
+class MissingSheet(ImportFileError):
+    """The workbook has no sheet of the name its source profile gives."""
+
+
+class EmptySheet(EmptyFile):
+    """The workbook's sheet has no cells at or below its header row."""
 
 
 class UnknownEntity(ImportFileError):

@@ -5,6 +5,10 @@ from enum import StrEnum
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 PARQUET_MAGIC = b"PAR1"
+ZIP_MAGIC = b"PK\x03\x04"
+"""xlsx, xlsm, xlsb and ods are zip archives."""
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""xls (BIFF) is an OLE compound file."""
 
 _COMPRESSED_SUFFIXES = (".gz", ".gzip", ".zst", ".zstd")
 
@@ -13,6 +17,7 @@ class FileFormat(StrEnum):
     CSV = "csv"
     NDJSON = "ndjson"
     PARQUET = "parquet"
+    EXCEL = "excel"
 
 
 _SUFFIX_FORMATS = {
@@ -24,6 +29,11 @@ _SUFFIX_FORMATS = {
     ".json": FileFormat.NDJSON,
     ".parquet": FileFormat.PARQUET,
     ".pq": FileFormat.PARQUET,
+    ".xlsx": FileFormat.EXCEL,
+    ".xlsm": FileFormat.EXCEL,
+    ".xlsb": FileFormat.EXCEL,
+    ".xls": FileFormat.EXCEL,
+    ".ods": FileFormat.EXCEL,
 }
 
 

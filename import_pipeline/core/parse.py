@@ -1,12 +1,12 @@
 """A landed file -> polars frames of text columns plus their source row number.
 
 Files are read from disk in blocks of bytes cut at record boundaries (Parquet: in slices
-of rows), so a file larger than memory stages in bounded memory: compressed files are
-first inflated to a work folder (a stream, never whole in memory). Everything is read as
-text: casting is the entity spec's job, so one bad value becomes a reject instead of
-failing the file; a CSV record with the wrong number of fields comes out beside the rows,
-as a broken record (`core/csv_records.py`). File-level problems raise a named
-`ImportFileError`.
+of rows; a workbook's sheet is parsed whole, then sliced: `core/workbook.py`), so a file
+larger than memory stages in bounded memory: compressed files are first inflated to a work
+folder (a stream, never whole in memory). Everything is read as text: casting is the
+entity spec's job, so one bad value becomes a reject instead of failing the file; a CSV
+record with the wrong number of fields comes out beside the rows, as a broken record
+(`core/csv_records.py`). File-level problems raise a named `ImportFileError`.
 """
 
 import codecs
@@ -42,6 +42,7 @@ from import_pipeline.core.formats import (
     default_delimiter,
     format_from_name,
 )
+from import_pipeline.core.workbook import SheetChoice, is_workbook, workbook_frames
 
 BLOCK = 8 << 20
 """Bytes per read when a file is inflated, transcoded or checked: bounds memory."""
@@ -57,7 +58,8 @@ _UTF8 = ("utf-8", "utf8", "utf-8-sig")
 class ReadOptions:
     """How to read a file's bytes; a source profile sets these, defaults suit canonical files.
     `pad_short_rows`: a CSV record with fewer fields than the header is read with the missing
-    ones blank (for sources that drop trailing empty fields) instead of being rejected."""
+    ones blank (for sources that drop trailing empty fields) instead of being rejected.
+    `sheet` and `header_row` (from 1) say where a workbook's table is."""
 
     format: FileFormat | None = None
     delimiter: str | None = None
@@ -66,6 +68,8 @@ class ReadOptions:
     has_header: bool = True
     skip_rows: int = 0
     pad_short_rows: bool = False
+    sheet: str | None = None
+    header_row: int = 1
 
 
 class Block(NamedTuple):
@@ -98,6 +102,9 @@ def read_blocks(
     file_format = options.format or _sniff_format(head, file_name)
     if file_format is FileFormat.PARQUET:
         pieces = _whole(_parquet_frames(path, block_bytes), file_name)
+    elif file_format is FileFormat.EXCEL:
+        choice = SheetChoice(options.sheet, options.header_row, options.has_header)
+        pieces = _whole(workbook_frames(path, file_name, choice, block_bytes), file_name)
     else:
         path = _as_utf8(path, file_name, options.encoding, workdir)
         if file_format is FileFormat.NDJSON:
@@ -176,7 +183,10 @@ def _head(path: Path) -> bytes:
 
 
 def _sniff_format(head: bytes, file_name: str) -> FileFormat:
-    """The name's format, else Parquet by magic, NDJSON by a leading `{`, else CSV."""
+    """A workbook by its container's magic (whatever its name says), else the name's
+    format, else Parquet by magic, NDJSON by a leading `{`, else CSV."""
+    if is_workbook(head):
+        return FileFormat.EXCEL
     named = format_from_name(file_name)
     if named is not None:
         return named
@@ -328,6 +338,8 @@ def _named_errors(
 def _unparseable(file_name: str, file_format: FileFormat, exc: Exception) -> UnreadableFile:
     if file_format is FileFormat.PARQUET:
         problem, fix = "Parquet", "Upload the file again; check that the upload finished."
+    elif file_format is FileFormat.EXCEL:
+        problem, fix = "a workbook", "Save it again as .xlsx, or export the sheet as CSV."
     elif file_format is FileFormat.NDJSON:
         problem = "NDJSON, one JSON object per line"
         fix = "Fix the broken line, or name the file .csv if it is CSV."

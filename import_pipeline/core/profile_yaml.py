@@ -7,7 +7,7 @@ The format is documented in README.md ("Adding a source profile").
 
 import codecs
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import available_timezones
 
@@ -19,6 +19,7 @@ from import_pipeline.core.derive import Condition, Derived
 from import_pipeline.core.drift import DriftPolicy, drift_policies
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.formats import FileFormat
+from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS, MAX_IMAGE_COLUMNS
 from import_pipeline.core.mapping import EntityMapping, SourceMapping
 from import_pipeline.core.parse import ReadOptions
 from import_pipeline.core.profile_nodes import Node, ProfileError
@@ -34,6 +35,7 @@ TOP_KEYS = (
     "derive",
     "entities",
     "require",
+    "images",
     "drift",
 )
 READ_KEYS = (
@@ -47,6 +49,9 @@ READ_KEYS = (
     "time_zone",
     "decimal_comma",
     "short_rows",
+    "sheet",
+    "header_row",
+    "excel_dates",
 )
 ENTITY_KEYS = ("fields", "attributes", "one_row_per", "skip_rows_without")
 
@@ -61,7 +66,8 @@ class ProfileFile:
     cast: CastOptions
     mapping: SourceMapping | None
     require: dict[str, tuple[Requirement, ...]]
-    drift: dict[str, DriftPolicy]
+    images: tuple[str, ...] = DEFAULT_IMAGE_COLUMNS
+    drift: dict[str, DriftPolicy] = field(default_factory=dict)
 
 
 def load_profile_file(path: Path) -> ProfileFile:
@@ -85,12 +91,13 @@ def load_profile_file(path: Path) -> ProfileFile:
         raise top["max_reject_rate"].fail("max_reject_rate is a fraction between 0 and 1")
     read, cast = _read_options(top["read"]) if "read" in top else (ReadOptions(), CastOptions())
     require = _require(top["require"]) if "require" in top else {}
+    images = _images(top["images"]) if "images" in top else DEFAULT_IMAGE_COLUMNS
     drift = drift_policies(top["drift"]) if "drift" in top else {}
     if "entities" not in top:
         mapped = [k for k in ("rename", "forward_fill", "derive") if k in top]
         if mapped:
             raise top[mapped[0]].fail(f"{mapped[0]} needs `entities` (what to map the file to)")
-        return ProfileFile(files, rate, read, cast, None, require, drift)
+        return ProfileFile(files, rate, read, cast, None, require, images, drift)
     mapping = SourceMapping(
         entities=_entities(top["entities"]),
         rename={k: v.text() for k, v in top["rename"].free_mapping().items()}
@@ -101,7 +108,15 @@ def load_profile_file(path: Path) -> ProfileFile:
         else {},
         **_forward_fill(top.get("forward_fill")),
     )
-    return ProfileFile(files, rate, read, cast, mapping, require, drift)
+    products = mapping.entities.get("products")
+    if "images" in top and products is not None and products.attributes is not None:
+        dropped = [c for c in images if c not in products.attributes]
+        if dropped:
+            raise top["images"].fail(
+                f"image column(s) {', '.join(dropped)} are not kept: add them to the "
+                "products' `attributes` (images are read from there)"
+            )
+    return ProfileFile(files, rate, read, cast, mapping, require, images, drift)
 
 
 def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:
@@ -120,6 +135,8 @@ def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:
         has_header=keys["header"].flag() if "header" in keys else True,
         skip_rows=_count(keys["skip_rows"]) if "skip_rows" in keys else 0,
         pad_short_rows=_short_rows(keys["short_rows"]) if "short_rows" in keys else False,
+        sheet=keys["sheet"].text() if "sheet" in keys else None,
+        header_row=_sheet_row(keys["header_row"]) if "header_row" in keys else 1,
     )
     zone = keys["time_zone"].text() if "time_zone" in keys else "UTC"
     if zone != "UTC" and zone not in available_timezones():
@@ -129,8 +146,17 @@ def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:
         timestamp_formats=formats + DEFAULT_TIMESTAMP_FORMATS,
         time_zone=zone,
         decimal_comma=keys["decimal_comma"].flag() if "decimal_comma" in keys else False,
+        excel_dates=keys["excel_dates"].flag() if "excel_dates" in keys else False,
     )
     return read, cast
+
+
+def _images(node: Node) -> tuple[str, ...]:
+    """The products' source columns holding image URLs, in position order (at most 10)."""
+    columns = tuple(node.texts())
+    if not 1 <= len(columns) <= MAX_IMAGE_COLUMNS:
+        raise node.fail(f"images names 1 to {MAX_IMAGE_COLUMNS} columns of image URLs")
+    return columns
 
 
 def _short_rows(node: Node) -> bool:
@@ -149,6 +175,14 @@ def _encoding(node: Node) -> str:
     except LookupError as exc:
         raise node.fail(f"unknown encoding {name!r} (e.g. utf-8, cp1252, latin-1)") from exc
     return name
+
+
+def _sheet_row(node: Node) -> int:
+    """A spreadsheet row number as the person sees it: 1 is the first row."""
+    value = _count(node)
+    if value < 1:
+        raise node.fail("header_row is a sheet row number, 1 or more")
+    return value
 
 
 def _count(node: Node) -> int:

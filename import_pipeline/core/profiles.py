@@ -18,6 +18,7 @@ from import_pipeline.core.columns import ROW
 from import_pipeline.core.drift import DriftPolicy
 from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file
 from import_pipeline.core.errors import UnknownEntity
+from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS
 from import_pipeline.core.mapping import Slice, SourceMapping
 from import_pipeline.core.parse import ReadOptions
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
@@ -35,6 +36,8 @@ class Profile:
     root (`shopify/*`); `max_reject_rate`, when set, replaces the load's default threshold.
     Without a `mapping` the file is canonical: its name says the entity. `require`: per
     entity, the formats its fields must have beyond the entity's own rules.
+    `image_columns`: the products' source columns (kept in `attributes`) holding image URLs,
+    position 1 first.
     """
 
     name: str
@@ -44,6 +47,7 @@ class Profile:
     max_reject_rate: float | None = None
     mapping: SourceMapping | None = None
     require: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)
+    image_columns: tuple[str, ...] = DEFAULT_IMAGE_COLUMNS
     drift: dict[str, DriftPolicy] = field(default_factory=dict)
     """Per entity: whether schema drift warns (default) or fails, and which columns vary."""
 
@@ -122,6 +126,7 @@ def _parsed(path: Path, modified_ns: int) -> Profile:
         max_reject_rate=loaded.max_reject_rate,
         mapping=loaded.mapping,
         require=loaded.require,
+        image_columns=loaded.images,
         drift=loaded.drift,
     )
 

@@ -1,10 +1,14 @@
 """A product's quality score (0-100): how complete its listing is, so weak listings can be
 found and fixed at the source.
 
-- basic info, 40: name, category, price and a description (10 each);
-- identifiers, 20: a SKU;
+The weights are the product-import seed's (issue 23): basic info 30, barcode 20, images
+20, attributes 30.
+
+- basic info, 30: name, category and price (10 each);
+- barcode, 20: a barcode (valid rows only reach the score, so a valid GTIN);
 - images, 20: any non-blank attribute whose name mentions an image (`Image Src`, `image`);
-- attributes, 20: 2 per other non-blank attribute the source sent, at most 10 counted.
+- attributes, 30: 3 for each of SKU, brand, a description and every other non-blank
+  attribute the source sent, at most 10 counted.
 
 "Description" is any attribute whose name contains `desc` or `body` (Shopify's
 `Body (HTML)`). Computed on the sanitised source text of valid rows, as one expression.
@@ -28,14 +32,16 @@ def quality_score(extras: list[str]) -> pl.Expr:
     images = [c for c in extras if "image" in c.lower()]
     descriptions = [c for c in extras if any(w in c.lower() for w in _DESCRIPTION_WORDS)]
     others = [c for c in extras if c not in images and c not in descriptions]
+    attributes = (
+        _present("sku") + _present("brand") + _any_present(descriptions) + _count_present(others)
+    )
     score = (
         _present("name") * 10
         + _present("category") * 10
         + _present("price") * 10
-        + _any_present(descriptions) * 10
-        + _present("sku") * 20
+        + _present("barcode") * 20
         + _any_present(images) * 20
-        + _count_present(others).clip(upper_bound=_MAX_COUNTED_ATTRIBUTES) * 2
+        + attributes.clip(upper_bound=_MAX_COUNTED_ATTRIBUTES) * 3
     )
     return score.cast(pl.Int64)
 

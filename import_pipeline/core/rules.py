@@ -35,16 +35,25 @@ _WHITESPACE = " \t\r\n"
 _EXACT_FLOAT_LIMIT = 2**53
 """Whole numbers below this in magnitude survive a trip through Float64 unchanged."""
 _CANDIDATE = "__candidate__"
+_EXCEL_EPOCH_US = -2_209_161_600_000_000
+"""1899-12-30T00:00 in microseconds since 1970: Excel's day 0 (1900 date system; serials
+below 61 are one day off, as Excel counts a 29 February 1900 that never was)."""
+_EXCEL_LAST_SERIAL = 2_958_465
+"""9999-12-31, the last date Excel shows."""
+_MS_PER_DAY = 86_400_000
 
 
 @dataclass(frozen=True)
 class CastOptions:
-    """How text becomes typed values: timestamp formats, the zone of naive timestamps, and
-    whether numbers are written `1.234,5` (decimal comma, `.` grouping digits)."""
+    """How text becomes typed values: timestamp formats, the zone of naive timestamps,
+    whether numbers are written `1.234,5` (decimal comma, `.` grouping digits), and whether
+    a plain number in a timestamp field is an Excel serial date (`45352.5`, days since
+    1899-12-30: a date column a workbook stored without a date format)."""
 
     timestamp_formats: tuple[str, ...] = DEFAULT_TIMESTAMP_FORMATS
     time_zone: str = "UTC"
     decimal_comma: bool = False
+    excel_dates: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,7 +149,23 @@ def _timestamp(text: pl.Expr, options: CastOptions) -> pl.Expr:
                 options.time_zone, ambiguous="earliest", non_existent="null"
             ).dt.convert_time_zone("UTC")
         candidates.append(parsed.cast(TIMESTAMP))
+    if options.excel_dates:
+        candidates.append(_excel_serial(options.time_zone))
     return _first_cast(text, candidates, TIMESTAMP)
+
+
+def _excel_serial(time_zone: str) -> pl.Expr:
+    """A number of days since Excel's day 0, read as a naive time in the profile's zone;
+    null outside 1..9999-12-31, so a stray number is a reject, not a date."""
+    days = pl.col(_CANDIDATE).cast(pl.Float64, strict=False)
+    # NOTE: Excel keeps times to the millisecond; a serial's float digits beyond that are
+    # noise (06:30 is 45354.270833333336), so round there rather than to the microsecond.
+    millis = (days * _MS_PER_DAY).round().cast(pl.Int64, strict=False)
+    micros = millis * 1000 + _EXCEL_EPOCH_US
+    naive = micros.cast(pl.Datetime("us"))
+    local = naive.dt.replace_time_zone(time_zone, ambiguous="earliest", non_existent="null")
+    value = local.dt.convert_time_zone("UTC").cast(TIMESTAMP)
+    return pl.when(days.is_between(1, _EXCEL_LAST_SERIAL + 1, closed="left")).then(value)
 
 
 def _first_cast(text: pl.Expr, casts: list[pl.Expr], dtype: pl.DataType) -> pl.Expr:
@@ -189,6 +214,8 @@ def field_rules(field: Field, text: pl.Expr, value: pl.Expr) -> list[Rule]:
         rules.append(Rule(field.name, "format", ~value.is_in(ISO_4217)))
     elif field.format is Format.UUID:
         rules.append(Rule(field.name, "format", ~value.str.contains(_UUID)))
+    elif field.format is Format.GTIN:
+        rules.append(Rule(field.name, "gtin", ~gtin_valid(value)))
     if field.max_length is not None:
         rules.append(Rule(field.name, "max_length", value.str.len_chars() > field.max_length))
     if field.minimum is not None:
@@ -197,6 +224,16 @@ def field_rules(field: Field, text: pl.Expr, value: pl.Expr) -> list[Rule]:
     if field.choices:
         rules.append(Rule(field.name, "choice", ~value.is_in(field.choices)))
     return rules
+
+
+def gtin_valid(value: pl.Expr) -> pl.Expr:
+    """GTIN-8/12/13/14: only digits, and the last is the check digit of the others (left-
+    padded to 14 digits, weights 3 and 1 alternating from the left, sum mod 10)."""
+    shape = value.str.contains(r"^(?:\d{8}|\d{12}|\d{13}|\d{14})$")
+    padded = value.str.zfill(14)
+    digit = [padded.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(14)]
+    total = pl.sum_horizontal(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(digit[:13]))
+    return shape & (((10 - total % 10) % 10) == digit[13])
 
 
 def entity_rules(spec: EntitySpec) -> list[Rule]:

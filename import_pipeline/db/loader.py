@@ -17,10 +17,10 @@ from typing import TypeVar
 import polars as pl
 from psycopg2.extensions import connection
 
-from import_pipeline.core.columns import BATCH, FINGERPRINT, ROW
+from import_pipeline.core.columns import BATCH, FINGERPRINT, PROBLEM, ROW
 from import_pipeline.core.entities import EntitySpec
 from import_pipeline.core.report import LoadCounts
-from import_pipeline.db import held, upsert
+from import_pipeline.db import held, holders, upsert
 from import_pipeline.db.chunk import Chunk, prepare
 from import_pipeline.db.retry import CONSTRAINT_ERRORS, constraint_label, with_retry
 from import_pipeline.db.sql import create_probe, create_stage
@@ -33,7 +33,8 @@ _U = TypeVar("_U")
 class DbReject:
     """A row the database refused although validation passed it (e.g. a duplicate SKU):
     its source row number and staged values, without the load's own columns (batch,
-    fingerprint), as they go to `ingest.rejects.raw` and the batch's rejects CSV."""
+    fingerprint), as they go to `ingest.rejects.raw` and the batch's rejects CSV, with
+    `_problem` naming the row that holds a clashing SKU or barcode (else None)."""
 
     source_row: int
     error: str
@@ -72,6 +73,8 @@ def load_chunk(
         conn.rollback()
         if chunk.height == 1:
             row = chunk.rows.drop(BATCH, FINGERPRINT).row(0, named=True)
+            constraint = getattr(getattr(exc, "diag", None), "constraint_name", None)
+            row[PROBLEM] = holders.clash(conn, chunk.spec, chunk.tenant, constraint, row)
             return LoadCounts(rejected=1), [DbReject(row[ROW], constraint_label(exc), row)]
         half = chunk.height // 2
         counts, rejects = LoadCounts(), []

@@ -1,8 +1,11 @@
 """The staging area's layout: where a batch's staged rows and rejects files live.
 
 Every key is relative to the staging root and starts with the batch's partition key, so a
-re-run of a batch replaces its own files and never touches another batch's.
+re-run of a batch replaces its own files and never touches another batch's. Product
+images live beside the batches, under `images/`.
 """
+
+from urllib.parse import quote
 
 REJECTS_FILE = "rejects.csv"
 """The rows validation refused, with the rule each broke."""
@@ -49,3 +52,17 @@ def changes_part(partition_key: str, entity: str) -> str:
 def search_documents_file(partition_key: str) -> str:
     """The search documents of the products the batch changed, one JSON object a line."""
     return f"{partition_key}/search/products.ndjson"
+
+
+def image_file(tenant: str, product_id: str, sha256: str, rendition: str) -> str:
+    """A product image's rendition, outside any batch's folder (an image outlives the
+    batch that brought it): `images/<tenant>/<product_id>/<sha256 prefix>_<rendition>.jpg`.
+    The product ID is a partner's text, so it becomes one safe segment (`/`, `.`, `..`
+    and the like percent-encoded)."""
+    segment = quote(product_id, safe="-_").replace(".", "%2E").replace("~", "%7E")
+    return f"images/{tenant}/{segment}/{sha256[:16]}_{rendition}.jpg"
+
+
+def possible_duplicates_file(partition_key: str) -> str:
+    """Products of the batch that look like other products of the tenant (never merged)."""
+    return f"{partition_key}/possible_duplicates.csv"

@@ -189,13 +189,16 @@ def test_quality_score_rewards_complete_listings():
             "category": ["Drinkware", None],
             "price": ["9.5", None],
             "sku": ["M-1", None],
+            "barcode": ["4006381333931", None],
+            "brand": ["Acme", None],
             "Body (HTML)": ["<p>white</p>", None],
             "image": ["https://x/1.png", None],
             "Vendor": ["Acme", None],
         }
     )
     scores = rows.select(quality_score(["Body (HTML)", "image", "Vendor"])).to_series()
-    assert scores.to_list() == [10 + 10 + 10 + 10 + 20 + 20 + 2, 10]
+    # basic info 30, barcode 20, images 20, attributes 3 each (SKU, brand, body, Vendor)
+    assert scores.to_list() == [30 + 20 + 20 + 4 * 3, 10]
 
 
 def test_short_rows_pad_is_an_explicit_read_option_and_reject_the_default(tmp_path):

@@ -92,3 +92,19 @@ def test_a_failed_load_stops_its_children_and_the_others_are_still_reported(
     assert query(pipeline_env, "SELECT count(*) FROM commerce.orders") == [(0,)]
     ((status, error),) = query(pipeline_env, "SELECT status, error FROM ingest.files")
     assert status == "failed" and "customers" in error
+
+
+def test_a_folder_batch_loads_the_files_of_its_sub_folders(defs, instance, landing, pipeline_env):
+    folder = landing / "drop-2"
+    for name, rows in zip(ENTITIES, (CUSTOMERS, PRODUCTS, ORDERS, LINE_ITEMS), strict=True):
+        part = folder / ("parents" if name in ("customers", "products") else "children")
+        part.mkdir(parents=True, exist_ok=True)
+        write_csv(part / f"{name}_2024-05.csv", rows)
+    (folder / "_SUCCESS").touch()
+
+    (request,) = tick(instance, landing, pipeline_env).run_requests
+    assert run(defs, instance, request).success
+
+    for name, rows in zip(ENTITIES, (CUSTOMERS, PRODUCTS, ORDERS, LINE_ITEMS), strict=True):
+        stored = query(pipeline_env, f'SELECT count(*) FROM commerce."{name}"')
+        assert stored == [(len(rows),)], f"{name} of a sub-folder"

@@ -6,12 +6,12 @@ import time
 
 import dagster as dg
 
-from import_pipeline.core.entities import ENTITIES, ORDERS, Check, EntitySpec
+from import_pipeline.core.entities import ENTITIES, ORDERS, PRODUCTS, Check, EntitySpec
 from import_pipeline.core.quality import QUALITY_FIELD, quality_summary
 from import_pipeline.defs import checks, metadata
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 from import_pipeline.files import layout
-from import_pipeline.load import entity
+from import_pipeline.load import entity, history
 from import_pipeline.load.entity import EntityLoad, LoadOptions
 
 
@@ -102,6 +102,11 @@ def load_staged(
                 "changed_keys": done.changed.count,
                 "changed_keys_file": dg.MetadataValue.path(done.changed.file or "none changed"),
                 **(_quality(staging, context.partition_key, spec) if _scored(spec) else {}),
+                **(
+                    history.batch_changes(postgres.connect, context.partition_key)
+                    if spec is PRODUCTS
+                    else {}
+                ),
             },
             check_results=[
                 r for r in results if done.staged is not None or r.check_name != Check.REJECT_RATE
