@@ -29,7 +29,7 @@ WORKDIR /opt/import_pipeline
 # Dependencies first (a layer that survives code changes): exactly the locked versions and
 # hashes, without the dev group (the embedded PostgreSQL server) and the test/bench extras.
 COPY pyproject.toml uv.lock README.md ./
-RUN uv export --frozen --no-dev --extra docker --no-emit-project -o requirements.txt \
+RUN uv export --frozen --no-dev --extra docker --extra k8s --no-emit-project -o requirements.txt \
     && uv venv .venv \
     && UV_DEFAULT_INDEX="$PACKAGE_INDEX_URL" uv pip install --no-cache \
         --require-hashes -r requirements.txt

@@ -17,7 +17,7 @@ $(TOOLS)/bin/uv:
 	$(TOOLS)/bin/pip install --quiet "uv>=0.5,<1"
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --extra test --extra docker --extra bench --extra bench-dlt
+	$(UV) sync --frozen --extra test --extra docker --extra k8s --extra bench --extra bench-dlt
 	touch $@
 
 install: .venv/.synced ## create .venv from uv.lock (dagster, polars, embedded Postgres, test and bench tools, dlt)

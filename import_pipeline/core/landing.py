@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from import_pipeline.core.formats import strip_compression_suffix
 
@@ -23,6 +23,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 """A tenant folder's name: letters, digits, `_` and `-`, 64 at most; it is stored in the
 ledger, tagged on runs and shown in the UI, so nothing else is let through."""
+PROCESSED = "_processed/"
+"""Where a succeeded batch's files move below the landing root (the processed-prefix mode):
+never listed, so the live prefix holds only what is new or failed."""
 _HIDDEN_PREFIXES = (".", "~")
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
 
@@ -88,9 +91,15 @@ class Unit:
         return self.key.endswith("/")
 
 
+def processed_key(key: str, finished: datetime) -> str:
+    """Where a succeeded batch's file (or folder) goes: `_processed/<UTC date>/<key>`."""
+    return f"{PROCESSED}{finished.astimezone(UTC):%Y-%m-%d}/{key}"
+
+
 def is_listed(key: str) -> bool:
-    """Hidden and temp-upload files are never listed; markers (`_SUCCESS`) are."""
-    return all(
+    """Hidden and temp-upload files and processed batches are never listed; markers
+    (`_SUCCESS`) are."""
+    return not key.startswith(PROCESSED) and all(
         part
         and not part.startswith(_HIDDEN_PREFIXES)
         and not part.lower().endswith(_IGNORED_SUFFIXES)

@@ -15,12 +15,13 @@ import dagster as dg
 from psycopg2.extensions import connection
 from pydantic import PrivateAttr
 
+from import_pipeline.core.events import CreatedObject, announced
 from import_pipeline.core.landing import FileRecord, LandedBatch, plan
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
-from import_pipeline.files import s3
+from import_pipeline.files import s3, sqs
 from import_pipeline.files.store import Store, fetch_batch, open_store
 
 
@@ -102,8 +103,26 @@ class LandingZone(StoreResource):
     settle_seconds: float = 3.0
     tenant_from_path: bool = False
     max_keys_per_tick: int = 1000
+    queue_url: str = ""
+    """An SQS queue receiving the bucket's S3 event notifications (ObjectCreated): new
+    files are then found from the events, and the listing becomes the slow safety net."""
+    queue_endpoint_url: str = ""
+    queue_max_messages: int = 100
+    """Messages read per tick; the rest wait for the next tick."""
+    queue_wait_seconds: int = 1
+    """Long poll: how long a tick waits for the first message."""
+    queue_visibility_seconds: int = 60
+    """How long a received message stays hidden; one not deleted by then (the tick died
+    before its batches reached the ledger) is delivered again."""
+    listing_interval_seconds: float = 300.0
+    """With a queue: a full listing pass starts at most this often, for lost events."""
+    move_processed: bool = False
+    """Move a succeeded batch's files to `_processed/<date>/` below the root, so the live
+    prefix holds only what is new or failed (see defs/processed.py)."""
 
     setting: ClassVar[str] = "IMPORT_LANDING_URL"
+
+    _queue: sqs.LandingQueue | None = PrivateAttr(default=None)
 
     def list_files(self, under: str = "") -> list[FileRecord]:
         """Every file of the zone (or of its folder `under`), without a bound."""
@@ -118,6 +137,32 @@ class LandingZone(StoreResource):
     ) -> tuple[list[LandedFile], Manifest]:
         """Every file of the batch as a local path, and its manifest (see `fetch_batch`)."""
         return fetch_batch(self.store(), uri, version, name, workdir)
+
+    def queue(self) -> sqs.LandingQueue:
+        """The queue of landing events (needs `queue_url` and an s3:// landing zone)."""
+        if self._queue is None:
+            if not self.url.startswith("s3://"):
+                raise ValueError(
+                    f"IMPORT_LANDING_QUEUE_URL is set but IMPORT_LANDING_URL={self.url} is no "
+                    "s3:// bucket: S3 event notifications need an S3 landing zone; unset one"
+                )
+            aws = self.s3 or S3Connection()
+            place = {"region_name": aws.region_name} | aws.credentials()
+            client = sqs.client(self.queue_endpoint_url, place)
+            self._queue = sqs.LandingQueue(
+                client, self.queue_url, self.queue_wait_seconds, self.queue_visibility_seconds
+            )
+        return self._queue
+
+    def announced_batches(self, objects: list[CreatedObject]) -> list[LandedBatch]:
+        """The ready batches that created objects make: a file as the event describes it
+        (no listing), a folder batch listed whole (only that folder)."""
+        store = self.store()
+        location = s3.S3Location.parse(self.url)
+        news = announced(
+            objects, location.bucket, location.prefix, store.uri, self.tenant_from_path
+        )
+        return self.batches(news.files + [r for f in news.folders for r in store.list(f)])
 
 
 class StagingArea(StoreResource):
@@ -186,6 +231,8 @@ def resources() -> dg.Definitions:
             "landing": LandingZone(
                 url=dg.EnvVar("IMPORT_LANDING_URL"),
                 tenant_from_path=env_flag("IMPORT_TENANT_FROM_PATH"),
+                queue_url=optional_env("IMPORT_LANDING_QUEUE_URL"),
+                move_processed=env_flag("IMPORT_MOVE_PROCESSED"),
                 s3=aws,
             ),
             "staging": StagingArea(url=dg.EnvVar("IMPORT_STAGING_URL"), s3=aws),

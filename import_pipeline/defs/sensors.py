@@ -18,6 +18,12 @@ from import_pipeline.core.landing import (
 from import_pipeline.core.profiles import all_profiles, resolve_profile
 from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
+from import_pipeline.defs.landing_events import (
+    announced_batches,
+    listing_cursor,
+    listing_due,
+    merged,
+)
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import LandingZone, PostgresResource
 from import_pipeline.defs.run_queue import queue_tags
@@ -122,21 +128,27 @@ def landing_sensor(
     a tick: the cursor keeps the last key looked at, and a listing that reaches the end
     starts over on the next tick, so a changed file (new version) is found too. A file or
     marked folder becomes a batch and a run; on a local disk it must first hold still for
-    the settle time or since the previous tick (an S3 object is listed only once whole)."""
+    the settle time or since the previous tick (an S3 object is listed only once whole).
+    With a queue of S3 events (`queue_url`) new files come from the events and the listing
+    is the safety net (defs/landing_events.py)."""
     store = landing.store()
     cursor = json.loads(context.cursor) if context.cursor else {}
-    window = store.list_window(cursor.get("after", ""), landing.max_keys_per_tick)
-    records, after, skipped = complete_window(window, landing.tenant_from_path)
-    if skipped:
-        context.log.warning(
-            f"{skipped} holds more than {landing.max_keys_per_tick} files, more than one tick "
-            "lists: raise max_keys_per_tick, or let the daily reconciliation load it"
-        )
-    report_unusable_tenants(context, records, landing.tenant_from_path)
-    ready, waiting = landing.batches(records), {}
-    if not store.writes_are_atomic:
-        ready, waiting = settled(
-            ready, cursor.get("waiting", {}), datetime.now(UTC), landing.settle_seconds
-        )
-    new = request_runs(ready, postgres)
-    return sensor_result(new, {"after": after} | ({"waiting": waiting} if waiting else {}))
+    now = datetime.now(UTC)
+    ready: list[LandedBatch] = []
+    listed = None
+    if listing_due(landing, cursor, now):
+        window = store.list_window(cursor.get("after", ""), landing.max_keys_per_tick)
+        records, after, skipped = complete_window(window, landing.tenant_from_path)
+        if skipped:
+            context.log.warning(
+                f"{skipped} holds more than {landing.max_keys_per_tick} files, more than one "
+                "tick lists: raise max_keys_per_tick, or let the daily reconciliation load it"
+            )
+        report_unusable_tenants(context, records, landing.tenant_from_path)
+        ready, waiting = landing.batches(records), {}
+        if not store.writes_are_atomic:
+            ready, waiting = settled(ready, cursor.get("waiting", {}), now, landing.settle_seconds)
+        listed = {"after": after} | ({"waiting": waiting} if waiting else {})
+    with announced_batches(context, landing) as announced:
+        new = request_runs(merged(ready, announced), postgres)
+    return sensor_result(new, listing_cursor(landing, cursor, listed, now))

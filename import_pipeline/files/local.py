@@ -116,6 +116,16 @@ class LocalStore:
     def link(self, key: str, expires_seconds: int) -> str | None:
         return None
 
+    def move(self, key: str, version: str, to_key: str) -> bool:
+        """A rename (size and mtime, the version, move with the file)."""
+        source, target = self.root / key, self.root / to_key
+        if not source.is_file():
+            return target.is_file()
+        if version_of(source) != version:
+            return False
+        os.replace(source, self._parent(to_key))
+        return True
+
     def _parent(self, key: str) -> Path:
         """The path of `key`, its folder created."""
         path = self.root / key

@@ -16,10 +16,13 @@ from typing import Any
 
 import polars as pl
 
-from import_pipeline.core.landing import FileRecord, Window, is_listed
+from import_pipeline.core.landing import PROCESSED, FileRecord, Window, is_listed
 
 PAGE = 1000
 """S3 returns at most 1,000 keys per ListObjectsV2 call."""
+
+LAST_CHARACTER = "\U0010ffff"
+"""Sorts after every character a key can hold: `_processed/` + it is past that folder."""
 
 BLOCK = 8 << 20
 """Bytes per read when an object is streamed to disk."""
@@ -136,6 +139,38 @@ class S3Store:
         paths = sorted(r.uri for r in self.list(under) if r.key.endswith(".parquet"))
         return pl.scan_parquet(paths, storage_options=self._options())
 
+    def move(self, key: str, version: str, to_key: str) -> bool:
+        """Copied server-side only if the ETag is still `version` (boto3's managed copy,
+        so an object above 5 GB too), then deleted unless a newer upload replaced it
+        meanwhile; a source already gone was moved before if the target is there."""
+        bucket, source = self.location.bucket, self._full(key)
+        try:
+            self.client.copy(
+                {"Bucket": bucket, "Key": source},
+                bucket,
+                self._full(to_key),
+                ExtraArgs={"CopySourceIfMatch": f'"{version}"'},
+            )
+        except self.client.exceptions.ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code in ("NoSuchKey", "404"):
+                return self._etag(to_key) is not None
+            if code in ("PreconditionFailed", "412"):
+                return False
+            raise
+        if self._etag(key) == version:
+            self.client.delete_object(Bucket=bucket, Key=source)
+        return True
+
+    def _etag(self, key: str) -> str | None:
+        try:
+            head = self.client.head_object(Bucket=self.location.bucket, Key=self._full(key))
+        except self.client.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        return head["ETag"].strip('"')
+
     def _full(self, key: str) -> str:
         return f"{self.location.prefix}{key}"
 
@@ -144,9 +179,13 @@ class S3Store:
 
 
 def list_window(client: Any, location: S3Location, after: str, limit: int) -> Window:
-    """At most `limit` keys after the relative key `after` ("" = from the start), in key order."""
+    """At most `limit` keys after the relative key `after` ("" = from the start), in key order.
+    Processed batches (`_processed/`) are jumped over, never paged through: the live prefix
+    costs what it holds, whatever has been processed."""
     records: list[FileRecord] = []
     start = f"{location.prefix}{after}" if after else ""
+    processed = f"{location.prefix}{PROCESSED}"
+    beyond = f"{processed}{LAST_CHARACTER}"
     token = None
     while len(records) < limit:
         args: dict[str, Any] = {
@@ -159,10 +198,13 @@ def list_window(client: Any, location: S3Location, after: str, limit: int) -> Wi
         elif start:
             args["StartAfter"] = start
         page = client.list_objects_v2(**args)
-        records += [_record(location, item) for item in page.get("Contents", [])]
+        items = page.get("Contents", [])
+        records += [_record(location, i) for i in items if not i["Key"].startswith(processed)]
         token = page.get("NextContinuationToken")
         if not page.get("IsTruncated"):
             return _window(records, exhausted=True)
+        if items and items[-1]["Key"].startswith(processed) and start < beyond:
+            token, start = None, beyond
     return _window(records, exhausted=False)
 
 

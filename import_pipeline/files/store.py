@@ -92,6 +92,11 @@ class Store(Protocol):
         where the path itself is the link (a local folder)."""
         ...
 
+    def move(self, key: str, version: str, to_key: str) -> bool:
+        """Move the file if it still has `version` (copy, then delete); True when it is at
+        `to_key` now, moved by this call or an earlier one, False when it changed since."""
+        ...
+
 
 def open_store(
     setting: str,
@@ -135,6 +140,22 @@ def fetch_batch(
                 raise _changed(name)
             manifest = parse_manifest(data)
     return files, manifest
+
+
+def move_batch(store: Store, uri: str, version: str, to_key: str, resumed: bool) -> str | None:
+    """Move a landed batch (a file, or a folder with its markers) to `to_key` (the same
+    layout below another folder); its new URI, or None when it changed since it landed
+    (the change is a batch of its own, left to load). `resumed`: a move cut short, whose
+    remaining files are the batch's (its version was checked before the first moved)."""
+    key = store.key_of(uri)
+    if not key.endswith("/"):
+        return store.uri(to_key) if store.move(key, version, to_key) else None
+    records = store.list(key)
+    if not resumed and folder_version(records) != version:
+        return None
+    for record in records:
+        store.move(record.key, record.version, to_key + record.key.removeprefix(key))
+    return store.uri(to_key)
 
 
 def _fetched(store: Store, key: str, version: str, name: str, workdir: Path) -> Path:

@@ -14,23 +14,12 @@ from import_pipeline_tests.support import (
     csv_bytes,
     put,
     query,
-    s3_settings,
     s3_tick,
 )
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgres]
 
 CUSTOMERS = [{"customer_id": "C1", "email": "ada@example.com"}]
-
-
-@pytest.fixture
-def aws(s3_endpoint: str) -> CountingS3:
-    return CountingS3(**s3_settings(s3_endpoint))
-
-
-@pytest.fixture
-def client(aws: CountingS3):
-    return aws.get_client()
 
 
 def zone(bucket: str, aws: CountingS3, **fields) -> LandingZone:
