@@ -11,6 +11,8 @@
 - `rejects PARTITION [-o FILE]`: a loaded batch's rejects (and keys in conflict) from
   Postgres, as the same spreadsheet-safe CSV a run writes.
 - `db-url`: the URL of the database (DATABASE_URL, or `make dev`'s embedded server).
+- `rerun URI`: run a landed batch again by its URI, in this process, on the instance of
+  DAGSTER_HOME (also a batch whose partition retention deleted).
 """
 
 import argparse
@@ -222,6 +224,26 @@ def db_url_command(_: argparse.Namespace) -> int:
     return 0
 
 
+def rerun_command(args: argparse.Namespace) -> int:
+    """Run the latest batch of a URI again (see import_pipeline/rerun.py)."""
+    import dagster as dg
+
+    from import_pipeline.definitions import defs
+    from import_pipeline.rerun import UnknownBatch, rerun
+
+    url = os.environ.get(DATABASE_ENV)
+    if not url:
+        sys.stderr.write(f"error: set {DATABASE_ENV} (and the landing and staging URLs)\n")
+        return 2
+    try:
+        result = rerun(args.uri, url, dg.DagsterInstance.get(), defs())
+    except UnknownBatch as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    sys.stderr.write(f"run {result.run_id}: {'succeeded' if result.success else 'failed'}\n")
+    return 0 if result.success else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="import-pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True)
@@ -269,6 +291,10 @@ def _parser() -> argparse.ArgumentParser:
 
     db_url = commands.add_parser("db-url", help="print the database URL")
     db_url.set_defaults(command=db_url_command)
+
+    again = commands.add_parser("rerun", help="run a landed batch again by its URI")
+    again.add_argument("uri", help="the batch's URI (ingest.files.uri)")
+    again.set_defaults(command=rerun_command)
     return parser
 
 

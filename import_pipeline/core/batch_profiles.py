@@ -10,6 +10,7 @@ lookup tables are tables, not rows.
 from dataclasses import dataclass
 from pathlib import Path
 
+from import_pipeline.core.drift import DriftAction, DriftPolicy
 from import_pipeline.core.lookups import is_table
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.profiles import (
@@ -53,6 +54,19 @@ class BatchProfiles:
             for entity, fields in profile.partial_rows.items():
                 partial[entity] = tuple(dict.fromkeys(partial.get(entity, ()) + fields))
         return partial
+
+    def drift(self) -> dict[str, DriftPolicy]:
+        """Per entity, the batch's drift policy: `fail` if any of its profiles fails it,
+        with the columns any of them lets vary."""
+        merged: dict[str, DriftPolicy] = {}
+        for profile in self.used:
+            for entity, policy in profile.drift.items():
+                seen = merged.get(entity, DriftPolicy())
+                failing = DriftAction.FAIL in (seen.action, policy.action)
+                action = DriftAction.FAIL if failing else DriftAction.WARN
+                vary = tuple(dict.fromkeys(seen.may_vary + policy.may_vary))
+                merged[entity] = DriftPolicy(action, vary)
+        return merged
 
     def cast(self, file_name: str) -> CastOptions:
         return self.by_file[file_name].cast

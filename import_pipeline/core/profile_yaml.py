@@ -6,13 +6,14 @@ The format is documented key by key in profiles/README.md.
 """
 
 import codecs
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import available_timezones
 
 import polars as pl
 import yaml
 
+from import_pipeline.core.drift import DriftPolicy, drift_policies
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.formats import FileFormat
 from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS, MAX_IMAGE_COLUMNS
@@ -35,6 +36,7 @@ TOP_KEYS = (
     "require",
     "partial_rows",
     "images",
+    "drift",
 )
 READ_KEYS = (
     "format",
@@ -66,6 +68,7 @@ class ProfileFile:
     require: dict[str, tuple[Requirement, ...]]
     partial_rows: dict[str, tuple[str, ...]]
     images: tuple[str, ...] = DEFAULT_IMAGE_COLUMNS
+    drift: dict[str, DriftPolicy] = field(default_factory=dict)
 
 
 def load_profile_file(path: Path) -> ProfileFile:
@@ -91,11 +94,12 @@ def load_profile_file(path: Path) -> ProfileFile:
     require = _require(top["require"]) if "require" in top else {}
     partial = _partial_rows(top["partial_rows"]) if "partial_rows" in top else {}
     images = _images(top["images"]) if "images" in top else DEFAULT_IMAGE_COLUMNS
+    drift = drift_policies(top["drift"]) if "drift" in top else {}
     if "entities" not in top:
         mapped = [k for k in ("rename", "forward_fill", "derive", "lookups") if k in top]
         if mapped:
             raise top[mapped[0]].fail(f"{mapped[0]} needs `entities` (what to map the file to)")
-        return ProfileFile(files, rate, read, cast, None, require, partial, images)
+        return ProfileFile(files, rate, read, cast, None, require, partial, images, drift)
     mapping = SourceMapping(
         entities=_entities(top["entities"]),
         rename={k: v.text() for k, v in top["rename"].free_mapping().items()}
@@ -115,7 +119,7 @@ def load_profile_file(path: Path) -> ProfileFile:
                 f"image column(s) {', '.join(dropped)} are not kept: add them to the "
                 "products' `attributes` (images are read from there)"
             )
-    return ProfileFile(files, rate, read, cast, mapping, require, partial, images)
+    return ProfileFile(files, rate, read, cast, mapping, require, partial, images, drift)
 
 
 def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from import_pipeline.core.columns import ROW
+from import_pipeline.core.drift import DriftPolicy
 from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file, load_rank
 from import_pipeline.core.errors import UnknownEntity
 from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS
@@ -49,6 +50,8 @@ class Profile:
     require: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)
     partial_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
     image_columns: tuple[str, ...] = DEFAULT_IMAGE_COLUMNS
+    drift: dict[str, DriftPolicy] = field(default_factory=dict)
+    """Per entity: whether schema drift warns (default) or fails, and which columns vary."""
 
     def slices(
         self, frame: pl.DataFrame, file_name: str, tables: dict[str, Path] | None = None
@@ -146,6 +149,7 @@ def _parsed(path: Path, modified_ns: int) -> Profile:
         require=loaded.require,
         partial_rows=loaded.partial_rows,
         image_columns=loaded.images,
+        drift=loaded.drift,
     )
 
 

@@ -161,10 +161,12 @@ def read_batch(
     manifest: Manifest | None = None,
     block_bytes: int = READ_BLOCK_BYTES,
     progress: Progress | None = None,
+    first_rows: Callable[[str, pl.DataFrame], None] | None = None,
 ) -> StagedBatch:
     """Pass 1: read, map and validate every file of a batch (a file, or a folder whose
     files are validated together), each by its own profile; any unusable file fails the
-    whole batch.
+    whole batch. `first_rows` is shown each file's first block of rows before they are
+    mapped (schema drift).
 
     A mapped profile reads each file whole: its group rules (forward fill within an
     order, one row per group, row numbers within a group) need every row of a group."""
@@ -186,6 +188,8 @@ def read_batch(
         file_rows = 0
         for read in read_blocks(landed.path, landed.name, workdir, profile.read, block):
             frame = read.rows.with_columns(pl.col(ROW) + rows_read)
+            if first_rows is not None and file_rows == 0:
+                first_rows(landed.name, frame)
             if frame.height:
                 filled, blank = without_blank(frame)
                 mapped = profile.slices(filled, landed.name, profiles.tables)

@@ -23,6 +23,8 @@ from import_pipeline.db import ledger, report
 from import_pipeline.db.loader import DbReject, load_chunks
 from import_pipeline.files import layout
 from import_pipeline.files.store import Store
+from import_pipeline.load import changes
+from import_pipeline.load.changes import Changed
 from import_pipeline.load.checks import CheckInput, Judged, check_inputs
 from import_pipeline.load.held import expire_and_release
 
@@ -62,6 +64,7 @@ class EntityLoad:
     checks: dict[Check, CheckInput]
     batch_entities: set[str]
     seconds: float
+    changed: Changed
 
 
 def claim(
@@ -173,6 +176,7 @@ def load_entity(
                 ledger.save_db_rejects(conn, partition_key, spec.name, db_rejects)
                 db_rejects_file = _write_db_rejects(store, partition_key, spec, db_rejects)
                 counts = loaded + released
+                changed = changes.expose(conn, store, spec, batch.tenant, partition_key, counts)
                 ledger.record(conn, partition_key, spec.name, counts.as_dict())
                 ledger.finish_if_complete(conn, partition_key, entities)
                 accounting = report.accounting(conn, partition_key)
@@ -194,6 +198,7 @@ def load_entity(
         checks=inputs,
         batch_entities=set(accounting),
         seconds=time.monotonic() - started,
+        changed=changed,
     )
 
 

@@ -20,10 +20,12 @@ def test_the_asset_graph_runs_staging_then_entities_in_foreign_key_order(monkeyp
         "products": ["staged_batch"],
         "orders": ["customers", "staged_batch"],
         "line_items": ["orders", "products", "staged_batch"],
+        "product_search_documents": ["products"],
         "product_images": ["products"],
         "possible_duplicate_products": ["product_images"],
     }
     job = defs.resolve_job_def("import_batch")
+    assert dg.AssetKey("product_search_documents") not in job.asset_layer.executable_asset_keys
     assert job.partitions_def is not None and job.partitions_def.name == "batches"
     assert "product_images" not in {
         k.to_user_string() for k in job.asset_layer.executable_asset_keys

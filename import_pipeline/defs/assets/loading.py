@@ -100,6 +100,8 @@ def load_staged(
                 **metadata.load_metadata(done.row_count, counts, done.seconds),
                 "db_rejects_file": dg.MetadataValue.path(done.db_rejects_file or "no rejects"),
                 "partial_rows": metadata.partial_rows({spec.name: done.staged or {}}),
+                "changed_keys": done.changed.count,
+                "changed_keys_file": dg.MetadataValue.path(done.changed.file or "none changed"),
                 **(_quality(staging, context.partition_key, spec) if _scored(spec) else {}),
                 **(
                     history.batch_changes(postgres.connect, context.partition_key)

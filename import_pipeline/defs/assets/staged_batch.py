@@ -11,6 +11,7 @@ import polars as pl
 from psycopg2.extensions import connection
 
 from import_pipeline.core.batch_profiles import BatchProfiles, batch_profiles, single
+from import_pipeline.core.drift import Drift
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.manifest import Manifest
@@ -19,11 +20,13 @@ from import_pipeline.core.reject_rate import too_many_rejects
 from import_pipeline.core.rejects import write_rejects_csv, write_safe_csv
 from import_pipeline.core.report import PARTIAL_FIELDS
 from import_pipeline.core.stage import LandedFile, StagedBatch, read_batch
+from import_pipeline.db import drift as drift_ledger
 from import_pipeline.db import ledger, report
-from import_pipeline.defs import checks, metadata
+from import_pipeline.defs import checks, drift, metadata
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
+from import_pipeline.defs.replay import Replay, replay_of
 from import_pipeline.defs.resources import (
     ImportSettings,
     LandingZone,
@@ -58,7 +61,32 @@ class StagingProgress:
         )
 
 
-@dg.asset(partitions_def=batches, group_name=IMPORT_GROUP, kinds={"polars", "parquet"})
+DESCRIPTION = (
+    "Reads the landed batch (a file, or every file of a marked folder) once, checks every "
+    "row against its entity's rules, keeps the newest row per key and stages Parquet per "
+    "entity plus a rejects CSV. A file that cannot be loaded fails the batch here with a "
+    "named error, before anything reaches the tables; a batch with too many rejects writes "
+    "its rejects report first, then fails."
+)
+
+
+# NOTE: a multi-asset of one asset, so that its `schema_drift` check is reported with the
+# materialization (no step of its own) and can still be left out of a selection.
+@dg.multi_asset(
+    name=STEP,
+    specs=[
+        dg.AssetSpec(
+            STEP,
+            description=DESCRIPTION,
+            group_name=IMPORT_GROUP,
+            kinds={"polars", "parquet"},
+            partitions_def=batches,
+        )
+    ],
+    check_specs=[drift.CHECK],
+    partitions_def=batches,
+    can_subset=True,
+)
 def staged_batch(
     context: dg.AssetExecutionContext,
     postgres: PostgresResource,
@@ -67,11 +95,7 @@ def staged_batch(
     settings: ImportSettings,
     batch_lock: BatchLock,
 ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
-    """Reads the landed batch (a file, or every file of a marked folder) once, checks every
-    row against its entity's rules, keeps the newest row per key and stages Parquet per
-    entity plus a rejects CSV. A file that cannot be loaded fails the batch here with a
-    named error, before anything reaches the tables; a batch with too many rejects writes
-    its rejects report first, then fails."""
+    """Stages the batch (see DESCRIPTION) and judges its schema drift."""
     key = context.partition_key
     started = time.monotonic()
     failure_report: metadata.Metadata = {}
@@ -95,8 +119,10 @@ def staged_batch(
                 batch.uri, batch.version, batch.file_name, workdir
             )
             context.log.info(f"staging: reading {len(files)} file(s) of {batch.file_name}")
-            profiles = _profiles(batch, files, manifest)
+            replay = replay_of(conn, batch, files)
+            profiles = _profiles(batch, files, manifest, replay)
             threshold = profiles.reject_threshold(settings.max_reject_rate)
+            first_rows = None if replay else drift.FirstRows()
             read = read_batch(
                 files,
                 batch.file_name,
@@ -105,7 +131,22 @@ def staged_batch(
                 workdir,
                 manifest,
                 progress=StagingProgress(context, conn),
+                first_rows=first_rows,
             )
+            drifted = drift.judge(profiles, first_rows, read) if first_rows else Drift()
+            drift_ledger.record(conn, key, drifted.as_json())
+            policies = profiles.drift()
+            refused = drift.refusal(drifted, policies, batch.file_name)
+            if refused is not None:
+                context.log_event(drift.evaluation(drifted, policies, key))
+                failure_report.update(drift.metadata(drifted))
+                yield dg.AssetObservation(
+                    asset_key=STEP,
+                    partition=key,
+                    description=str(refused),
+                    metadata={"outcome": "failed: schema drift", **drift.metadata(drifted)},
+                )
+                raise refused
             failure = too_many_rejects(read, threshold)
             context.log.info(
                 f"staging: {read.rows_read:,} rows read, {read.reached_validation:,} validated, "
@@ -119,7 +160,9 @@ def staged_batch(
                 "profile": batch.profile,
                 "profiles": dg.MetadataValue.json(profiles.names()),
                 "files": len(files),
+                **(replay.metadata if replay else {}),
                 **_summary(staged),
+                **drift.metadata(drifted),
                 **_publish(conn, key, staged, staging, workdir, threshold, settings),
                 "duration_s": round(time.monotonic() - started, 3),
                 **metadata.stage_metadata(staged),
@@ -128,6 +171,7 @@ def staged_batch(
             if failure is not None:
                 for event in _reject_rate_evaluations(staged, threshold, key):
                     context.log_event(event)
+                context.log_event(drift.evaluation(drifted, policies, key))
                 # NOTE: events logged by the step are only stored when it yields; the
                 # observation (the report of a batch that stages nothing) flushes them.
                 outcome = {"outcome": f"failed: {failure}"}
@@ -141,14 +185,24 @@ def staged_batch(
                 raise failure
             ledger.set_total(conn, key, staged.rows_staged)
             ledger.record(conn, key, STEP, _summary(staged))
-    yield dg.MaterializeResult(metadata=values)
+    checked = drift.CHECK.key in context.selected_asset_check_keys
+    yield dg.MaterializeResult(
+        asset_key=STEP,
+        metadata=values,
+        check_results=[drift.check_result(drifted, policies)] if checked else [],
+    )
 
 
-def _profiles(batch: ledger.Batch, files: list[LandedFile], manifest: Manifest) -> BatchProfiles:
-    """Each file's profile: a one-file batch keeps the one it was registered with; the
-    files of a folder are mapped each by its own (see core/batch_profiles.py)."""
-    profile = load_profile(batch.profile)
+def _profiles(
+    batch: ledger.Batch, files: list[LandedFile], manifest: Manifest, replay: Replay | None
+) -> BatchProfiles:
+    """Each file's profile: a replay's files are read as rejects files; a one-file batch
+    keeps the profile it was registered with; the files of a folder are mapped each by
+    its own (see core/batch_profiles.py)."""
     named = [(f.name, f.path) for f in files]
+    if replay is not None:
+        return single(replay.profile, named)
+    profile = load_profile(batch.profile)
     if not batch.uri.endswith("/"):
         return single(profile, named)
     return batch_profiles(named, profile, manifest)
