@@ -168,6 +168,10 @@ class Expected:
     open: bool = False
     fields: dict[str, Field] = field(default_factory=dict)
     """The entity field each expected column is, where it is one (to judge shapes)."""
+    quiet: tuple[str, ...] = ()
+    """Columns taken without a word whether there or not (a canonical file's version)."""
+    optional_may_be_absent: bool = False
+    """A canonical file may leave optional fields out: only a renamed-looking one is said."""
 
 
 def expected(mapping: SourceMapping | None, file_name: str) -> Expected | None:
@@ -193,11 +197,14 @@ def _canonical(spec: EntitySpec) -> Expected:
     """A canonical file's columns are its entity's fields (a file without its version
     field is versioned by its landing time, by design, so that one is never missed)."""
     readable = [f for f in spec.fields if not f.derived]
+    version = spec.version.field
     return Expected(
         (spec.name,),
         tuple(f.name for f in readable if f.required),
-        tuple(f.name for f in readable if not f.required and f.name != spec.version.field),
+        tuple(f.name for f in readable if not f.required and f.name != version),
         fields={f.name: f for f in readable},
+        quiet=(version,),
+        optional_may_be_absent=True,
     )
 
 
@@ -214,7 +221,7 @@ def column_drift(
     sample = sample.rename({c: rename[c] for c in sample.columns if c in rename})
     vary = {c.lower() for c in may_vary}
     present = {c.lower() for c in columns}
-    known = {c.lower() for c in (*wanted.required, *wanted.optional)}
+    known = {c.lower() for c in (*wanted.required, *wanted.optional, *wanted.quiet)}
     added = [c for c in columns if c.lower() not in known and c.lower() not in vary]
     missing = [c for c in (*wanted.required, *wanted.optional) if c.lower() not in present | vary]
     renamed = _renamed_looking(missing, [] if wanted.open else added, sample, wanted.fields)
@@ -222,12 +229,13 @@ def column_drift(
         added = []
     taken_old, taken_new = {o for o, _ in renamed}, {n for _, n in renamed}
     required = set(wanted.required)
+    absent = () if wanted.optional_may_be_absent else missing
     return ColumnDrift(
         file=file_name,
         entities=wanted.entities,
         added=tuple(c for c in added if c not in taken_new),
         missing_required=tuple(c for c in missing if c in required and c not in taken_old),
-        missing_optional=tuple(c for c in missing if c not in required and c not in taken_old),
+        missing_optional=tuple(c for c in absent if c not in required and c not in taken_old),
         renamed=tuple(renamed),
     )
 

@@ -41,9 +41,17 @@ def test_a_canonical_file_drifts_against_its_entity_by_name_and_by_shape():
         entities=("customers",),
         added=("contact", "loyalty_tier"),
         missing_required=(),
-        missing_optional=("last_name", "phone", "country"),
+        missing_optional=(),  # a canonical file may leave optional fields out
         renamed=(("email", "e_mail"), ("created_at", "signed_up")),
     )
+
+
+def test_a_canonical_file_with_its_version_and_some_optional_fields_has_not_drifted():
+    sample = pl.DataFrame(
+        {"_row": [1], "customer_id": ["C1"], "email": ["a@x.io"], "updated_at": ["2024-01-02"]}
+    )
+    wanted = expected(None, "customers_2024.csv")
+    assert not column_drift("customers_2024.csv", sample, wanted, {}, set()).drifted
 
 
 def test_columns_that_may_vary_are_no_drift():
