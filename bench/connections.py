@@ -32,7 +32,8 @@ from import_pipeline.core.columns import BATCH
 from import_pipeline.core.entities import LINE_ITEMS
 from import_pipeline.core.landing import DEFAULT_TENANT
 from import_pipeline.core.profiles import CANONICAL
-from import_pipeline.core.stage import LandedFile, stage_files
+from import_pipeline.core.stage import LandedFile
+from import_pipeline.core.stage_local import stage_files
 from import_pipeline.db.connect import connected
 from import_pipeline.db.loader import load_chunks
 

@@ -31,7 +31,7 @@ from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.landing import DEFAULT_TENANT
 from import_pipeline.core.parse import parse_bytes
 from import_pipeline.core.profiles import CANONICAL
-from import_pipeline.core.stage import stage_in_memory
+from import_pipeline.core.stage_local import stage_in_memory
 from import_pipeline.db.loader import load_chunks
 
 REPO = Path(__file__).resolve().parents[1]

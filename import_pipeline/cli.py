@@ -2,6 +2,8 @@
 
 - `validate FILE [--profile P]`: parse, map, validate and dedupe without writing anything;
   print the report; exit 1 when the file would fail (a named error, or too many rejects).
+- `profile-check PROFILE FILE`: what a profile makes of a file (mapped rows per entity,
+  rows skipped, lookup misses), before any rule and without a database.
 - `template ENTITY [--format csv|xlsx]`: write a CSV (or a workbook) with the entity's
   canonical headers and one example row.
 - `drop FILE`: copy the file into the landing zone (`IMPORT_LANDING_URL`: a folder, or an
@@ -9,12 +11,15 @@
 - `rejects PARTITION [-o FILE]`: a loaded batch's rejects (and keys in conflict) from
   Postgres, as the same spreadsheet-safe CSV a run writes.
 - `db-url`: the URL of the database (DATABASE_URL, or `make dev`'s embedded server).
+- `rerun URI`: run a landed batch again by its URI, in this process, on the instance of
+  DAGSTER_HOME (also a batch whose partition retention deleted).
 """
 
 import argparse
 import csv
 import os
 import sys
+import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,10 +29,18 @@ import xlsxwriter
 
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
-from import_pipeline.core.profiles import PROFILES_ENV, load_profile, profiles_dir, resolve_profile
+from import_pipeline.core.profile_check import profile_check
+from import_pipeline.core.profiles import (
+    PROFILES_ENV,
+    load_profile,
+    profile_from_file,
+    profiles_dir,
+    resolve_profile,
+)
 from import_pipeline.core.reject_rate import check_reject_rate
 from import_pipeline.core.rejects import rejects_csv, write_safe_csv
-from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile, stage_files
+from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile
+from import_pipeline.core.stage_local import stage_files
 from import_pipeline.core.text_report import text_report
 from import_pipeline.db import report
 from import_pipeline.db.connect import connected
@@ -82,6 +95,29 @@ def validate_command(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     check_reject_rate(staged, threshold, TOO_MANY_REJECTS_FIX)
     sys.stdout.write("ok: the file would load\n")
+    return 0
+
+
+def profile_check_command(args: argparse.Namespace) -> int:
+    """Map one file by a profile (a name, or a .yaml path) and print what came out."""
+    path = Path(args.file)
+    tables = {Path(t).name: Path(t) for t in args.batch_file or []}
+    missing = [p for p in [path, *tables.values()] if not p.is_file()]
+    if missing:
+        sys.stderr.write(f"error: {missing[0]} is not a file\n")
+        return 2
+    directory = Path(args.profiles_dir) if args.profiles_dir else None
+    given = Path(args.profile)
+    if given.suffix in (".yaml", ".yml"):
+        if not given.is_file():
+            sys.stderr.write(f"error: {given} is not a file\n")
+            return 2
+        profile = profile_from_file(given)
+    else:
+        profile = load_profile(args.profile, directory)
+    with tempfile.TemporaryDirectory(prefix="profile-check-") as work:
+        report = profile_check(profile, path, path.name, tables, Path(work), args.rows)
+    sys.stdout.write(report)
     return 0
 
 
@@ -188,6 +224,26 @@ def db_url_command(_: argparse.Namespace) -> int:
     return 0
 
 
+def rerun_command(args: argparse.Namespace) -> int:
+    """Run the latest batch of a URI again (see import_pipeline/rerun.py)."""
+    import dagster as dg
+
+    from import_pipeline.definitions import defs
+    from import_pipeline.rerun import UnknownBatch, rerun
+
+    url = os.environ.get(DATABASE_ENV)
+    if not url:
+        sys.stderr.write(f"error: set {DATABASE_ENV} (and the landing and staging URLs)\n")
+        return 2
+    try:
+        result = rerun(args.uri, url, dg.DagsterInstance.get(), defs())
+    except UnknownBatch as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    sys.stderr.write(f"run {result.run_id}: {'succeeded' if result.success else 'failed'}\n")
+    return 0 if result.success else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="import-pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True)
@@ -198,6 +254,20 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--profiles-dir", help=f"profiles directory (default: ${PROFILES_ENV})")
     validate.add_argument("--max-reject-rate", type=float, default=DEFAULT_MAX_REJECT_RATE)
     validate.set_defaults(command=validate_command)
+
+    check = commands.add_parser(
+        "profile-check", help="show what a profile maps a file to (no rules, no database)"
+    )
+    check.add_argument("profile", help="a profile's name, or the path of its .yaml")
+    check.add_argument("file")
+    check.add_argument("--rows", type=int, default=5, help="rows shown per entity (5)")
+    check.add_argument(
+        "--batch-file",
+        action="append",
+        help="another file of the same batch, for lookups with batch_file (repeatable)",
+    )
+    check.add_argument("--profiles-dir", help=f"profiles directory (default: ${PROFILES_ENV})")
+    check.set_defaults(command=profile_check_command)
 
     template = commands.add_parser("template", help="write a CSV or xlsx template for an entity")
     template.add_argument("entity", choices=list(ENTITIES))
@@ -221,6 +291,10 @@ def _parser() -> argparse.ArgumentParser:
 
     db_url = commands.add_parser("db-url", help="print the database URL")
     db_url.set_defaults(command=db_url_command)
+
+    again = commands.add_parser("rerun", help="run a landed batch again by its URI")
+    again.add_argument("uri", help="the batch's URI (ingest.files.uri)")
+    again.set_defaults(command=rerun_command)
     return parser
 
 

@@ -1,6 +1,6 @@
 """`import-pipeline`: validate reports every sample and exits 0, fails a broken file with its
-named error; template writes a CSV or workbook that validates clean; drop copies or uploads a
-file."""
+named error; profile-check shows what a profile maps a file to; template writes a CSV or
+workbook that validates clean; drop copies or uploads a file."""
 
 import socket
 import subprocess
@@ -14,6 +14,8 @@ import pytest
 
 from import_pipeline.cli import main
 from import_pipeline.core.entities import ENTITIES
+from import_pipeline.core.profiles import DEFAULT_PROFILES_DIR
+from import_pipeline_tests.samples import marketplace
 from import_pipeline_tests.support import SAMPLES
 
 SAMPLE_PROFILES = {
@@ -39,8 +41,9 @@ def test_validate_prints_the_report_of_every_sample_and_exits_0(sample, capsys):
 def test_validate_lists_rejects_by_rule_and_the_first_rejects(capsys):
     assert main(["validate", str(SAMPLES / "online_retail/online_retail_head_14k_CR.csv")]) == 0
     out = capsys.readouterr().out
-    assert "quantity:minimum: 45" in out and "row:field_count: 1" in out
-    assert "first rejects (of 46):" in out, "the cut-off last record is one reject, not padded"
+    assert "row:field_count: 1" in out and "quantity:minimum" not in out
+    assert "first rejects (of 1):" in out, "the cut-off last record is one reject, not padded"
+    assert "line_items: skip_rows_without: 45" in out, "stock adjustments are skipped"
 
 
 def test_validate_warns_of_skus_the_database_will_refuse(capsys):
@@ -201,3 +204,32 @@ def test_validate_counts_skipped_rows_and_lists_conflicting_versions(tmp_path, c
     out = capsys.readouterr().out
     assert "customers: blank: 1" in out
     assert "customers C1: row 1 dropped" in out and "customers C1: row 3 kept" in out
+
+
+def test_profile_check_shows_mapped_rows_skipped_rows_and_lookup_misses(tmp_path, capsys):
+    for name, text in marketplace.FILES.items():
+        (tmp_path / name).write_text(text)
+    marketplace.write_profiles(tmp_path / "profiles")
+    argv = ["profile-check", "olist_products", str(tmp_path / "olist_products_dataset.csv")]
+    table = str(tmp_path / "product_category_name_translation.csv")
+    assert main([*argv, "--batch-file", table, "--profiles-dir", str(tmp_path / "profiles")]) == 0
+    out = capsys.readouterr().out
+    assert "products: 3 rows mapped" in out and "housewares" in out
+    assert "lookup category_en: 1 miss(es), e.g. 'pc_gamer'" in out
+
+    retail = str(SAMPLES / "online_retail/online_retail_head_14k_CR.csv")
+    assert main(["profile-check", str(DEFAULT_PROFILES_DIR / "online_retail.yaml"), retail]) == 0
+    out = capsys.readouterr().out
+    assert "line_items: 14549 rows mapped" in out and "536365-1" in out
+    assert "skips 45 row(s): skip_rows_without" in out
+    assert "skipped rows (row numbers): 2407, 4348, 7189" in out
+    assert "(rejects): 1, first at row 14595" in out
+
+
+def test_profile_check_names_the_line_of_a_bad_profile(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('files: ["x*"]\nentities:\n  products:\n    fields: {product_id: {uper: a}}\n')
+    data = tmp_path / "x.csv"
+    data.write_text("a\n1\n")
+    assert main(["profile-check", str(bad), str(data)]) == 1
+    assert "line 4: unknown key 'uper'" in capsys.readouterr().err

@@ -37,6 +37,24 @@ FINGERPRINT = "_fingerprint"
 TENANT = "tenant"
 """The tenant a stored row belongs to: the first column of every key in the database."""
 
+REPLAYED = "_replayed"
+"""Prefix the bookkeeping columns of a replayed rejects file are read under (`_replayed_row`
+...), so they never meet the columns the pipeline adds to what it reads."""
+
+
+def is_rejects_header(columns: list[str]) -> bool:
+    """A header the pipeline's own rejects CSV has: `_row` and `_errors` beside the rest."""
+    return ROW in columns and ERRORS in columns
+
+
+def replayed_or_refused(columns: list[str], file_name: str) -> list[str]:
+    """The header of a rejects file dropped back in, its bookkeeping columns renamed under
+    `REPLAYED`; any other header as it is, unless it uses a bookkeeping name."""
+    if is_rejects_header(columns):
+        return [REPLAYED + c if c in BOOKKEEPING else c for c in columns]
+    refuse_reserved(columns, file_name)
+    return columns
+
 
 def refuse_reserved(columns: list[str], file_name: str) -> None:
     """Raise `ReservedColumns` if a source column is named like a bookkeeping column."""
@@ -47,5 +65,5 @@ def refuse_reserved(columns: list[str], file_name: str) -> None:
             f"it has the column(s) {', '.join(reserved)}, whose names the pipeline uses for "
             f"its own bookkeeping ({', '.join(BOOKKEEPING)})",
             "Rename or remove those columns in the export (a rejects.csv dropped back in "
-            "loses its _row and _errors columns first).",
+            "keeps its _row and _errors columns, which say it is a replay).",
         )

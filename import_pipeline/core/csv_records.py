@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import polars as pl
 
-from import_pipeline.core.columns import LINE, PROBLEM, ROW, refuse_reserved
+from import_pipeline.core.columns import LINE, PROBLEM, ROW, replayed_or_refused
 from import_pipeline.core.errors import DuplicateColumns, UnreadableFile
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -93,7 +93,7 @@ def _header(record: bytes, dialect: Dialect, file_name: str) -> list[str]:
     if not dialect.has_header:
         return [f"column_{i}" for i in range(1, len(fields) + 1)]
     names = [(name or "").strip().lstrip("\ufeff") for name in fields]
-    refuse_reserved(names, file_name)
+    names = replayed_or_refused(names, file_name)
     refuse_duplicates(names, file_name)
     return names
 

@@ -27,15 +27,19 @@ class Deduped:
     conflicts: pl.DataFrame
 
 
-def dedupe(valid: pl.DataFrame, spec: EntitySpec) -> Deduped:
+def dedupe(valid: pl.DataFrame, spec: EntitySpec, partial: tuple[str, ...] = ()) -> Deduped:
     """Drop all but the newest version of each key; count what was dropped, and list the
     keys whose versions actually disagreed (not just repeated lines) with every version,
-    so a person can see which values lost."""
+    so a person can see which values lost. A `partial` field of the kept row takes the
+    newest non-blank value among the key's versions (newer-wins field by field)."""
     ordered = valid.sort([spec.key, spec.version.field, ROW], nulls_last=False)
     # Sorted by key, each key's rows are one run: its last row is the newest version.
     run = ordered[spec.key].rle_id()
     last = run.ne_missing(run.shift(-1))
-    rows = ordered.filter(last)
+    newest = ordered
+    if partial and ordered.height > run.n_unique():
+        newest = ordered.with_columns(pl.col(c).forward_fill().over(run) for c in partial)
+    rows = newest.filter(last)
     duplicates = valid.height - rows.height
     conflicts = ordered.clear().with_columns(pl.lit(True).alias(KEPT))
     if duplicates:

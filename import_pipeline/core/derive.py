@@ -93,11 +93,6 @@ def value_map(name: str, values: dict[str, str], keep_others: bool) -> Derived:
     return Derived(mapped, frozenset({name}))
 
 
-def lower(name: str) -> Derived:
-    """Lower-cased text: keys that must not differ by case (e-mail as customer id)."""
-    return Derived(sanitised(name).str.to_lowercase(), frozenset({name}))
-
-
 def absolute(name: str) -> Derived:
     """The number without its minus sign, done on text so no precision is lost."""
     return Derived(sanitised(name).str.strip_prefix("-"), frozenset({name}))

@@ -1,12 +1,15 @@
 """`manifest.json` of a folder batch: the files it should hold and their row counts.
 
-    {"files": [{"name": "customers.csv", "rows": 2}, {"name": "orders.csv"}]}
+    {"files": [{"name": "customers.csv", "rows": 2},
+               {"name": "orders.csv", "profile": "acme_orders"}]}
 
-`files` and `rows` are optional: a manifest without them is only a completion marker.
+`files`, `rows` and `profile` are optional: a manifest without them is only a completion
+marker; a file's `profile` names the source profile that maps it (else the one matching
+its name).
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from import_pipeline.core.errors import ManifestMismatch, UnreadableFile
 from import_pipeline.core.landing import MANIFEST
@@ -17,9 +20,11 @@ _FIX = "Make manifest.json list exactly the files of the folder and their data r
 @dataclass(frozen=True)
 class Manifest:
     """File name (relative to the folder) -> expected data rows (None: not stated).
-    `files` is None when the manifest lists no files."""
+    `files` is None when the manifest lists no files. `profiles`: file name -> the profile
+    the manifest names for it."""
 
     files: dict[str, int | None] | None = None
+    profiles: dict[str, str] = field(default_factory=dict)
 
     def check_files(self, names: list[str]) -> None:
         """Fail on a listed file that is missing, or a present file that is not listed."""
@@ -49,13 +54,23 @@ def parse_manifest(data: bytes) -> Manifest:
         listed = document.get("files")
         if listed is None:
             return Manifest()
-        return Manifest({entry["name"]: _rows(entry.get("rows")) for entry in listed})
+        return Manifest(
+            {entry["name"]: _rows(entry.get("rows")) for entry in listed},
+            {entry["name"]: _profile(entry["profile"]) for entry in listed if "profile" in entry},
+        )
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise UnreadableFile(
             MANIFEST,
             f"it is not a manifest ({type(exc).__name__}: {exc})",
-            'Write {"files": [{"name": "customers.csv", "rows": 2}, ...]} (or {}).',
+            'Write {"files": [{"name": "customers.csv", "rows": 2, "profile": "acme"}, ...]} '
+            "(or {}).",
         ) from exc
+
+
+def _profile(value: object) -> str:
+    if not isinstance(value, str) or not value or "/" in value or value.startswith("."):
+        raise ValueError(f"profile must be a profile's name, not {value!r}")
+    return value
 
 
 def _rows(value: object) -> int | None:

@@ -7,6 +7,7 @@ not map along as extras (which validation turns into the JSONB `attributes`).
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 import polars as pl
@@ -15,6 +16,7 @@ from import_pipeline.core.columns import ROW
 from import_pipeline.core.derive import Derived
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import MissingColumns
+from import_pipeline.core.lookups import Lookup, Misses
 from import_pipeline.core.report import ONE_ROW_PER, SKIP_ROWS_WITHOUT
 from import_pipeline.core.rules import sanitised
 
@@ -24,6 +26,13 @@ class Slice(NamedTuple):
 
     rows: pl.DataFrame
     skipped: dict[str, int]
+
+
+class MappedFile(NamedTuple):
+    """A file's slices by entity, and the misses of each lookup its profile made."""
+
+    slices: dict[str, Slice]
+    lookup_misses: dict[str, Misses] = {}
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,10 +65,14 @@ class SourceMapping:
     forward_fill_by: tuple[str, ...] = ()
     forward_fill: tuple[str, ...] = ()
     helpers: dict[str, Derived] = field(default_factory=dict)
+    lookups: tuple[Lookup, ...] = ()
 
-    def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, Slice]:
+    def slices(
+        self, frame: pl.DataFrame, file_name: str, tables: dict[str, Path] | None = None
+    ) -> MappedFile:
         """Entity name -> that entity's rows (`_row`, its fields as text, extra columns)
-        and the rows it skipped."""
+        and the rows it skipped; lookups run after the helpers (`tables`: the batch's
+        files that are reference tables, by name)."""
         frame = frame.rename({k: v for k, v in self.rename.items() if k in frame.columns})
         source = [c for c in frame.columns if c != ROW]
         self._require(set(self.forward_fill) | set(self.forward_fill_by), frame, file_name)
@@ -71,10 +84,15 @@ class SourceMapping:
         for name, helper in self.helpers.items():
             self._require(helper.columns, frame, file_name)
             frame = frame.with_columns(helper.expr.alias(name))
-        return {
+        misses = {}
+        for lookup in self.lookups:
+            self._require(lookup.columns, frame, file_name)
+            frame, misses[lookup.name] = lookup.apply(frame, tables or {}, file_name)
+        slices = {
             name: self._slice(frame, mapping, source, file_name)
             for name, mapping in self.entities.items()
         }
+        return MappedFile(slices, misses)
 
     def _slice(
         self, frame: pl.DataFrame, mapping: EntityMapping, source: list[str], file_name: str

@@ -15,16 +15,22 @@ class ProfileError(ImportFileError):
 class Node:
     """A YAML node with the path of its file, so every check can point at its line."""
 
-    def __init__(self, node: yaml.Node, path: Path) -> None:
+    def __init__(self, node: yaml.Node, path: Path, operation: str | None = None) -> None:
         self.node = node
         self.path = path
+        self.operation = operation
+
+    def within(self, operation: str) -> "Node":
+        """This node inside a field operation, so its mistakes name the operation too."""
+        return Node(self.node, self.path, operation)
 
     def fail(self, problem: str) -> ProfileError:
         line = self.node.start_mark.line + 1
+        where = f"line {line}: {self.operation}: " if self.operation else f"line {line}: "
         return ProfileError(
             str(self.path),
-            f"line {line}: {problem}",
-            "Fix the profile (see README.md, 'Adding a source profile').",
+            f"{where}{problem}",
+            "Fix the profile (every key has an example in profiles/README.md).",
         )
 
     def mapping(self, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
@@ -32,12 +38,12 @@ class Node:
             raise self.fail(f"expected a mapping with keys {', '.join(allowed)}")
         items: dict[str, Node] = {}
         for key_node, value_node in self.node.value:
-            key = Node(key_node, self.path).text()
+            key = Node(key_node, self.path, self.operation).text()
             if allowed and key not in allowed:
-                raise Node(key_node, self.path).fail(
+                raise Node(key_node, self.path, self.operation).fail(
                     f"unknown key {key!r} (expected one of: {', '.join(allowed)})"
                 )
-            items[key] = Node(value_node, self.path)
+            items[key] = Node(value_node, self.path, self.operation)
         absent = [k for k in required if k not in items]
         if absent:
             raise self.fail(f"missing key(s): {', '.join(absent)}")
@@ -74,7 +80,7 @@ class Node:
             return [self]
         if not isinstance(self.node, yaml.SequenceNode):
             raise self.fail("expected a list")
-        return [Node(n, self.path) for n in self.node.value]
+        return [Node(n, self.path, self.operation) for n in self.node.value]
 
     def texts(self) -> list[str]:
         return [item.text() for item in self.items()]

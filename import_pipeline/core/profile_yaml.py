@@ -2,25 +2,24 @@
 
 Every mistake is reported with the profile's path and the line of the offending node
 (PyYAML's `start_mark`), because the person writing a profile is not reading Python.
-The format is documented in README.md ("Adding a source profile").
+The format is documented key by key in profiles/README.md.
 """
 
 import codecs
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import available_timezones
 
 import polars as pl
 import yaml
 
-from import_pipeline.core import derive
-from import_pipeline.core.derive import Condition, Derived
+from import_pipeline.core.drift import DriftPolicy, drift_policies
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.formats import FileFormat
 from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS, MAX_IMAGE_COLUMNS
 from import_pipeline.core.mapping import EntityMapping, SourceMapping
 from import_pipeline.core.parse import ReadOptions
+from import_pipeline.core.profile_fields import derived, lookups
 from import_pipeline.core.profile_nodes import Node, ProfileError
 from import_pipeline.core.rules import DEFAULT_TIMESTAMP_FORMATS, CastOptions, Requirement
 
@@ -32,9 +31,12 @@ TOP_KEYS = (
     "rename",
     "forward_fill",
     "derive",
+    "lookups",
     "entities",
     "require",
+    "partial_rows",
     "images",
+    "drift",
 )
 READ_KEYS = (
     "format",
@@ -64,7 +66,9 @@ class ProfileFile:
     cast: CastOptions
     mapping: SourceMapping | None
     require: dict[str, tuple[Requirement, ...]]
+    partial_rows: dict[str, tuple[str, ...]]
     images: tuple[str, ...] = DEFAULT_IMAGE_COLUMNS
+    drift: dict[str, DriftPolicy] = field(default_factory=dict)
 
 
 def load_profile_file(path: Path) -> ProfileFile:
@@ -88,20 +92,23 @@ def load_profile_file(path: Path) -> ProfileFile:
         raise top["max_reject_rate"].fail("max_reject_rate is a fraction between 0 and 1")
     read, cast = _read_options(top["read"]) if "read" in top else (ReadOptions(), CastOptions())
     require = _require(top["require"]) if "require" in top else {}
+    partial = _partial_rows(top["partial_rows"]) if "partial_rows" in top else {}
     images = _images(top["images"]) if "images" in top else DEFAULT_IMAGE_COLUMNS
+    drift = drift_policies(top["drift"]) if "drift" in top else {}
     if "entities" not in top:
-        mapped = [k for k in ("rename", "forward_fill", "derive") if k in top]
+        mapped = [k for k in ("rename", "forward_fill", "derive", "lookups") if k in top]
         if mapped:
             raise top[mapped[0]].fail(f"{mapped[0]} needs `entities` (what to map the file to)")
-        return ProfileFile(files, rate, read, cast, None, require, images)
+        return ProfileFile(files, rate, read, cast, None, require, partial, images, drift)
     mapping = SourceMapping(
         entities=_entities(top["entities"]),
         rename={k: v.text() for k, v in top["rename"].free_mapping().items()}
         if "rename" in top
         else {},
-        helpers={k: _derived(v) for k, v in top["derive"].free_mapping().items()}
+        helpers={k: derived(v) for k, v in top["derive"].free_mapping().items()}
         if "derive" in top
         else {},
+        lookups=lookups(top["lookups"]) if "lookups" in top else (),
         **_forward_fill(top.get("forward_fill")),
     )
     products = mapping.entities.get("products")
@@ -112,7 +119,7 @@ def load_profile_file(path: Path) -> ProfileFile:
                 f"image column(s) {', '.join(dropped)} are not kept: add them to the "
                 "products' `attributes` (images are read from there)"
             )
-    return ProfileFile(files, rate, read, cast, mapping, require, images)
+    return ProfileFile(files, rate, read, cast, mapping, require, partial, images, drift)
 
 
 def _read_options(node: Node) -> tuple[ReadOptions, CastOptions]:
@@ -212,7 +219,7 @@ def _entities(node: Node) -> dict[str, EntityMapping]:
         keys = entity_node.mapping(ENTITY_KEYS, required=("fields",))
         spec = ENTITIES[name]
         allowed = tuple(f.name for f in spec.fields if not f.derived)
-        fields = {k: _derived(v) for k, v in keys["fields"].mapping(allowed).items()}
+        fields = {k: derived(v) for k, v in keys["fields"].mapping(allowed).items()}
         missing = [f for f in spec.required_fields if f not in fields]
         if missing:
             raise keys["fields"].fail(f"{name} needs the field(s) {', '.join(missing)}")
@@ -228,6 +235,32 @@ def _entities(node: Node) -> dict[str, EntityMapping]:
     if not entities:
         raise node.fail("map at least one entity")
     return entities
+
+
+def _partial_rows(node: Node) -> dict[str, tuple[str, ...]]:
+    """`partial_rows: {entity: true | [field, ...]}`: the fields whose blank incoming value
+    keeps the stored one (true: every field but the key and the version)."""
+    partial = {}
+    for entity, value in node.mapping(tuple(ENTITIES)).items():
+        spec = ENTITIES[entity]
+        allowed = tuple(
+            f.name
+            for f in spec.fields
+            if not f.derived and f.name not in (spec.key, spec.version.field)
+        )
+        if isinstance(value.node, yaml.ScalarNode):
+            if value.flag() is not True:
+                raise value.fail("partial_rows of an entity is true or a list of its fields")
+            partial[entity] = allowed
+            continue
+        fields = value.texts()
+        unknown = [f for f in fields if f not in allowed]
+        if unknown:
+            raise value.fail(
+                f"{', '.join(unknown)} cannot keep a stored value (fields: {', '.join(allowed)})"
+            )
+        partial[entity] = tuple(fields)
+    return partial
 
 
 REQUIREMENT_KEYS = ("pattern", "length", "min_length", "max_length")
@@ -275,106 +308,3 @@ def _requirements(name: str, node: Node) -> list[Requirement]:
         high = _count(keys["max_length"]) if "max_length" in keys else None
         requirements.append(Requirement(name, "length", min_length=low, max_length=high))
     return requirements
-
-
-def _derived(node: Node) -> Derived:
-    """One field's derivation: a column name, or a mapping with exactly one operation."""
-    if isinstance(node.node, yaml.ScalarNode):
-        return derive.column(node.text())
-    keys = node.mapping(tuple(OPERATIONS) + ("else",))
-    ops = [k for k in keys if k != "else"]
-    if len(ops) != 1 or ("else" in keys and ops != ["when"]):
-        raise node.fail(f"write exactly one of: {', '.join(OPERATIONS)}")
-    return OPERATIONS[ops[0]](keys[ops[0]], keys)
-
-
-def _when(node: Node, siblings: dict[str, Node]) -> Derived:
-    cases = []
-    for case in node.items():
-        keys = case.mapping(("if", "then"), required=("if", "then"))
-        test = keys["if"].mapping(("column", *derive.CONDITION_TESTS), required=("column",))
-        tests = [t for t in test if t != "column"]
-        if len(tests) != 1:
-            raise keys["if"].fail(f"write one test: {', '.join(derive.CONDITION_TESTS)}")
-        value_node = test[tests[0]]
-        value = value_node.texts() if tests[0] == "one_of" else value_node.value()
-        condition = Condition(test["column"].text(), tests[0], value)
-        cases.append((condition, _derived(keys["then"])))
-    if not cases:
-        raise node.fail("write at least one case")
-    otherwise = _derived(siblings["else"]) if "else" in siblings else None
-    return derive.when(cases, otherwise)
-
-
-def _map(node: Node, _: dict) -> Derived:
-    keys = node.mapping(("column", "values", "others"), required=("column", "values"))
-    values = {k: v.text() for k, v in keys["values"].free_mapping().items()}
-    others = keys["others"].text() if "others" in keys else "keep"
-    if others not in ("keep", "null"):
-        raise keys["others"].fail("others is keep or null")
-    return derive.value_map(keys["column"].text(), values, keep_others=others == "keep")
-
-
-def _scale(node: Node, _: dict) -> Derived:
-    keys = node.mapping(("column", "divide_by"), required=("column", "divide_by"))
-    divisor = keys["divide_by"].number()
-    if divisor == 0:
-        raise keys["divide_by"].fail("divide_by must not be 0")
-    return derive.scaled(keys["column"].text(), divisor)
-
-
-def _split(node: Node, _: dict) -> Derived:
-    keys = node.mapping(("column", "separator", "part"), required=("column", "part"))
-    part = keys["part"].text()
-    if part not in ("first", "rest"):
-        raise keys["part"].fail("part is first or rest")
-    separator = keys["separator"].text() if "separator" in keys else " "
-    return derive.split(keys["column"].text(), separator, rest=part == "rest")
-
-
-def _first(node: Node, _: dict) -> Derived:
-    keys = node.mapping(("column", "by"), required=("column", "by"))
-    return derive.first_in_group(keys["column"].text(), keys["by"].texts())
-
-
-def _join(node: Node, _: dict) -> Derived:
-    keys = node.mapping(("columns", "separator"), required=("columns",))
-    separator = keys["separator"].text() if "separator" in keys else " "
-    return derive.join(keys["columns"].texts(), separator)
-
-
-def _row_number(node: Node, _: dict) -> Derived:
-    keys = node.mapping(("by",), required=("by",))
-    return derive.row_number(keys["by"].texts())
-
-
-def _constant(node: Node, _: dict) -> Derived:
-    value = node.value()
-    if value is None:
-        raise node.fail("a constant needs a value")
-    return derive.constant(str(value))
-
-
-def _template(node: Node, _: dict) -> Derived:
-    text = node.text()
-    if not derive.placeholders(text):
-        raise node.fail("a template needs at least one {column} placeholder")
-    return derive.template(text)
-
-
-OPERATIONS: dict[str, Callable[[Node, dict], Derived]] = {
-    "column": lambda node, _: derive.column(node.text()),
-    "constant": _constant,
-    "template": _template,
-    "row_number": _row_number,
-    "first": _first,
-    "coalesce": lambda node, _: derive.coalesce([_derived(n) for n in node.items()]),
-    "join": _join,
-    "map": _map,
-    "when": _when,
-    "lower": lambda node, _: derive.lower(node.text()),
-    "abs": lambda node, _: derive.absolute(node.text()),
-    "scale": _scale,
-    "split": _split,
-}
-"""Field operations by their YAML key; each is documented in core/derive.py."""

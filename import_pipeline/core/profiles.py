@@ -15,10 +15,11 @@ from pathlib import Path
 import polars as pl
 
 from import_pipeline.core.columns import ROW
-from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file
+from import_pipeline.core.drift import DriftPolicy
+from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file, load_rank
 from import_pipeline.core.errors import UnknownEntity
 from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS
-from import_pipeline.core.mapping import Slice, SourceMapping
+from import_pipeline.core.mapping import MappedFile, Slice, SourceMapping
 from import_pipeline.core.parse import ReadOptions
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
 from import_pipeline.core.rules import CastOptions, Requirement
@@ -35,6 +36,7 @@ class Profile:
     root (`shopify/*`); `max_reject_rate`, when set, replaces the load's default threshold.
     Without a `mapping` the file is canonical: its name says the entity. `require`: per
     entity, the formats its fields must have beyond the entity's own rules.
+    `partial_rows`: per entity, the fields whose blank value keeps the stored one.
     `image_columns`: the products' source columns (kept in `attributes`) holding image URLs,
     position 1 first.
     """
@@ -46,19 +48,32 @@ class Profile:
     max_reject_rate: float | None = None
     mapping: SourceMapping | None = None
     require: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)
+    partial_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
     image_columns: tuple[str, ...] = DEFAULT_IMAGE_COLUMNS
+    drift: dict[str, DriftPolicy] = field(default_factory=dict)
+    """Per entity: whether schema drift warns (default) or fails, and which columns vary."""
 
-    def slices(self, frame: pl.DataFrame, file_name: str) -> dict[str, Slice]:
+    def slices(
+        self, frame: pl.DataFrame, file_name: str, tables: dict[str, Path] | None = None
+    ) -> MappedFile:
         """Entity name -> the file's rows as that entity's text columns (plus extras), and
-        the rows the entity skipped."""
+        the rows the entity skipped; with the misses of the profile's lookups."""
         if self.mapping is not None:
-            return self.mapping.slices(frame, file_name)
+            return self.mapping.slices(frame, file_name, tables)
         spec = self._canonical_entity(file_name)
         fields = {name.lower(): name for name in spec.field_names}
         renames = {
             c: fields[c.strip().lower()] for c in frame.columns if c.strip().lower() in fields
         }
-        return {spec.name: Slice(frame.rename(renames).select(ROW, pl.exclude(ROW)), {})}
+        return MappedFile(
+            {spec.name: Slice(frame.rename(renames).select(ROW, pl.exclude(ROW)), {})}
+        )
+
+    def table_globs(self) -> tuple[str, ...]:
+        """Globs of the batch's files this profile reads as lookup tables, not as rows."""
+        if self.mapping is None:
+            return ()
+        return tuple(lk.batch_file for lk in self.mapping.lookups if lk.batch_file)
 
     def reject_entity(self, file_name: str) -> str:
         """The entity whose rejects hold a file's records that could not be read into
@@ -67,6 +82,15 @@ class Profile:
         if self.mapping is not None:
             return [name for name in ENTITIES if name in self.mapping.entities][-1]
         return self._canonical_entity(file_name).name
+
+    def load_rank(self, file_name: str) -> int:
+        """Where a file stands in foreign-key order (customers 0 .. line items 3): the
+        deepest entity the profile maps it to, else what its canonical name says. A file
+        then runs after every file that feeds only its parents (a marketplace's orders
+        before its order items, whatever their names)."""
+        if self.mapping is None:
+            return load_rank(file_name)
+        return max(list(ENTITIES).index(name) for name in self.mapping.entities)
 
     def reject_threshold(self, default: float) -> float:
         """The reject rate above which a batch fails: the profile's own, else `default`."""
@@ -123,7 +147,9 @@ def _parsed(path: Path, modified_ns: int) -> Profile:
         max_reject_rate=loaded.max_reject_rate,
         mapping=loaded.mapping,
         require=loaded.require,
+        partial_rows=loaded.partial_rows,
         image_columns=loaded.images,
+        drift=loaded.drift,
     )
 
 

@@ -12,6 +12,10 @@ SKIP_ROWS_WITHOUT = "skip_rows_without"
 ONE_ROW_PER = "one_row_per"
 """A skip reason: folded into its group's first row by the profile's `one_row_per`."""
 
+PARTIAL_FIELDS = "partial_fields"
+"""In an entity's accounting: the fields whose blank value keeps the stored one (the
+load's COALESCE); empty for whole-row replacement."""
+
 
 @dataclass(frozen=True)
 class StageReport:

@@ -16,9 +16,7 @@ batch and entity (the rejects table's key), and a later file wins a dedupe tie; 
 also says where it came from (`_source` = `<file>:<row in that file>`).
 """
 
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -26,12 +24,14 @@ from typing import NamedTuple
 
 import polars as pl
 
+from import_pipeline.core.batch_profiles import BatchProfiles, single
 from import_pipeline.core.blank import without_blank
 from import_pipeline.core.columns import ERRORS, ROW, SOURCE
 from import_pipeline.core.csv_records import FIELD_COUNT
 from import_pipeline.core.dedupe import dedupe, listed_conflicts
 from import_pipeline.core.entities import ENTITIES, EntitySpec, VersionOrder
 from import_pipeline.core.errors import EmptyFile, MissingColumns
+from import_pipeline.core.lookups import Misses, added_misses
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.parse import read_blocks
 from import_pipeline.core.profiles import Profile
@@ -97,6 +97,8 @@ class StagedBatch:
     file_name: str
     rows_read: int
     entities: dict[str, StagedEntity]
+    lookup_misses: dict[str, Misses] = field(default_factory=dict)
+    partial_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -144,7 +146,7 @@ class StagedBatch:
         key range by key range in key order. Every entity gets at least one (maybe
         empty) frame, so every loader finds its typed columns."""
         entities = {
-            name: _deduped(part, ENTITIES[name], write, range_rows)
+            name: _deduped(part, ENTITIES[name], write, range_rows, self.partial_rows.get(name))
             for name, part in self.entities.items()
         }
         return replace(self, entities=entities)
@@ -154,39 +156,49 @@ def read_batch(
     files: list[LandedFile],
     batch_name: str,
     landed_at: datetime,
-    profile: Profile,
+    profiles: Profile | BatchProfiles,
     workdir: Path,
     manifest: Manifest | None = None,
     block_bytes: int = READ_BLOCK_BYTES,
     progress: Progress | None = None,
+    first_rows: Callable[[str, pl.DataFrame], None] | None = None,
 ) -> StagedBatch:
     """Pass 1: read, map and validate every file of a batch (a file, or a folder whose
-    files are validated together); any unusable file fails the whole batch.
+    files are validated together), each by its own profile; any unusable file fails the
+    whole batch. `first_rows` is shown each file's first block of rows before they are
+    mapped (schema drift).
 
     A mapped profile reads each file whole: its group rules (forward fill within an
     order, one row per group, row numbers within a group) need every row of a group."""
     manifest = manifest or Manifest()
     manifest.check_files([f.name for f in files])
+    if isinstance(profiles, Profile):
+        profiles = single(profiles, [(f.name, f.path) for f in files])
+    files = [f for f in files if f.name not in profiles.tables]
     if not files:
         raise EmptyFile(batch_name, "the folder holds no data files", "Drop the files first.")
     stagers = {
-        name: _EntityStager(
-            spec, workdir / name, landed_at, profile.cast, profile.require.get(name, ())
-        )
-        for name, spec in ENTITIES.items()
+        name: _EntityStager(spec, workdir / name, landed_at) for name, spec in ENTITIES.items()
     }
-    block = None if profile.mapping is not None else block_bytes
     rows_read = 0
+    misses: list[dict[str, Misses]] = []
     for landed in files:
+        profile = profiles[landed.name]
+        block = None if profile.mapping is not None else block_bytes
         file_rows = 0
         for read in read_blocks(landed.path, landed.name, workdir, profile.read, block):
             frame = read.rows.with_columns(pl.col(ROW) + rows_read)
+            if first_rows is not None and file_rows == 0:
+                first_rows(landed.name, frame)
             if frame.height:
                 filled, blank = without_blank(frame)
-                for name, (part, skipped) in profile.slices(filled, landed.name).items():
+                mapped = profile.slices(filled, landed.name, profiles.tables)
+                misses.append(mapped.lookup_misses)
+                for name, (part, skipped) in mapped.slices.items():
                     _require_columns(part, ENTITIES[name], landed.name)
                     skipped = {BLANK: blank, **skipped} if blank else skipped
-                    stagers[name].add(part, landed.name, rows_read, skipped)
+                    rules = (profile.cast, profile.require.get(name, ()))
+                    stagers[name].add(part, landed.name, rows_read, skipped, *rules)
             if read.broken.height:
                 broken = read.broken.with_columns(pl.col(ROW) + rows_read)
                 stager = stagers[profile.reject_entity(landed.name)]
@@ -197,35 +209,9 @@ def read_batch(
         manifest.check_rows(landed.name, file_rows)
         rows_read += file_rows
     entities = {name: stager.staged() for name, stager in stagers.items()}
-    return StagedBatch(file_name=batch_name, rows_read=rows_read, entities=entities)
-
-
-@contextmanager
-def stage_files(
-    files: list[LandedFile], batch_name: str, landed_at: datetime, profile: Profile
-) -> Iterator[tuple[StagedBatch, dict[str, pl.DataFrame]]]:
-    """Both passes on local files, read in place (the CLI): the staged batch and each
-    entity's deduped rows as one frame. Its rejects can be read inside the block only."""
-    collected: dict[str, list[pl.DataFrame]] = {name: [] for name in ENTITIES}
-    with tempfile.TemporaryDirectory(prefix="stage-") as work:
-        staged = read_batch(files, batch_name, landed_at, profile, Path(work))
-        staged = staged.deduped(lambda entity, rows: collected[entity].append(rows))
-        yield staged, {name: pl.concat(parts) for name, parts in collected.items()}
-
-
-@contextmanager
-def stage_in_memory(
-    files: list[tuple[str, bytes]], batch_name: str, landed_at: datetime, profile: Profile
-) -> Iterator[tuple[StagedBatch, dict[str, pl.DataFrame]]]:
-    """`stage_files` on files held in memory (tests), written to a temp folder first."""
-    with tempfile.TemporaryDirectory(prefix="landed-") as folder:
-        landed = []
-        for index, (name, data) in enumerate(files):
-            path = Path(folder) / f"landed-{index}"
-            path.write_bytes(data)
-            landed.append(LandedFile(name, path))
-        with stage_files(landed, batch_name, landed_at, profile) as result:
-            yield result
+    return StagedBatch(
+        batch_name, rows_read, entities, added_misses(misses), profiles.partial_rows()
+    )
 
 
 class _EntityStager:
@@ -233,16 +219,8 @@ class _EntityStager:
     to the work folder as uncompressed Arrow IPC parts (a memory copy to write, a memory
     map to read back: lz4 cost more time than the disk it saved)."""
 
-    def __init__(
-        self,
-        spec: EntitySpec,
-        folder: Path,
-        landed_at: datetime,
-        cast: CastOptions,
-        requirements: tuple[Requirement, ...],
-    ):
-        self.spec, self.folder, self.landed_at, self.cast = spec, folder, landed_at, cast
-        self.requirements = requirements
+    def __init__(self, spec: EntitySpec, folder: Path, landed_at: datetime):
+        self.spec, self.folder, self.landed_at = spec, folder, landed_at
         self.valid_parts: list[Path] = []
         self.reject_parts: list[Path] = []
         self.samples: list[pl.Series] = []
@@ -255,9 +233,16 @@ class _EntityStager:
         return self.valid + self.rejected
 
     def add(
-        self, part: pl.DataFrame, file_name: str, file_offset: int, skipped: dict[str, int]
+        self,
+        part: pl.DataFrame,
+        file_name: str,
+        file_offset: int,
+        skipped: dict[str, int],
+        cast: CastOptions,
+        requirements: tuple[Requirement, ...],
     ) -> None:
-        checked = validate(part, self.spec, self.cast, self.requirements)
+        """Validate one slice of a file by its profile's rules and spill it."""
+        checked = validate(part, self.spec, cast, requirements)
         self.rows_read += part.height + sum(skipped.values())
         self.skipped.append(skipped)
         if checked.valid.height:
@@ -313,11 +298,13 @@ class _EntityStager:
         return path
 
 
-def _deduped(part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int) -> StagedEntity:
+def _deduped(
+    part: StagedEntity, spec: EntitySpec, write: Write, range_rows: int, partial: tuple | None
+) -> StagedEntity:
     row_count = duplicates = conflicting = 0
     conflicts: list[Path] = []
     for paths in _key_ranges(part, spec, range_rows):
-        result = dedupe(pl.scan_ipc(paths).collect(), spec)
+        result = dedupe(pl.scan_ipc(paths).collect(), spec, partial or ())
         write(spec.name, result.rows)
         row_count += result.rows.height
         duplicates += result.duplicates

@@ -27,6 +27,7 @@ class Chunk:
     rows: pl.DataFrame
     lo: str
     hi: str
+    partial: frozenset[str] = frozenset()
 
     @property
     def height(self) -> int:
@@ -72,15 +73,18 @@ class Chunk:
 
     def of(self, rows: pl.DataFrame) -> "Chunk":
         """A chunk of the same entity and tenant holding `rows` (some of this one's)."""
-        return prepare(self.spec, rows, self.tenant)
+        return prepare(self.spec, rows, self.tenant, self.partial)
 
 
-def prepare(spec: EntitySpec, rows: pl.DataFrame, tenant: str) -> Chunk:
-    """`rows` (sorted by key) as a chunk with their fingerprints and its key range."""
+def prepare(
+    spec: EntitySpec, rows: pl.DataFrame, tenant: str, partial: frozenset[str] = frozenset()
+) -> Chunk:
+    """`rows` (sorted by key) as a chunk with their fingerprints and its key range;
+    `partial`: the fields whose blank (null) values keep the stored ones."""
     if FINGERPRINT not in rows.columns:
         rows = rows.with_columns(fingerprint(spec))
     keys = rows.get_column(spec.key)
-    return Chunk(spec=spec, tenant=tenant, rows=rows, lo=keys.min(), hi=keys.max())
+    return Chunk(spec, tenant, rows, keys.min(), keys.max(), partial)
 
 
 def fingerprint(spec: EntitySpec) -> pl.Expr:

@@ -91,8 +91,10 @@ def load_chunks(
     tenant: str,
     on_chunk: Callable[[int], None] | None = None,
     more_connections: Sequence[connection] = (),
+    partial: frozenset[str] = frozenset(),
 ) -> tuple[LoadCounts, list[DbReject]]:
-    """Load staged rows chunk by chunk; `on_chunk(rows_in_chunk)` reports progress.
+    """Load staged rows chunk by chunk (`partial`: the fields whose blank value keeps the
+    stored one); `on_chunk(rows_in_chunk)` reports progress.
 
     With `more_connections`, chunks are loaded side by side, one per connection: the
     database checks foreign keys row by row on one core per connection, so a second
@@ -133,7 +135,9 @@ def load_chunks(
     in_flight: deque[Future] = deque()
     with (
         ThreadPoolExecutor(len(connections), thread_name_prefix="load") as pool,
-        closing(prefetched(nonempty, lambda rows: prepare(spec, rows, tenant))) as prepared,
+        closing(
+            prefetched(nonempty, lambda rows: prepare(spec, rows, tenant, partial))
+        ) as prepared,
     ):
         try:
             for chunk in prepared:

@@ -40,7 +40,15 @@ log = logging.getLogger(__name__)
 _STORED = "stored_"
 
 
-def upsert_statement(spec: EntitySpec) -> sql.Composable:
+def incoming(name: str, partial: frozenset[str]) -> sql.Composable:
+    """The value an upsert writes into a column: the incoming one, or for a partial field
+    (newer-wins field by field) the incoming one unless it is blank (null), then the
+    stored one."""
+    value = sql.SQL("EXCLUDED.{}").format(ident(name))
+    return sql.SQL("COALESCE({}, t.{})").format(value, ident(name)) if name in partial else value
+
+
+def upsert_statement(spec: EntitySpec, partial: frozenset[str] = frozenset()) -> sql.Composable:
     """Classify the chunk against the stored rows once, then upsert only what must change.
 
     One key-ranged LEFT JOIN (chunks are contiguous key ranges, so the range keeps the join
@@ -60,9 +68,14 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
     version = ident(spec.version.field)
     stored_version = ident(_STORED + spec.version.field)
     same_content = sql.SQL(" AND ").join(
-        sql.SQL("c.{} IS NOT DISTINCT FROM c.{}").format(ident(n), ident(_STORED + n))
+        sql.SQL("{}c.{} IS NOT DISTINCT FROM c.{}").format(
+            sql.SQL("c.{} IS NULL OR ").format(ident(n)) if n in partial else sql.SQL(""),
+            ident(n),
+            ident(_STORED + n),
+        )
         for n in content
     )
+    new_values = sql.SQL(", ").join(incoming(n, partial) for n in changing)
     return sql.SQL(
         """
         WITH classified AS MATERIALIZED (
@@ -91,9 +104,9 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
                     AND NOT (c.{version} = c.{stored_version} AND {same_content}))
              ORDER BY c.{key}
             ON CONFLICT (tenant, {key}) DO UPDATE SET ({changing}, {batch}, _loaded_at)
-                = ROW({excluded}, EXCLUDED.{batch}, EXCLUDED._loaded_at)
+                = ROW({new_values}, EXCLUDED.{batch}, EXCLUDED._loaded_at)
              WHERE EXCLUDED.{version} >= t.{version}
-               AND ({t_changing}) IS DISTINCT FROM ({excluded})
+               AND ({t_changing}) IS DISTINCT FROM ({new_values})
             RETURNING (xmax = 0) AS inserted
         )
         SELECT (SELECT stale FROM counted), (SELECT version_only FROM counted),
@@ -117,7 +130,7 @@ def upsert_statement(spec: EntitySpec) -> sql.Composable:
         batch=ident(BATCH),
         changing=column_list(changing),
         t_changing=column_list(changing, "t"),
-        excluded=column_list(changing, "excluded"),
+        new_values=new_values,
     )
 
 
@@ -161,7 +174,13 @@ def copy_into_empty_range(cur: cursor, chunk: Chunk) -> Direct:
 
 
 def write_staged(
-    cur: cursor, spec: EntitySpec, tenant: str, row_count: int, *, orphans: bool = False
+    cur: cursor,
+    spec: EntitySpec,
+    tenant: str,
+    row_count: int,
+    *,
+    orphans: bool = False,
+    partial: frozenset[str] = frozenset(),
 ) -> LoadCounts:
     """Upsert the `row_count` rows in the stage table, holding orphans; the caller commits.
 
@@ -172,26 +191,30 @@ def write_staged(
     already (their COPY into the target), so they are held before the first try.
     """
     if not spec.parents:
-        return _upsert(cur, spec, tenant, row_count)
+        return _upsert(cur, spec, tenant, row_count, partial)
     if orphans:
-        return _hold_then_upsert(cur, spec, tenant, row_count)
+        return _hold_then_upsert(cur, spec, tenant, row_count, partial)
     cur.execute("SAVEPOINT optimistic")
     try:
-        counts = _upsert(cur, spec, tenant, row_count)
+        counts = _upsert(cur, spec, tenant, row_count, partial)
     except pg_errors.ForeignKeyViolation:
         cur.execute("ROLLBACK TO SAVEPOINT optimistic")
-        return _hold_then_upsert(cur, spec, tenant, row_count)
+        return _hold_then_upsert(cur, spec, tenant, row_count, partial)
     cur.execute("RELEASE SAVEPOINT optimistic")
     return counts
 
 
-def _hold_then_upsert(cur: cursor, spec: EntitySpec, tenant: str, row_count: int) -> LoadCounts:
+def _hold_then_upsert(
+    cur: cursor, spec: EntitySpec, tenant: str, row_count: int, partial: frozenset[str]
+) -> LoadCounts:
     held_now = held.hold_orphans(cur, spec, tenant)
-    return _upsert(cur, spec, tenant, row_count - held_now) + LoadCounts(held=held_now)
+    return _upsert(cur, spec, tenant, row_count - held_now, partial) + LoadCounts(held=held_now)
 
 
-def _upsert(cur: cursor, spec: EntitySpec, tenant: str, row_count: int) -> LoadCounts:
-    cur.execute(upsert_statement(spec), {"tenant": tenant})
+def _upsert(
+    cur: cursor, spec: EntitySpec, tenant: str, row_count: int, partial: frozenset[str]
+) -> LoadCounts:
+    cur.execute(upsert_statement(spec, partial), {"tenant": tenant})
     stale, version_only, inserted, written_over = cur.fetchone()
     updated = written_over - version_only
     unchanged = row_count - stale - inserted - updated
@@ -218,7 +241,10 @@ def upsert_chunk(cur: cursor, chunk: Chunk, drop_held: bool) -> LoadCounts:
     if direct is Direct.LOADED:
         counts = LoadCounts(inserted=chunk.height)
     else:
-        counts = write_staged(cur, spec, tenant, chunk.height, orphans=direct is Direct.ORPHANS)
+        orphans = direct is Direct.ORPHANS
+        counts = write_staged(
+            cur, spec, tenant, chunk.height, orphans=orphans, partial=chunk.partial
+        )
     if drop_held:
         held.drop_superseded(cur, spec, tenant)
     return known + counts

@@ -47,7 +47,7 @@ class ImageFetching(dg.ConfigurableResource):
 
 
 product_images_job = dg.define_asset_job(
-    "product_images",
+    "fetch_product_images",
     selection=dg.AssetSelection.groups(IMAGES_GROUP),
     executor_def=dg.in_process_executor,
     description="Fetch, hash and store the images of one batch's new or changed products.",

@@ -5,7 +5,7 @@ import polars as pl
 
 from import_pipeline.core.columns import ERRORS, ROW
 from import_pipeline.core.dedupe import ENTITY, KEY, OUTCOME
-from import_pipeline.core.report import LoadCounts
+from import_pipeline.core.report import PARTIAL_FIELDS, LoadCounts
 from import_pipeline.core.stage import StagedBatch
 
 PREVIEW_ROWS = 20
@@ -26,6 +26,32 @@ def stage_metadata(staged: StagedBatch) -> Metadata:
             if not isinstance(value, dict):
                 values[f"{entity}/{name}"] = value
     return values
+
+
+def lookup_metadata(staged: StagedBatch) -> Metadata:
+    """Per lookup of the batch's profiles: `lookup/<name>/misses` (a number, plotted) and a
+    table of the misses with a few keys the reference table lacks."""
+    if not staged.lookup_misses:
+        return {}
+    lines = ["| lookup | misses | keys missed (first few) |", "|---|---:|---|"]
+    lines += [
+        f"| {name} | {m.count} | {', '.join(f'`{k}`' for k in m.examples)} |"
+        for name, m in staged.lookup_misses.items()
+    ]
+    return {
+        **{f"lookup/{name}/misses": m.count for name, m in staged.lookup_misses.items()},
+        "lookup_misses": dg.MetadataValue.md("\n".join(lines)),
+    }
+
+
+def partial_rows(accounting: dict[str, dict]) -> str:
+    """How newer rows replace stored ones, per entity the batch feeds: `whole rows`, or the
+    fields whose blank incoming value keeps the stored one."""
+    return "; ".join(
+        f"{entity}: "
+        + (", ".join(row[PARTIAL_FIELDS]) if row.get(PARTIAL_FIELDS) else "whole rows")
+        for entity, row in accounting.items()
+    )
 
 
 def skipped_by_reason(staged: StagedBatch) -> dg.MetadataValue:

@@ -201,6 +201,8 @@ class ImportSettings(dg.ConfigurableResource):
     """Retries of a step that failed for a transient database error (a lost connection, a
     timeout, a serialization failure), the first after `retry_backoff_seconds`, doubling."""
     retry_backoff_seconds: float = 5.0
+    partition_retention_days: float = 90.0
+    """Batches that ended longer ago lose their Dagster partition (the ledger keeps them)."""
 
 
 class Notifier(dg.ConfigurableResource):

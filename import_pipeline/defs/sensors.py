@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import dagster as dg
 from psycopg2.extensions import connection
 
-from import_pipeline.core.entities import ENTITIES, load_rank
+from import_pipeline.core.entities import ENTITIES
+from import_pipeline.core.entities import load_rank as entity_rank
 from import_pipeline.core.landing import (
     FileRecord,
     LandedBatch,
@@ -15,7 +16,8 @@ from import_pipeline.core.landing import (
     settled,
     unusable_tenants,
 )
-from import_pipeline.core.profiles import all_profiles, resolve_profile
+from import_pipeline.core.profile_nodes import ProfileError
+from import_pipeline.core.profiles import all_profiles, load_profile, resolve_profile
 from import_pipeline.core.runs import PlannedRun, RunBounds, plan_runs
 from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
@@ -95,7 +97,7 @@ def _tags(batch: ledger.Batch) -> dict[str, str]:
     return {
         TAG_TENANT: batch.tenant,
         TAG_PROFILE: batch.profile,
-        TAG_PRIORITY: str(len(ENTITIES) - load_rank(batch.file_name)),
+        TAG_PRIORITY: str(len(ENTITIES) - load_rank(batch)),
         **queue_tags(batch.tenant),
     }
 
@@ -121,10 +123,20 @@ def range_request(run: PlannedRun[ledger.Batch]) -> dg.RunRequest:
     )
 
 
+def load_rank(batch: ledger.Batch) -> int:
+    """The batch's place in foreign-key order, from the entities its profile feeds; by its
+    name when the profile is gone (its run then fails with the profile's named error)."""
+    try:
+        return load_profile(batch.profile).load_rank(batch.file_name)
+    except ProfileError:
+        return entity_rank(batch.file_name)
+
+
 def load_order(batch: ledger.Batch) -> tuple[int, str]:
-    """Customers and products files before orders, orders before line items: a child
-    loaded before its parent is held and loaded again later, which costs a second pass."""
-    return load_rank(batch.file_name), batch.partition_key
+    """Customers and products files before orders, orders before line items (by the
+    entities each file's profile feeds): a child loaded before its parent is held and
+    loaded again later, which costs a second pass."""
+    return load_rank(batch), batch.partition_key
 
 
 def parents_first(batches_: list[ledger.Batch]) -> list[ledger.Batch]:

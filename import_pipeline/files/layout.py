@@ -39,6 +39,21 @@ def db_rejects_file(partition_key: str, entity: str) -> str:
     return f"{partition_key}/rejects_{entity}_db.csv"
 
 
+def changes_folder(partition_key: str, entity: str) -> str:
+    """The keys of `entity` the batch inserted or updated (one Parquet column, key order):
+    what downstream consumers of the entity read."""
+    return f"{partition_key}/changes/{entity}/"
+
+
+def changes_part(partition_key: str, entity: str) -> str:
+    return f"{changes_folder(partition_key, entity)}000000.parquet"
+
+
+def search_documents_file(partition_key: str) -> str:
+    """The search documents of the products the batch changed, one JSON object a line."""
+    return f"{partition_key}/search/products.ndjson"
+
+
 def image_file(tenant: str, product_id: str, sha256: str, rendition: str) -> str:
     """A product image's rendition, outside any batch's folder (an image outlives the
     batch that brought it): `images/<tenant>/<product_id>/<sha256 prefix>_<rendition>.jpg`.

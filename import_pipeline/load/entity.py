@@ -17,12 +17,14 @@ from import_pipeline.core.columns import BATCH, ERRORS
 from import_pipeline.core.entities import Check, EntitySpec
 from import_pipeline.core.errors import LoadCancelled
 from import_pipeline.core.rejects import rejects_csv
-from import_pipeline.core.report import LoadCounts
+from import_pipeline.core.report import PARTIAL_FIELDS, LoadCounts
 from import_pipeline.db import checks as check_sql
 from import_pipeline.db import ledger, report
 from import_pipeline.db.loader import DbReject, load_chunks
 from import_pipeline.files import layout
 from import_pipeline.files.store import Store
+from import_pipeline.load import changes
+from import_pipeline.load.changes import Changed
 from import_pipeline.load.checks import CheckInput, Judged, check_inputs
 from import_pipeline.load.held import expire_and_release
 
@@ -62,6 +64,7 @@ class EntityLoad:
     checks: dict[Check, CheckInput]
     batch_entities: set[str]
     seconds: float
+    changed: Changed
 
 
 def claim(
@@ -152,6 +155,9 @@ def load_entity(
             raise BatchNotInLedger(f"batch {partition_key} is not in the ledger (ingest.files)")
         with ledger.failures_recorded(connect, partition_key, run_id):
             released = expire_and_release(conn, spec, batch.tenant, options.held_max_age_seconds)
+            # Staging recorded which fields keep the stored value when blank (partial rows).
+            staged_fields = report.accounting(conn, partition_key).get(spec.name, {})
+            partial = frozenset(staged_fields.get(PARTIAL_FIELDS, ()))
             lazy = store.scan_parquet(layout.staged_folder(partition_key, spec.name))
             total = lazy.select(pl.len()).collect().item()
             # A second connection only pays when there is a second chunk to give it.
@@ -165,10 +171,12 @@ def load_entity(
                     batch.tenant,
                     Progress(conn, partition_key, spec.name, total, log),
                     more_connections=loaders[1:],
+                    partial=partial,
                 )
                 ledger.save_db_rejects(conn, partition_key, spec.name, db_rejects)
                 db_rejects_file = _write_db_rejects(store, partition_key, spec, db_rejects)
                 counts = loaded + released
+                changed = changes.expose(conn, store, spec, batch.tenant, partition_key, counts)
                 ledger.record(conn, partition_key, spec.name, counts.as_dict())
                 ledger.finish_if_complete(conn, partition_key, entities)
                 accounting = report.accounting(conn, partition_key)
@@ -190,6 +198,7 @@ def load_entity(
         checks=inputs,
         batch_entities=set(accounting),
         seconds=time.monotonic() - started,
+        changed=changed,
     )
 
 

@@ -17,7 +17,7 @@ from import_pipeline.core.landing import (
 )
 from import_pipeline.core.manifest import parse_manifest
 from import_pipeline.core.profiles import CANONICAL
-from import_pipeline.core.stage import stage_in_memory
+from import_pipeline.core.stage_local import stage_in_memory
 from import_pipeline_tests.support import LAYOUTS
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -130,9 +130,20 @@ def test_a_manifest_names_a_missing_file_and_a_wrong_row_count():
     parse_manifest(b"{}").check_files(["anything.csv"])
 
 
-def test_a_broken_manifest_is_unreadable():
+@pytest.mark.parametrize(
+    "text",
+    [b'{"files": [{"rows": 2}]}', b'{"files": [{"name": "a.csv", "profile": "../etc/x"}]}'],
+)
+def test_a_broken_manifest_is_unreadable(text):
     with pytest.raises(UnreadableFile, match="manifest.json"):
-        parse_manifest(b'{"files": [{"rows": 2}]}')
+        parse_manifest(text)
+
+
+def test_a_manifest_may_name_each_file_s_profile():
+    manifest = parse_manifest(
+        b'{"files": [{"name": "clientes.csv", "profile": "olist_customers"}, {"name": "b.csv"}]}'
+    )
+    assert manifest.profiles == {"clientes.csv": "olist_customers"}
 
 
 def test_files_of_one_entity_are_deduped_together_and_rejects_say_which_file():

@@ -22,7 +22,7 @@ from import_pipeline.core.profiles import (
     resolve_profile,
 )
 from import_pipeline.core.quality import quality_score
-from import_pipeline.core.stage import stage_in_memory
+from import_pipeline.core.stage_local import stage_in_memory
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -79,6 +79,8 @@ def test_every_shipped_profile_loads():
         (MINIMAL + "read:\n  encoding: klingon\n", 7, "unknown encoding"),
         (MINIMAL + "read:\n  skip_rows: -1\n", 7, "whole number"),
         (MINIMAL.replace("fields:", "fields: [a"), 5, "not valid YAML"),
+        (MINIMAL + "partial_rows: {customers: [customer_id]}\n", 6, "cannot keep a stored"),
+        (MINIMAL + "partial_rows: {customers: false}\n", 6, "true or a list"),
     ],
 )
 def test_a_bad_profile_names_its_file_and_line(tmp_path, text, line, words):
@@ -140,7 +142,7 @@ entities:
         qty=["2", "1", "-3"],
         cents=["350", "100", "x"],
     )
-    slices = profile_from_file(path).slices(source, "shop_1.csv")
+    slices = profile_from_file(path).slices(source, "shop_1.csv").slices
     assert_frame_equal(
         slices["orders"].rows.select("order_id", "status"),
         pl.DataFrame({"order_id": ["A", "C9"], "status": ["completed", "cancelled"]}),
@@ -263,3 +265,19 @@ def test_a_profile_without_entities_is_canonical_and_may_not_rename(tmp_path):
     assert profile.mapping is None
     with pytest.raises(ProfileError, match="rename needs `entities`"):
         profile_from_file(write(tmp_path, "b", 'files: ["b_*"]\nrename: {a: b}\n'))
+
+
+def test_every_profile_key_and_operation_has_an_example_in_the_profiles_readme():
+    from import_pipeline.core import profile_fields, profile_yaml
+
+    readme = (DEFAULT_PROFILES_DIR / "README.md").read_text()
+    keys = [
+        *profile_yaml.TOP_KEYS,
+        *profile_yaml.READ_KEYS,
+        *profile_yaml.ENTITY_KEYS,
+        *profile_yaml.REQUIREMENT_KEYS,
+        *profile_fields.LOOKUP_KEYS,
+        *profile_fields.OPERATIONS,
+    ]
+    undocumented = [k for k in keys if f"`{k}`" not in readme and f"{k}:" not in readme]
+    assert undocumented == []

@@ -8,7 +8,7 @@ import pytest
 from import_pipeline.core.profiles import CANONICAL
 from import_pipeline.core.reject_rate import too_many_rejects
 from import_pipeline.core.report import percent
-from import_pipeline.core.stage import stage_in_memory
+from import_pipeline.core.stage_local import stage_in_memory
 
 LANDED = datetime(2024, 5, 1, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from import_pipeline.core.parse import ReadOptions, parse_bytes
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
 from import_pipeline.core.profiles import CANONICAL, Profile
 from import_pipeline.core.rules import CastOptions
-from import_pipeline.core.stage import stage_in_memory
+from import_pipeline.core.stage_local import stage_in_memory
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 HEADER = ["product_id", "sku", "name", "price", "currency", "updated_at"]

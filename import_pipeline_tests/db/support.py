@@ -9,7 +9,7 @@ from import_pipeline.core.columns import BATCH
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.profiles import CANONICAL
 from import_pipeline.core.report import LoadCounts
-from import_pipeline.core.stage import stage_in_memory
+from import_pipeline.core.stage_local import stage_in_memory
 from import_pipeline.db.loader import load_chunks
 from import_pipeline.load.held import expire_and_release
 

@@ -25,3 +25,10 @@ def test_every_demo_batch_succeeds_with_no_reject_and_nothing_held(
     ]
     assert query(pipeline_env, "SELECT count(*) FROM ingest.rejects") == [(0,)]
     assert query(pipeline_env, "SELECT count(*) FROM ingest.held_rows") == [(0,)]
+    failed_checks = [
+        (e.asset_key.to_user_string(), e.check_name)
+        for result in results
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+    assert failed_checks == [], "green: no check warns either"

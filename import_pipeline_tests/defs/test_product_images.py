@@ -60,7 +60,7 @@ def run_images(defs, instance, key: str, **config) -> dg.ExecuteInProcessResult:
     allowed = defs.resources["images"].allowed_networks
     settings = {"timeout_seconds": 1.0, "max_bytes": 1 << 20, "allowed_networks": allowed}
     settings |= config
-    return defs.resolve_job_def("product_images").execute_in_process(
+    return defs.resolve_job_def("fetch_product_images").execute_in_process(
         partition_key=key,
         instance=instance,
         run_config={"resources": {"images": {"config": settings}}},

@@ -127,7 +127,7 @@ def test_a_products_only_batch_materialises_products_and_one_summary(
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"staged_batch", "products"}
     checked = {e.asset_key.to_user_string() for e in result.get_asset_check_evaluations()}
-    assert checked == {"products"}
+    assert checked == {"products", "staged_batch"}
     (summary,) = [
         e.asset_observation_data.asset_observation
         for e in result.all_events

@@ -76,6 +76,10 @@ def test_a_folder_loads_as_one_batch_in_fk_order_with_staging_on_s3(
     prefix = f"staging/{request.partition_key}/"
     names = sorted(item["Key"].removeprefix(prefix) for item in staged["Contents"])
     assert names == [
+        "changes/customers/000000.parquet",
+        "changes/line_items/000000.parquet",
+        "changes/orders/000000.parquet",
+        "changes/products/000000.parquet",
         "customers/000000.parquet",
         "line_items/000000.parquet",
         "orders/000000.parquet",

@@ -44,7 +44,7 @@ def test_a_workbook_from_s3_loads_and_its_images_land_in_s3_staging(env, s3_buck
         put(client, s3_bucket, "landing/acme/products.xlsx", products_xlsx(server))
         (request,) = s3_tick(instance, zone, env).run_requests
         imported = run(defs, instance, request)
-        images = defs.resolve_job_def("product_images").execute_in_process(
+        images = defs.resolve_job_def("fetch_product_images").execute_in_process(
             partition_key=request.partition_key, instance=instance
         )
 

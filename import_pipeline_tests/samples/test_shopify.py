@@ -68,6 +68,31 @@ def test_emails_that_differ_only_by_case_are_one_customer(loader: Loader, landin
     assert query(loader.database_url, "SELECT count(*) FROM commerce.orders") == [(2,)]
 
 
+def test_guest_orders_load_without_a_customer_and_without_a_reject(loader: Loader, landing):
+    raw = pl.read_csv(ORDERS_EXPORT, infer_schema=False)
+    guests = raw["Name"].unique(maintain_order=True).gather_every(10).to_list()
+    export = raw.with_columns(
+        pl.when(pl.col("Name").is_in(guests)).then(None).otherwise(pl.col("Email")).alias("Email")
+    )
+    export.write_csv(landing.parent / "orders_export_guests.csv")
+
+    (result,) = loader.load(
+        (landing.parent / "orders_export_guests.csv", "orders_export_guests.csv")
+    ).values()
+    succeeded({"guests": result})
+
+    staged = materialization(result, "staged_batch")
+    assert (staged["rejected"], staged["customers/rejected"]) == (0, 0)
+    assert query(loader.database_url, "SELECT count(*) FROM ingest.rejects") == [(0,)]
+    assert query(
+        loader.database_url, "SELECT count(*) FROM commerce.orders WHERE customer_id IS NULL"
+    ) == [(len(guests),)]
+    assert loader.counts()["orders"] == raw["Name"].n_unique()
+    assert (
+        loader.counts()["customers"] == export["Email"].drop_nulls().str.to_lowercase().n_unique()
+    )
+
+
 def test_the_products_export_folds_variants_scores_them_and_reports_duplicate_skus(loader: Loader):
     raw = raw_csv(PRODUCTS_EXPORT)
     variants = raw.filter(pl.col("Variant Price").is_not_null())

@@ -10,18 +10,24 @@ import dagster as dg
 import polars as pl
 from psycopg2.extensions import connection
 
+from import_pipeline.core.batch_profiles import BatchProfiles, batch_profiles, single
+from import_pipeline.core.drift import Drift, DriftPolicy
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
+from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.profiles import load_profile
 from import_pipeline.core.reject_rate import too_many_rejects
 from import_pipeline.core.rejects import write_rejects_csv, write_safe_csv
-from import_pipeline.core.stage import StagedBatch, read_batch
+from import_pipeline.core.report import PARTIAL_FIELDS
+from import_pipeline.core.stage import LandedFile, StagedBatch, read_batch
+from import_pipeline.db import drift as drift_ledger
 from import_pipeline.db import ledger, report
 from import_pipeline.db.failures import is_transient
-from import_pipeline.defs import checks, metadata
+from import_pipeline.defs import checks, drift, metadata
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
+from import_pipeline.defs.replay import Replay, replay_of
 from import_pipeline.defs.resources import (
     ImportSettings,
     LandingZone,
@@ -57,10 +63,31 @@ class StagingProgress:
         )
 
 
-@dg.asset(
+DESCRIPTION = (
+    "Reads the landed batch (a file, or every file of a marked folder) once, checks every "
+    "row against its entity's rules, keeps the newest row per key and stages Parquet per "
+    "entity plus a rejects CSV. A file that cannot be loaded fails the batch here with a "
+    "named error, before anything reaches the tables; a batch with too many rejects writes "
+    "its rejects report first, then fails."
+)
+
+
+# NOTE: a multi-asset of one asset, so that its `schema_drift` check is reported with the
+# materialization (no step of its own) and can still be left out of a selection.
+@dg.multi_asset(
+    name=STEP,
+    specs=[
+        dg.AssetSpec(
+            STEP,
+            description=DESCRIPTION,
+            group_name=IMPORT_GROUP,
+            kinds={"polars", "parquet"},
+            partitions_def=batches,
+        )
+    ],
+    check_specs=[drift.CHECK],
     partitions_def=batches,
-    group_name=IMPORT_GROUP,
-    kinds={"polars", "parquet"},
+    can_subset=True,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def staged_batch(
@@ -71,19 +98,18 @@ def staged_batch(
     settings: ImportSettings,
     batch_lock: BatchLock,
 ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
-    """Reads each landed batch of the run (a file, or every file of a marked folder) once,
-    checks every row against its entity's rules, keeps the newest row per key and stages
-    Parquet per entity plus a rejects CSV. A file that cannot be loaded fails here with a
-    named error, before anything reaches the tables; a batch with too many rejects writes
-    its rejects report first, then fails. In a run of many files, a failed file fails
-    alone (its ledger row and its partition's metadata say why) and the others go on."""
+    """Stages each batch of the run (see DESCRIPTION) and judges its schema drift. In a
+    run of many files, a failed file fails alone (its ledger row and its partition's
+    metadata say why) and the others go on."""
     keys = context.partition_keys
+    checked = drift.CHECK.key in context.selected_asset_check_keys
     failures: dict[str, Exception] = {}
+    check_results: list[dg.AssetCheckResult] = []
     with transient_retried(context, settings), postgres.connect() as conn:
         batch_lock.confirm()
         for key in keys:
             try:
-                values = yield from stage_one(
+                values, drifted, policies = yield from stage_one(
                     context, key, conn, postgres, landing, staging, settings, alone=len(keys) == 1
                 )
             except Exception as error:
@@ -93,13 +119,24 @@ def staged_batch(
                 reported = error.metadata if isinstance(error, dg.Failure) else {}
                 values = {"outcome": f"failed: {error}", **reported}
                 context.log.error(f"{key}: {error}")
+            else:
+                if checked and len(keys) == 1:
+                    check_results.append(drift.check_result(drifted, policies))
+                elif checked:
+                    context.log_event(drift.evaluation(drifted, policies, key))
             if len(keys) > 1:
-                context.add_asset_metadata(values, partition_key=key)
+                context.add_asset_metadata(values, asset_key=STEP, partition_key=key)
     if len(failures) == len(keys):
         raise FilesFailed(failures)
     # A run of many files materialises every partition of its range (Dagster's unit); a
     # failed file's partition carries `outcome: failed: ...` and loads no entity.
-    yield dg.MaterializeResult(metadata=values if len(keys) == 1 else {})
+    yield dg.MaterializeResult(
+        asset_key=STEP, metadata=values if len(keys) == 1 else {}, check_results=check_results
+    )
+
+
+def _quiet(_: str) -> None:
+    """Logs nothing: the batch's report is its partition's metadata."""
 
 
 def stage_one(
@@ -111,10 +148,10 @@ def stage_one(
     staging: StagingArea,
     settings: ImportSettings,
     alone: bool,
-) -> Generator[dg.AssetObservation, None, metadata.Metadata]:
-    """Stage one batch of the run and record it in the ledger; return its report. A batch
-    `alone` in its run logs what it does; in a run of many files, each log line (an event
-    the instance stores, ~10 ms) would cost more than staging a small file."""
+) -> Generator[dg.AssetObservation, None, tuple[metadata.Metadata, Drift, dict[str, DriftPolicy]]]:
+    """Stage one batch of the run and record it in the ledger; return its report and its
+    drift. A batch `alone` in its run logs what it does; in a run of many files, each log
+    line (an event the instance stores, ~10 ms) would cost more than staging a small file."""
     log = context.log.info if alone else _quiet
     started = time.monotonic()
     failure_report: metadata.Metadata = {}
@@ -134,17 +171,34 @@ def stage_one(
         workdir = Path(work)
         files, manifest = landing.fetch_batch(batch.uri, batch.version, batch.file_name, workdir)
         log(f"staging: reading {len(files)} file(s) of {batch.file_name}")
-        profile = load_profile(batch.profile)
-        threshold = profile.reject_threshold(settings.max_reject_rate)
+        replay = replay_of(conn, batch, files)
+        profiles = _profiles(batch, files, manifest, replay)
+        threshold = profiles.reject_threshold(settings.max_reject_rate)
+        first_rows = None if replay else drift.FirstRows()
         read = read_batch(
             files,
             batch.file_name,
             batch.landed_at,
-            profile,
+            profiles,
             workdir,
             manifest,
             progress=StagingProgress(context, conn, key),
+            first_rows=first_rows,
         )
+        drifted = drift.judge(profiles, first_rows, read) if first_rows else Drift()
+        drift_ledger.record(conn, key, drifted.as_json())
+        policies = profiles.drift()
+        refused = drift.refusal(drifted, policies, batch.file_name)
+        if refused is not None:
+            context.log_event(drift.evaluation(drifted, policies, key))
+            failure_report.update(drift.metadata(drifted))
+            yield dg.AssetObservation(
+                asset_key=STEP,
+                partition=key,
+                description=str(refused),
+                metadata={"outcome": "failed: schema drift", **drift.metadata(drifted)},
+            )
+            raise refused
         failure = too_many_rejects(read, threshold)
         log(
             f"staging: {read.rows_read:,} rows read, {read.reached_validation:,} validated, "
@@ -156,15 +210,20 @@ def stage_one(
             "uri": batch.uri,
             "tenant": batch.tenant,
             "profile": batch.profile,
+            "profiles": dg.MetadataValue.json(profiles.names()),
             "files": len(files),
+            **(replay.metadata if replay else {}),
             **_summary(staged),
+            **drift.metadata(drifted),
             **_publish(conn, key, staged, staging, workdir, threshold, settings),
             "duration_s": round(time.monotonic() - started, 3),
             **metadata.stage_metadata(staged),
+            **metadata.lookup_metadata(staged),
         }
         if failure is not None:
             for event in _reject_rate_evaluations(staged, threshold, key):
                 context.log_event(event)
+            context.log_event(drift.evaluation(drifted, policies, key))
             # NOTE: events logged by the step are only stored when it yields; the
             # observation (the report of a batch that stages nothing) flushes them.
             outcome = {"outcome": f"failed: {failure}"}
@@ -178,11 +237,22 @@ def stage_one(
             raise failure
         ledger.set_total(conn, key, staged.rows_staged)
         ledger.record(conn, key, STEP, _summary(staged))
-    return values
+    return values, drifted, policies
 
 
-def _quiet(_: str) -> None:
-    """Logs nothing: the batch's report is its partition's metadata."""
+def _profiles(
+    batch: ledger.Batch, files: list[LandedFile], manifest: Manifest, replay: Replay | None
+) -> BatchProfiles:
+    """Each file's profile: a replay's files are read as rejects files; a one-file batch
+    keeps the profile it was registered with; the files of a folder are mapped each by
+    its own (see core/batch_profiles.py)."""
+    named = [(f.name, f.path) for f in files]
+    if replay is not None:
+        return single(replay.profile, named)
+    profile = load_profile(batch.profile)
+    if not batch.uri.endswith("/"):
+        return single(profile, named)
+    return batch_profiles(named, profile, manifest)
 
 
 @contextmanager
@@ -245,7 +315,12 @@ def _publish(
             staged.duplicates(), write_safe_csv, staging, workdir, layout.duplicates_file(key)
         )
     accounting = {
-        name: {**part.report.accounting(), "valid": part.report.valid, "threshold": threshold}
+        name: {
+            **part.report.accounting(),
+            "valid": part.report.valid,
+            "threshold": threshold,
+            PARTIAL_FIELDS: list(staged.partial_rows.get(name, ())),
+        }
         for name, part in staged.present.items()
     }
     report.record(conn, key, accounting, rejects_path, duplicates_path)
@@ -255,6 +330,7 @@ def _publish(
     return {
         "summary": metadata.summary_table(accounting),
         "rejects_by_rule": metadata.rejects_by_rule(staged.rejects_by_rule()),
+        "partial_rows": metadata.partial_rows(accounting),
         "skipped_by_reason": metadata.skipped_by_reason(staged),
         "rejects_preview": metadata.rejects_preview(
             staged.rejects().head(metadata.PREVIEW_ROWS).collect()
