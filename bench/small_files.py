@@ -1,16 +1,26 @@
-"""Small files through the daemon: `python -m bench.small_files [--singles 18] [--burst 200]`.
+"""Small files through the daemon: `python -m bench.small_files [--singles 18] [--bursts 200,1000]`.
 
 Starts what `make dev` starts, `dagster dev` on the project's dev instance (runs queue, at
 most 4 at once, each in a process of its own; the landing sensor every ~5 s), on a fresh
-database and a fresh landing folder, then:
+database and a fresh landing folder, once per mode:
+
+- `grouped`: today's sensor, which gives a tick's settled files of one tenant and profile
+  runs of up to `max_files_per_run` (100) files each, a partition range per run;
+- `per-file`: the same code with `IMPORT_MAX_FILES_PER_RUN=1`, one run per file (as before
+  issue 21), for comparison;
+
+and in each:
 
 1. latency: drops `--singles` one-row customer files one after another, each after a
    random 0-5 s pause (so at any point of the sensor's cycle), and times each from the
    moment it was written to the moment the ledger says its batch `succeeded` (its rows
    are committed then), split into: seen by a sensor tick, run started, loaded;
-2. burst: drops `--burst` one-row files at once and waits until every batch has ended,
-   sampling the runs in progress and the memory (PSS) of the Dagster and Postgres
-   processes.
+2. bursts: drops each of `--bursts` (`--per-file-bursts` in the per-file mode) one-row
+   files at once and waits until every batch has ended, sampling the runs in progress and
+   the memory (PSS) of the Dagster and Postgres processes;
+3. run start: from the instance's events of every run, what a run process costs before
+   its first step (launched -> run started: the process, its imports, the code location;
+   run started -> first step: resources, the batch lock).
 
 One warm-up file is loaded first and not counted: it waits for the code location to load.
 `--timeout` bounds every wait, so a broken daemon fails the run instead of hanging it.
@@ -25,11 +35,10 @@ import random
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -37,57 +46,22 @@ import psutil
 import psycopg2
 from psycopg2.extensions import connection
 
-from bench import databases, report
+from bench import databases
+from bench.small_report import Burst, Landed, ModeResult, RunStart, SmallFiles, markdown
 from import_pipeline.db.connect import connected
-from import_pipeline.devserver import PROJECT, dagster_dev_command, instance_home, interruptible
+from import_pipeline.devserver import (
+    PLANNED_EVENTS_PER_RUN,
+    PROJECT,
+    dagster_dev_command,
+    instance_home,
+    interruptible,
+)
 from import_pipeline.files.local import uri_of
-
-TARGET_S = 15.0
-"""The issue's bound on a one-row file's landing-to-loaded time (5 s sensor interval)."""
 
 MAX_PAUSE_S = 5.0
 POLL_S = 0.2
 ENDED = ("succeeded", "failed")
 IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
-
-
-@dataclass
-class Landed:
-    """One dropped file: when it was written, and the ledger's times for its batch."""
-
-    name: str
-    uri: str
-    written: float
-    status: str = ""
-    seen: float | None = None
-    started: float | None = None
-    finished: float | None = None
-
-    @property
-    def latency(self) -> float | None:
-        """Seconds from writing to the batch's end; None while it has not ended."""
-        return None if self.finished is None else self.finished - self.written
-
-
-@dataclass
-class Burst:
-    """What dropping many files at once did."""
-
-    files: list[Landed]
-    max_running: int = 0
-    max_queued: int = 0
-    peak_dagster_mb: float = 0.0
-    peak_postgres_mb: float | None = None
-    timed_out: bool = False
-
-    @property
-    def wall_s(self) -> float:
-        """Seconds from the drop to the last batch that ended."""
-        return max((f.latency for f in self.files if f.latency is not None), default=0.0)
-
-    @property
-    def ended(self) -> int:
-        return sum(f.status in ENDED for f in self.files)
 
 
 class Daemon:
@@ -216,9 +190,14 @@ def burst(
     postgres: psutil.Process | None,
 ) -> Burst:
     """Drop `count` files at once; sample runs and memory until every batch has ended."""
-    files = [drop_file(landing, f"customers_burst{i:04}.csv", f"B{i:04}") for i in range(count)]
+    tag = f"b{count}"
+    files = [
+        drop_file(landing, f"customers_{tag}_{i:05}.csv", f"{tag.upper()}{i:05}")
+        for i in range(count)
+    ]
     result = Burst(files=files)
     started = time.monotonic()
+    since = datetime.now(UTC)
     with dg.DagsterInstance.from_config(str(daemon.home)) as instance:
         while result.ended < count:
             if time.monotonic() - started > timeout:
@@ -233,13 +212,49 @@ def burst(
             result.peak_dagster_mb = max(result.peak_dagster_mb, daemon.memory_mb())
             if postgres is not None:
                 result.peak_postgres_mb = max(result.peak_postgres_mb or 0.0, _pss_mb(postgres))
+        result.runs = instance.get_runs_count(dg.RunsFilter(created_after=since))
+        result.failed_runs = instance.get_runs_count(
+            dg.RunsFilter(created_after=since, statuses=[dg.DagsterRunStatus.FAILURE])
+        )
     return result
+
+
+def run_starts(home: Path) -> list[RunStart]:
+    """Every run's start, from the instance's events: launched -> started -> first step."""
+    wanted = {
+        dg.DagsterEventType.RUN_STARTING,
+        dg.DagsterEventType.RUN_START,
+        dg.DagsterEventType.STEP_START,
+    }
+    starts = []
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for run in instance.get_runs():
+            moments: dict[dg.DagsterEventType, float] = {}
+            for record in instance.get_records_for_run(run.run_id, of_type=wanted).records:
+                kind = record.event_log_entry.dagster_event_type
+                moments.setdefault(kind, record.event_log_entry.timestamp)
+            if len(moments) == len(wanted):
+                starts.append(
+                    RunStart(
+                        process_s=moments[dg.DagsterEventType.RUN_START]
+                        - moments[dg.DagsterEventType.RUN_STARTING],
+                        to_first_step_s=moments[dg.DagsterEventType.STEP_START]
+                        - moments[dg.DagsterEventType.RUN_START],
+                    )
+                )
+    return starts
+
+
+MODES = {"grouped": {}, "per-file": {"IMPORT_MAX_FILES_PER_RUN": "1"}}
+"""The sensor's modes: a run per tenant-and-profile group of a tick, or a run per file."""
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench.small_files", description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", default="grouped,per-file", help="comma list: grouped,per-file")
     parser.add_argument("--singles", type=int, default=18, help="one-row files, one at a time")
-    parser.add_argument("--burst", type=int, default=200, help="one-row files dropped at once")
+    parser.add_argument("--bursts", default="200,1000", help="files dropped at once, grouped")
+    parser.add_argument("--per-file-bursts", default="200", help="the same, one run per file")
     parser.add_argument("--seed", type=int, default=7, help="seeds the pauses between singles")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds for any wait")
     parser.add_argument("--work", default=str(PROJECT / "bench" / "out"), help="pgdata, scratch")
@@ -247,31 +262,28 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@dataclass
-class SmallFiles:
-    """Everything a run measured: the singles' latencies and the burst."""
-
-    singles: list[Landed]
-    burst: Burst
-    loaded: int
+def _sizes(text: str) -> list[int]:
+    return [int(n) for n in text.split(",") if n.strip()]
 
 
-def run_small_files(argv: list[str]) -> SmallFiles:
-    args = parse(argv)
-    work = Path(args.work).resolve()
-    scratch = work / "small-files"
+def run_mode(mode: str, args: argparse.Namespace, server: str) -> ModeResult:
+    """One mode on a fresh database, landing folder and `dagster dev`."""
+    scratch = Path(args.work).resolve() / "small-files" / mode
     shutil.rmtree(scratch, ignore_errors=True)
     landing = scratch / "landing"
     landing.mkdir(parents=True)
-    server = databases.server_url(work)
     dsn = databases.fresh_database(server, "small")
     env = {
+        **PLANNED_EVENTS_PER_RUN,
         **os.environ,
+        **MODES[mode],
         "DATABASE_URL": dsn,
         "IMPORT_LANDING_URL": str(landing),
         "IMPORT_STAGING_URL": str(scratch / "staging"),
     }
     pauses = random.Random(args.seed)
+    sizes = _sizes(args.bursts if mode == "grouped" else args.per_file_bursts)
+    result = ModeResult(mode=mode)
     try:
         with (
             Daemon(scratch / "dagster_home", env, scratch / "dagster.log") as daemon,
@@ -279,95 +291,33 @@ def run_small_files(argv: list[str]) -> SmallFiles:
         ):
             warm_up = drop_file(landing, "customers_warmup.csv", "W0")
             wait_ended(conn, daemon, warm_up, args.timeout)
-            print(f"warm-up file {warm_up.status} {warm_up.latency:.1f} s after landing")
-            singles = []
+            print(f"{mode}: warm-up file {warm_up.status} {warm_up.latency:.1f} s after landing")
             for i in range(args.singles):
                 time.sleep(pauses.uniform(0, MAX_PAUSE_S))
                 landed = drop_file(landing, f"customers_single{i:03}.csv", f"S{i:03}")
                 wait_ended(conn, daemon, landed, args.timeout)
-                singles.append(landed)
-                print(f"{landed.name}: {landed.status} {landed.latency:.1f} s after landing")
-            many = burst(conn, landing, daemon, args.burst, args.timeout, postmaster(dsn))
-            print(f"burst of {args.burst}: {many.ended} ended, the last {many.wall_s:.0f} s in")
-        loaded = databases.table_counts(dsn)["customers"]
+                result.singles.append(landed)
+                print(f"{mode}: {landed.name} {landed.status} {landed.latency:.1f} s after landing")
+            for size in sizes:
+                many = burst(conn, landing, daemon, size, args.timeout, postmaster(dsn))
+                result.bursts.append(many)
+                print(f"{mode}: burst of {size}: {many.ended} ended in {many.wall_s:.0f} s")
+            result.starts = run_starts(daemon.home)
+        result.loaded = databases.table_counts(dsn)["customers"]
     finally:
         databases.drop_database(server, dsn)
-    result = SmallFiles(singles=singles, burst=many, loaded=loaded)
+    return result
+
+
+def run_small_files(argv: list[str]) -> SmallFiles:
+    args = parse(argv)
+    server = databases.server_url(Path(args.work).resolve())
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    result = SmallFiles(modes=[run_mode(mode, args, server) for mode in modes])
     text = markdown(result, argv, databases.server_version(server))
     Path(args.results).write_text(text)
     print(text)
     return result
-
-
-def markdown(result: SmallFiles, argv: list[str], server_version: str) -> str:
-    singles, many = result.singles, result.burst
-    succeeded = [f.latency for f in singles if f.status == "succeeded"]
-    within = sum(latency <= TARGET_S for latency in succeeded)
-    failed = sum(f.status != "succeeded" for f in [*singles, *many.files])
-    postgres = (
-        f"{many.peak_postgres_mb:,.0f} MB"
-        if many.peak_postgres_mb is not None
-        else "not measured (not a server of this machine's)"
-    )
-    return f"""# Small files: results
-
-{report.produced_by(argv, "bench.small_files")}
-
-Source measured: {report.source()}. `dagster dev` on the dev instance (dev/dagster.yaml:
-queued runs, at most 4 at once, each in a process of its own), the landing sensor every
-~5 s, a local landing folder, the embedded Postgres unless DATABASE_URL is set.
-
-## One-row files, one at a time
-
-{len(singles)} files, each after a random 0-{MAX_PAUSE_S:g} s pause, timed from the moment it
-was written (the benchmark's clock) to its batch's `succeeded` in the ledger (the
-database's clock, on the same machine): **{within} of {len(singles)} loaded within
-{TARGET_S:g} s**; {_spread(succeeded)}.
-
-| file | seen by a tick s | run started s | loaded s | status |
-|---|---:|---:|---:|---|
-{_single_rows(singles)}
-
-## {len(many.files)} one-row files dropped at once
-
-- {_burst_end(many)};
-- batches not succeeded: {failed} (singles and burst); customer rows loaded: {result.loaded:,}
-  of {len(singles) + len(many.files) + 1:,} (the warm-up file's included);
-- runs in progress at most {many.max_running}, queued at most {many.max_queued};
-- peak memory (PSS) of the Dagster processes {many.peak_dagster_mb:,.0f} MB, of the
-  Postgres processes {postgres}.
-
-{report.machine_and_versions(server_version)}"""
-
-
-def _spread(latencies: list[float]) -> str:
-    if not latencies:
-        return "none loaded"
-    return (
-        f"min {min(latencies):.1f} s, median {statistics.median(latencies):.1f} s, "
-        f"max {max(latencies):.1f} s"
-    )
-
-
-def _single_rows(singles: list[Landed]) -> str:
-    def since(moment: float | None, landed: Landed) -> str:
-        return "-" if moment is None else f"{moment - landed.written:.1f}"
-
-    return "\n".join(
-        f"| {f.name} | {since(f.seen, f)} | {since(f.started, f)} | {since(f.finished, f)} "
-        f"| {f.status} |"
-        for f in singles
-    )
-
-
-def _burst_end(many: Burst) -> str:
-    count = len(many.files)
-    if many.timed_out:
-        return f"TIMED OUT: {many.ended} of {count} batches ended, the last {many.wall_s:,.0f} s in"
-    return (
-        f"every batch ended {many.wall_s:,.0f} s after the drop "
-        f"(one batch every {many.wall_s / max(count, 1):.1f} s)"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

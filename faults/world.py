@@ -112,7 +112,12 @@ class Site:
     def tick(self, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
         """One evaluation of the landing sensor (settle time 0); its partitions are added
         to the instance, as the daemon does with a sensor's dynamic partition requests."""
-        zone = LandingZone(url=str(self.landing), settle_seconds=0, tenant_from_path=self.tenants)
+        zone = LandingZone(
+            url=str(self.landing),
+            settle_seconds=0,
+            tenant_from_path=self.tenants,
+            max_files_per_run=1,
+        )
         resources = {"landing": zone, "postgres": PostgresResource(url=self.dsn)}
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
             result = landing_sensor(context)

@@ -20,6 +20,13 @@ INSTANCE_CONFIG = PROJECT / "dev" / "dagster.yaml"
 
 log = logging.getLogger("import_pipeline.dev")
 
+# NOTE: Dagster stores a run's "materialization planned" events one per asset and per
+# partition unless this is set; a run of 100 files then writes 500 of them before it starts
+# (56 s instead of 3.8 s on this loaded machine, bench/README.md). The price: a failed run
+# does not mark its partitions failed in the UI; the ledger and the run's table say which
+# files failed.
+PLANNED_EVENTS_PER_RUN = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
+
 
 def prepare() -> dict[str, str]:
     """Start or reuse the database, migrate it, seed the landing folder; return the env."""
@@ -33,6 +40,7 @@ def prepare() -> dict[str, str]:
             shutil.copy2(example, landing / example.name)
     home = instance_home(DEV / "dagster_home")
     return {
+        **PLANNED_EVENTS_PER_RUN,
         **os.environ,
         "DATABASE_URL": url,
         "IMPORT_LANDING_URL": str(landing),

@@ -33,31 +33,40 @@ class BatchBusy(Exception):
         )
 
 
-def _try_lock(conn: connection, partition_key: str) -> bool:
+def _lock_all(conn: connection, partition_keys: list[str]) -> list[str]:
+    """Take every lock that is free; return the keys whose lock another session holds
+    (the locks taken stay taken: a later poll asks only for the others)."""
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (_LOCK_CLASS, partition_key))
-        return cur.fetchone()[0]
+        cur.execute(
+            "SELECT k FROM unnest(%s::text[]) WITH ORDINALITY AS u(k, i)"
+            " WHERE NOT pg_try_advisory_lock(%s, hashtext(k)) ORDER BY i",
+            (partition_keys, _LOCK_CLASS),
+        )
+        return [row[0] for row in cur.fetchall()]
 
 
 class BatchHold:
-    """The lock of one batch, held on a dedicated autocommit connection."""
+    """The locks of a run's batches (one, or every batch of a range), held on one dedicated
+    autocommit connection."""
 
-    def __init__(self, url: str, partition_key: str, wait_seconds: float) -> None:
-        self.url, self.partition_key, self.wait_seconds = url, partition_key, wait_seconds
+    def __init__(self, url: str, partition_keys: list[str], wait_seconds: float) -> None:
+        self.url, self.partition_keys, self.wait_seconds = url, partition_keys, wait_seconds
         self.conn: connection | None = None
 
     def acquire(self) -> None:
-        """Poll for the lock up to `wait_seconds` (a blocking lock wait could not be bounded
-        or interrupted cleanly), then raise `BatchBusy`."""
+        """Poll for the locks up to `wait_seconds` (a blocking lock wait could not be bounded
+        or interrupted cleanly), then raise `BatchBusy` naming the first batch still held."""
         self.conn = open_connection(self.url, APPLICATION_NAME, Bounds.from_env())
         self.conn.autocommit = True
         started = time.monotonic()
-        while not _try_lock(self.conn, self.partition_key):
+        busy = _lock_all(self.conn, self.partition_keys)
+        while busy:
             waited = time.monotonic() - started
             if waited >= self.wait_seconds:
                 self.release()
-                raise BatchBusy(self.partition_key, round(waited, 1))
+                raise BatchBusy(busy[0], round(waited, 1))
             time.sleep(min(POLL_SECONDS, self.wait_seconds - waited))
+            busy = _lock_all(self.conn, busy)
 
     def confirm(self) -> None:
         """Take the lock again if its session is gone (the lock went with it)."""

@@ -181,3 +181,9 @@ def expire(cur: cursor, spec: EntitySpec, tenant: str, max_age_seconds: float) -
 def tenants_holding(cur: cursor) -> list[str]:
     cur.execute("SELECT DISTINCT tenant FROM ingest.held_rows ORDER BY tenant")
     return [row[0] for row in cur.fetchall()]
+
+
+def entities_holding(cur: cursor, tenant: str) -> set[str]:
+    """The entities the tenant has rows held for."""
+    cur.execute("SELECT DISTINCT entity FROM ingest.held_rows WHERE tenant = %s", (tenant,))
+    return {row[0] for row in cur.fetchall()}

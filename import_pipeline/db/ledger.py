@@ -44,17 +44,29 @@ class Batch:
         return unquote(self.uri.rstrip("/").rsplit("/", 1)[-1])
 
 
-def register(conn: connection, batches: list[Batch]) -> None:
-    """Record newly landed batches; a batch already known keeps its row as it is."""
-    with conn, conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO ingest.files (partition_key, uri, tenant, profile, version, landed_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (partition_key) DO NOTHING",
-            [
-                (b.partition_key, b.uri, b.tenant, b.profile, b.version, b.landed_at)
-                for b in batches
-            ],
+def register(conn: connection, batches: list[Batch]) -> set[str]:
+    """Record newly landed batches, in one statement however many; a batch already known
+    keeps its row as it is. Return the keys that were new to the ledger."""
+    columns = (
+        list(
+            zip(
+                *(
+                    (b.partition_key, b.uri, b.tenant, b.profile, b.version, b.landed_at)
+                    for b in batches
+                ),
+                strict=True,
+            )
         )
+        or [[]] * 6
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO ingest.files (partition_key, uri, tenant, profile, version, landed_at)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+            " %s::timestamptz[]) ON CONFLICT (partition_key) DO NOTHING RETURNING partition_key",
+            [list(c) for c in columns],
+        )
+        return {row[0] for row in cur.fetchall()}
 
 
 def needing_runs(conn: connection, keys: list[str]) -> set[str]:

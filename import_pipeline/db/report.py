@@ -183,3 +183,21 @@ def known(conn: connection, partition_key: str) -> bool:
     with conn, conn.cursor() as cur:
         cur.execute("SELECT 1 FROM ingest.files WHERE partition_key = %s", (partition_key,))
         return cur.fetchone() is not None
+
+
+def batches(conn: connection, partition_keys: list[str], entities: list[str]) -> list[dict]:
+    """A run's batches as one row each, in `partition_keys` order: file, entities fed,
+    rows read, rows rejected (by rules, and by the database in the `entities`' counts),
+    status and error."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT f.partition_key, f.uri, f.status, f.error, coalesce(f.rows_read, 0),"
+            " coalesce(f.rows_rejected, 0) + coalesce((SELECT sum((c.value ->> 'rejected')::int)"
+            "  FROM jsonb_each(f.counts) c WHERE c.key = ANY(%s::text[])), 0),"
+            " ARRAY(SELECT jsonb_object_keys(f.accounting))"
+            " FROM unnest(%s::text[]) WITH ORDINALITY AS u(k, i)"
+            " JOIN ingest.files f ON f.partition_key = u.k ORDER BY u.i",
+            (entities, partition_keys),
+        )
+        names = ["partition_key", "uri", "status", "error", "rows", "rejects", "entities"]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

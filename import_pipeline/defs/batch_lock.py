@@ -7,14 +7,13 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from import_pipeline.db.batch_lock import BatchHold
-
-PARTITION_TAG = "dagster/partition"
+from import_pipeline.defs.partitions import run_batch_keys
 
 
 class BatchLock(dg.ConfigurableResource):
-    """Holds the run's batch (its partition) for the whole run, on a connection of its own,
-    so two runs of one batch never load it side by side: the second waits up to
-    `wait_seconds`, then fails with BatchBusy (see db/batch_lock.py)."""
+    """Holds the run's batches (its partition, or each of its range) for the whole run, on a
+    connection of its own, so two runs of one batch never load it side by side: the second
+    waits up to `wait_seconds`, then fails with BatchBusy (see db/batch_lock.py)."""
 
     url: str
     wait_seconds: float = 60.0
@@ -24,11 +23,11 @@ class BatchLock(dg.ConfigurableResource):
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["BatchLock"]:
         run = context.run
-        key = run.tags.get(PARTITION_TAG) if run else None
-        if key is None:
+        keys = run_batch_keys(dict(run.tags), context.instance) if run and context.instance else []
+        if not keys:
             yield self
             return
-        self._hold = BatchHold(self.url, key, self.wait_seconds)
+        self._hold = BatchHold(self.url, keys, self.wait_seconds)
         self._hold.acquire()
         try:
             yield self

@@ -54,20 +54,30 @@ product_images_job = dg.define_asset_job(
 )
 
 
-@dg.asset_sensor(
-    asset_key=dg.AssetKey("products"),
-    job=product_images_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-)
-def product_images_sensor(
-    context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
-) -> dg.RunRequest | None:
-    """Requests the images of every batch whose products were just loaded."""
-    materialization = asset_event.asset_materialization
-    if materialization is None or materialization.partition is None:
-        return None
-    key = materialization.partition
-    return dg.RunRequest(partition_key=key, run_key=f"images-{key}-{asset_event.run_id}")
+PRODUCTS = dg.AssetKey("products")
+MAX_BATCHES_PER_TICK = 500
+
+
+@dg.sensor(job=product_images_job, default_status=dg.DefaultSensorStatus.RUNNING)
+def product_images_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    """Requests the images of every batch whose products were just loaded: each products
+    materialization since the last tick (a run of many files loads many batches' products
+    at once), or on the very first tick the latest one."""
+    if context.cursor:
+        since = dg.AssetRecordsFilter(asset_key=PRODUCTS, after_storage_id=int(context.cursor))
+        found = context.instance.fetch_materializations(
+            since, limit=MAX_BATCHES_PER_TICK, ascending=True
+        )
+    else:
+        found = context.instance.fetch_materializations(PRODUCTS, limit=1)
+    records = found.records
+    requests = [
+        dg.RunRequest(partition_key=r.partition_key, run_key=f"images-{r.partition_key}-{r.run_id}")
+        for r in records
+        if r.partition_key is not None
+    ]
+    cursor = str(records[-1].storage_id) if records else context.cursor
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
 
 
 @dg.schedule(

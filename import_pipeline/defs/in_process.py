@@ -2,8 +2,9 @@
 (its partitions added), one run of `import_batch` for a requested batch, and the
 metadata of what it materialised. The suite and the benchmark both drive it this way."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -16,19 +17,35 @@ from import_pipeline.defs.sensors import landing_sensor
 class Tick:
     run_requests: list[dg.RunRequest]
     cursor: str | None
+    added: list[str] = field(default_factory=list)
+    """The partitions the tick added, in order (a range run covers consecutive ones)."""
 
     @property
     def keys(self) -> list[str]:
-        return [r.partition_key for r in self.run_requests]
+        """Every batch the tick requested a run for, in the order of its runs."""
+        return [key for request in self.run_requests for key in self.batches(request)]
+
+    def batches(self, request: dg.RunRequest) -> list[str]:
+        """The batches of one requested run: its partition, or its range's."""
+        if request.partition_key is not None:
+            return [request.partition_key]
+        span = request.partition_key_range
+        if span is None:
+            return []
+        return self.added[self.added.index(span.start) : self.added.index(span.end) + 1]
 
 
 def tick(
-    instance: dg.DagsterInstance, landing: Path, database_url: str, cursor: str | None = None
+    instance: dg.DagsterInstance,
+    landing: Path,
+    database_url: str,
+    cursor: str | None = None,
+    **zone: Any,
 ) -> Tick:
-    """Evaluate the landing sensor over a local folder once (settle time 0) and apply its
-    partitions."""
-    zone = LandingZone(url=str(landing), settle_seconds=0)
-    return evaluate(landing_sensor, instance, zone, database_url, cursor)
+    """Evaluate the landing sensor over a local folder once (settle time 0, other
+    `LandingZone` fields from `zone`) and apply its partitions."""
+    landing_zone = LandingZone(url=str(landing), settle_seconds=0, **zone)
+    return evaluate(landing_sensor, instance, landing_zone, database_url, cursor)
 
 
 def evaluate(
@@ -43,9 +60,14 @@ def evaluate(
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
         result = sensor(ctx)
     assert isinstance(result, dg.SensorResult)
-    keys = [r.partition_key for r in result.run_requests or []]
-    instance.add_dynamic_partitions(batches.name, keys)
-    return Tick(list(result.run_requests or []), result.cursor)
+    added = [
+        key
+        for request in result.dynamic_partitions_requests or []
+        if isinstance(request, dg.AddDynamicPartitionsRequest)
+        for key in request.partition_keys
+    ]
+    instance.add_dynamic_partitions(batches.name, added)
+    return Tick(list(result.run_requests or []), result.cursor, added)
 
 
 def run(
@@ -54,7 +76,8 @@ def run(
     request: dg.RunRequest,
     run_config: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Execute the import job for one requested batch, as the daemon would."""
+    """Execute the import job for one requested run (a batch, or a range of batches in its
+    tags), as the daemon would."""
     return defs.resolve_job_def("import_batch").execute_in_process(
         partition_key=request.partition_key,
         instance=instance,

@@ -11,18 +11,18 @@ import dagster as dg
 from import_pipeline.core.notify import body_of, post, require_secret
 from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
+from import_pipeline.defs.partitions import run_batch_keys
 from import_pipeline.defs.resources import Notifier, PostgresResource
 
-PARTITION_TAG = "dagster/partition"
 WILL_RETRY_TAG = "dagster/will_retry"
 """Set by Dagster on a failed run when its run retries (dagster.yaml) will re-execute it."""
 RETRY_NUMBER_TAG = "dagster/retry_number"
 """Set by Dagster on a run that re-executes a failed one: 1 for the first retry."""
 
 
-def summary(run: dg.DagsterRun, status: str, postgres: PostgresResource, ui: str) -> dict:
-    """Batch, tenant, status, counts, rejects file and a UI link, from the ledger row."""
-    key = run.tags.get(PARTITION_TAG, "")
+def summary(run: dg.DagsterRun, status: str, postgres: PostgresResource, ui: str, key: str) -> dict:
+    """Batch, tenant, status, counts, rejects file and a UI link, from the ledger row; in a
+    run of many files, `status` is the run's and `ledger_status` the file's own."""
     with postgres.connect() as conn:
         row = ledger.outcome(conn, key) or {}
     return {
@@ -55,11 +55,19 @@ def notify(
     if not notifier.urls:
         return
     run = context.dagster_run
-    try:
-        body = body_of(summary(run, status, postgres, notifier.ui_base_url))
-    except Exception as exc:  # a notification must never stop the sensor
-        context.log.warning(f"no notification for run {run.run_id}: {exc}")
-        return
+    for key in run_batch_keys(dict(run.tags), context.instance) or [""]:
+        try:
+            body = body_of(summary(run, status, postgres, notifier.ui_base_url, key))
+        except Exception as exc:  # a notification must never stop the sensor
+            context.log.warning(f"no notification for run {run.run_id}: {exc}")
+            return
+        deliver(context, notifier, run, body)
+
+
+def deliver(
+    context: dg.RunStatusSensorContext, notifier: Notifier, run: dg.DagsterRun, body: bytes
+) -> None:
+    """One summary to every webhook; a failed delivery is logged."""
     for url in notifier.urls:
         delivery = post(
             url,
@@ -116,10 +124,11 @@ def notify_on_failure(
     run = context.dagster_run
     reason = context.failure_event.message or "no reason recorded"
     with postgres.connect() as conn:
-        ledger.fail_unfinished(
-            conn,
-            run.tags.get(PARTITION_TAG, ""),
-            run.run_id,
-            f"run {run.run_id} ended without recording an outcome: {reason}",
-        )
+        for key in run_batch_keys(dict(run.tags), context.instance):
+            ledger.fail_unfinished(
+                conn,
+                key,
+                run.run_id,
+                f"run {run.run_id} ended without recording an outcome: {reason}",
+            )
     notify(context, "failed", notifier, postgres)

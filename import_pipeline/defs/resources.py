@@ -18,6 +18,7 @@ from pydantic import PrivateAttr
 from import_pipeline.core.events import CreatedObject, announced
 from import_pipeline.core.landing import FileRecord, LandedBatch, plan
 from import_pipeline.core.manifest import Manifest
+from import_pipeline.core.runs import RunBounds
 from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
@@ -103,6 +104,8 @@ class LandingZone(StoreResource):
     settle_seconds: float = 3.0
     tenant_from_path: bool = False
     max_keys_per_tick: int = 1000
+    max_files_per_run: int = 100
+    max_mb_per_run: float = 64.0
     queue_url: str = ""
     """An SQS queue receiving the bucket's S3 event notifications (ObjectCreated): new
     files are then found from the events, and the listing becomes the slow safety net."""
@@ -119,6 +122,14 @@ class LandingZone(StoreResource):
     move_processed: bool = False
     """Move a succeeded batch's files to `_processed/<date>/` below the root, so the live
     prefix holds only what is new or failed (see defs/processed.py)."""
+
+    @property
+    def run_bounds(self) -> RunBounds:
+        """How many settled files of one tenant and profile one run may load (see
+        core/runs.py); `max_files_per_run: 1` is one run per file."""
+        return RunBounds(
+            files=max(self.max_files_per_run, 1), bytes_=int(self.max_mb_per_run * 2**20)
+        )
 
     setting: ClassVar[str] = "IMPORT_LANDING_URL"
 
@@ -217,6 +228,11 @@ def optional_env(name: str) -> str:
     return dg.EnvVar(name) if dg.EnvVar(name).get_value() is not None else ""
 
 
+def optional_env_value(name: str) -> str:
+    """An optional deployment setting's value, "" when unset."""
+    return dg.EnvVar(name).get_value("") or ""
+
+
 def env_flag(name: str) -> bool:
     """An optional yes/no deployment setting (Dagster's EnvVar has no default)."""
     return (dg.EnvVar(name).get_value("") or "").lower() in ("1", "true", "yes")
@@ -231,6 +247,7 @@ def resources() -> dg.Definitions:
             "landing": LandingZone(
                 url=dg.EnvVar("IMPORT_LANDING_URL"),
                 tenant_from_path=env_flag("IMPORT_TENANT_FROM_PATH"),
+                max_files_per_run=int(optional_env_value("IMPORT_MAX_FILES_PER_RUN") or 100),
                 queue_url=optional_env("IMPORT_LANDING_QUEUE_URL"),
                 move_processed=env_flag("IMPORT_MOVE_PROCESSED"),
                 s3=aws,

@@ -33,7 +33,7 @@ def reconciliation_schedule(
     landed, _ = settled(
         landing.batches(landing.list_files()), {}, datetime.now(UTC), landing.settle_seconds
     )
-    todo = request_runs(landed, postgres, reconcilable(context.instance, settings))
+    todo, _ = request_runs(landed, postgres, reconcilable(context.instance, settings))
     if not todo:
         return dg.SkipReason(f"all {len(landed)} landed batches are in the ledger and not failed")
     # NOTE: a schedule cannot return dynamic partition requests (only sensors can), so it

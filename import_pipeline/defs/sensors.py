@@ -18,6 +18,7 @@ from import_pipeline.core.landing import (
 )
 from import_pipeline.core.profile_nodes import ProfileError
 from import_pipeline.core.profiles import all_profiles, load_profile, resolve_profile
+from import_pipeline.core.runs import PlannedRun, RunBounds, plan_runs
 from import_pipeline.db import ledger
 from import_pipeline.defs.jobs import import_batch
 from import_pipeline.defs.landing_events import (
@@ -26,7 +27,7 @@ from import_pipeline.defs.landing_events import (
     listing_due,
     merged,
 )
-from import_pipeline.defs.partitions import batches
+from import_pipeline.defs.partitions import batches, range_tags
 from import_pipeline.defs.resources import LandingZone, PostgresResource
 from import_pipeline.defs.run_queue import queue_tags
 
@@ -34,6 +35,7 @@ TAG_URI = "import/uri"
 TAG_TENANT = "import/tenant"
 TAG_PROFILE = "import/profile"
 TAG_PRIORITY = "dagster/priority"
+TAG_FILES = "import/files"
 
 
 def profile_names(keys: list[str]) -> dict[str, str]:
@@ -65,29 +67,59 @@ Wanted = Callable[[connection, list[str]], set[str]]
 
 def request_runs(
     ready: list[LandedBatch], postgres: PostgresResource, wanted_by: Wanted = ledger.needing_runs
-) -> list[ledger.Batch]:
+) -> tuple[list[ledger.Batch], set[str]]:
     """Register batches the ledger has not seen; return those `wanted_by` says still need a
-    run (by default: unknown or never started)."""
+    run (by default: unknown or never started), and the keys new to the ledger."""
     with postgres.connect() as conn:
         wanted = wanted_by(conn, [b.partition_key for b in ready])
-        new = ledger_batches([b for b in ready if b.partition_key in wanted])
-        ledger.register(conn, new)
-    return new
+        todo = ledger_batches([b for b in ready if b.partition_key in wanted])
+        fresh = ledger.register(conn, todo)
+    return todo, fresh
+
+
+def not_yet_requested(
+    instance: dg.DagsterInstance, todo: list[ledger.Batch], fresh: set[str]
+) -> list[ledger.Batch]:
+    """Drop the batches a tick already requested a run for: the ledger says queued until a
+    run starts, and a run of many files has a run key of its own, so the batch's key would
+    not stop a second run. A batch is a partition only once the daemon has applied the
+    tick that requested its run; one registered by a tick whose result was lost is not,
+    and is requested again (the daily reconciliation catches the rest)."""
+    if all(b.partition_key in fresh for b in todo):
+        return todo
+    partitions = set(instance.get_dynamic_partitions(batches.name))
+    return [b for b in todo if b.partition_key in fresh or b.partition_key not in partitions]
+
+
+def _tags(batch: ledger.Batch) -> dict[str, str]:
+    """Tenant, profile and a queue priority that lets parents' files start before their
+    children's."""
+    return {
+        TAG_TENANT: batch.tenant,
+        TAG_PROFILE: batch.profile,
+        TAG_PRIORITY: str(len(ENTITIES) - load_rank(batch)),
+        **queue_tags(batch.tenant),
+    }
 
 
 def run_request(batch: ledger.Batch, run_key: str) -> dg.RunRequest:
-    """A run of the import job for one batch; its URI, tenant and profile as run tags, and
-    a queue priority that lets parents' files start before their children's."""
+    """A run of the import job for one batch; its URI, tenant and profile as run tags."""
     return dg.RunRequest(
         partition_key=batch.partition_key,
         run_key=run_key,
-        tags={
-            TAG_URI: batch.uri,
-            TAG_TENANT: batch.tenant,
-            TAG_PROFILE: batch.profile,
-            TAG_PRIORITY: str(len(ENTITIES) - load_rank(batch)),
-            **queue_tags(batch.tenant),
-        },
+        tags={TAG_URI: batch.uri, **_tags(batch)},
+    )
+
+
+def range_request(run: PlannedRun[ledger.Batch]) -> dg.RunRequest:
+    """A run of the import job over the batches of `run`, which the same tick adds as
+    consecutive partitions; one batch alone is a run of its partition, as ever."""
+    if len(run.batches) == 1:
+        return run_request(run.first, run.first.partition_key)
+    first, last = run.first.partition_key, run.last.partition_key
+    return dg.RunRequest(
+        run_key=f"{first}..{last}",
+        tags={**range_tags(first, last), TAG_FILES: str(len(run.batches)), **_tags(run.first)},
     )
 
 
@@ -100,19 +132,40 @@ def load_rank(batch: ledger.Batch) -> int:
         return entity_rank(batch.file_name)
 
 
-def parents_first(batches_: list[ledger.Batch]) -> list[ledger.Batch]:
+def load_order(batch: ledger.Batch) -> tuple[int, str]:
     """Customers and products files before orders, orders before line items (by the
     entities each file's profile feeds): a child loaded before its parent is held and
     loaded again later, which costs a second pass."""
-    return sorted(batches_, key=lambda b: (load_rank(b), b.partition_key))
+    return load_rank(batch), batch.partition_key
 
 
-def sensor_result(new: list[ledger.Batch], cursor: dict) -> dg.SensorResult:
+def parents_first(batches_: list[ledger.Batch]) -> list[ledger.Batch]:
+    return sorted(batches_, key=load_order)
+
+
+def plan(
+    todo: list[ledger.Batch], fresh: set[str], sizes: dict[str, int], bounds: RunBounds
+) -> list[PlannedRun[ledger.Batch]]:
+    """The tick's runs: a tenant's new files of one profile share runs within `bounds`. A
+    batch the ledger knew already (registered by a tick whose runs never started) may be
+    a partition already, at its old place in the order, so it runs alone."""
+    return plan_runs(
+        todo,
+        group=lambda b: (b.tenant, b.profile) if b.partition_key in fresh else b.partition_key,
+        order=load_order,
+        size=lambda b: sizes.get(b.partition_key, 0),
+        bounds=bounds,
+    )
+
+
+def sensor_result(runs: list[PlannedRun[ledger.Batch]], cursor: dict) -> dg.SensorResult:
+    """The runs, and their batches added as partitions in one request, run after run: a
+    range run covers the partitions between its first and last in the order they were
+    added, so each run's batches must be added together and in its order."""
+    keys = [b.partition_key for run in runs for b in run.batches]
     return dg.SensorResult(
-        run_requests=[run_request(b, b.partition_key) for b in parents_first(new)],
-        dynamic_partitions_requests=(
-            [batches.build_add_request([b.partition_key for b in new])] if new else []
-        ),
+        run_requests=[range_request(run) for run in runs],
+        dynamic_partitions_requests=[batches.build_add_request(keys)] if keys else [],
         cursor=json.dumps(cursor, sort_keys=True),
     )
 
@@ -162,5 +215,9 @@ def landing_sensor(
             ready, waiting = settled(ready, cursor.get("waiting", {}), now, landing.settle_seconds)
         listed = {"after": after} | ({"waiting": waiting} if waiting else {})
     with announced_batches(context, landing) as announced:
-        new = request_runs(merged(ready, announced), postgres)
-    return sensor_result(new, listing_cursor(landing, cursor, listed, now))
+        ready = merged(ready, announced)
+        todo, fresh = request_runs(ready, postgres)
+    todo = not_yet_requested(context.instance, todo, fresh)
+    sizes = {b.partition_key: sum(m.size for m in b.members) for b in ready}
+    runs = plan(todo, fresh, sizes, landing.run_bounds)
+    return sensor_result(runs, listing_cursor(landing, cursor, listed, now))

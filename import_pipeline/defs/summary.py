@@ -1,6 +1,8 @@
 """One summary per batch: what staging and every entity load did with the batch's rows,
 the files to download and the outcome, logged as the run's last event."""
 
+from urllib.parse import unquote
+
 import dagster as dg
 from psycopg2.extensions import connection
 
@@ -60,3 +62,59 @@ def _outcome(failure: Exception | None, rows: dict[str, dict], rejected: int) ->
     if conflicts:
         notes.append(f"{conflicts} keys with conflicting versions (see duplicates_file)")
     return "loaded" + (": " + "; ".join(notes) if notes else ": every row")
+
+
+class FilesFailed(dg.Failure):
+    """Files of a run of many failed; each one's error is in its ledger row and in the
+    run's table of files."""
+
+    def __init__(self, failures: dict[str, Exception]) -> None:
+        listed = "; ".join(f"{key}: {error}" for key, error in failures.items())
+        super().__init__(
+            description=f"{len(failures)} file(s) of this run failed (the others loaded): "
+            + (listed if len(listed) <= 2000 else listed[:2000] + " ..."),
+            allow_retries=False,
+        )
+
+
+def run_files(conn: connection, partition_keys: list[str]) -> dg.AssetObservation:
+    """The run's files on one table, a file a row: its entities, rows read, rows rejected
+    and outcome; each file's own report is its partition's (search by the file's name)."""
+    rows = report.batches(conn, partition_keys, list(ENTITIES))
+    failed = sum(r["status"] != "succeeded" for r in rows)
+    records = [
+        dg.TableRecord(
+            {
+                "file": unquote(r["uri"].rstrip("/").rsplit("/", 1)[-1]),
+                "partition": r["partition_key"],
+                "entity": ", ".join(r["entities"]) or "-",
+                "rows": int(r["rows"]),
+                "rejects": int(r["rejects"]),
+                "outcome": r["status"] if r["error"] is None else f"{r['status']}: {r['error']}",
+            }
+        )
+        for r in rows
+    ]
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("file", "string"),
+            dg.TableColumn("partition", "string"),
+            dg.TableColumn("entity", "string"),
+            dg.TableColumn("rows", "int"),
+            dg.TableColumn("rejects", "int"),
+            dg.TableColumn("outcome", "string"),
+        ]
+    )
+    outcome = f"{len(rows) - failed} of {len(rows)} files loaded" + (
+        f", {failed} failed" if failed else ""
+    )
+    return dg.AssetObservation(
+        asset_key=BATCH_ASSET,
+        description=outcome,
+        metadata={
+            "outcome": outcome,
+            "run_files": dg.MetadataValue.table(records=records, schema=schema),
+            "files_loaded": len(rows) - failed,
+            "files_failed": failed,
+        },
+    )

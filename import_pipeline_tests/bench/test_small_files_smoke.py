@@ -17,17 +17,20 @@ def test_the_small_files_benchmark_loads_every_file_through_the_daemon(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", server_url)
     results = tmp_path / "RESULTS-small.md"
-    argv = ["--singles", "1", "--burst", "5", "--timeout", "120"]
+    argv = ["--modes", "grouped", "--singles", "1", "--bursts", "5", "--timeout", "180"]
     argv += ["--work", str(tmp_path), "--results", str(results)]
 
-    measured = run_small_files(argv)
+    (measured,) = run_small_files(argv).modes
 
     assert [f.status for f in measured.singles] == ["succeeded"]
-    assert [f.status for f in measured.burst.files] == ["succeeded"] * 5
+    (many,) = measured.bursts
+    assert [f.status for f in many.files] == ["succeeded"] * 5
+    assert many.runs < 5 and many.failed_runs == 0  # a tick's files share runs
     assert measured.loaded == 1 + 1 + 5  # the warm-up file, the single, the burst
     single = measured.singles[0]
     assert single.written < single.seen <= single.started < single.finished
-    assert measured.burst.max_running <= 4  # dev/dagster.yaml's max_concurrent_runs
+    assert many.max_running <= 4  # dev/dagster.yaml's max_concurrent_runs
+    assert measured.starts and all(s.process_s > 0 for s in measured.starts)
     text = results.read_text()
     assert "| customers_single000.csv |" in text
     assert "5 one-row files dropped at once" in text

@@ -15,10 +15,10 @@ def test_every_demo_batch_succeeds_with_no_reject_and_nothing_held(
     for example in DEMO.iterdir():
         shutil.copy2(example, landing / example.name)
 
-    requests = tick(instance, landing, pipeline_env).run_requests
-    results = [run(defs, instance, request) for request in requests]
+    ticked = tick(instance, landing, pipeline_env)
+    results = [run(defs, instance, request) for request in ticked.run_requests]
 
-    assert len(requests) == len(list(DEMO.iterdir()))
+    assert len(ticked.keys) == len(list(DEMO.iterdir()))
     assert [r.success for r in results] == [True] * len(results)
     assert query(pipeline_env, "SELECT DISTINCT status, profile FROM ingest.files") == [
         ("succeeded", "canonical")

@@ -17,10 +17,10 @@ def test_old_partitions_are_deleted_the_ledger_keeps_them_and_a_rerun_by_uri_loa
 ):
     write_csv(landing / "customers_old.csv", [{"customer_id": "C1"}])
     write_csv(landing / "customers_new.csv", [{"customer_id": "C2"}])
-    requests = tick(instance, landing, pipeline_env).run_requests
-    for request in requests:
+    ticked = tick(instance, landing, pipeline_env)
+    for request in ticked.run_requests:
         assert run(defs, instance, request).success
-    old, new = sorted(r.partition_key for r in requests)
+    old, new = sorted(ticked.keys)
     query(
         pipeline_env,
         "UPDATE ingest.files SET finished_at = now() - interval '100 days'"

@@ -38,7 +38,7 @@ def test_it_requests_missing_failed_and_stuck_batches_but_not_loaded_ones(
 ):
     for name in ("loaded", "failed", "stuck", "fresh"):
         write_csv(landing / f"customers_{name}.csv", CUSTOMERS)
-    first = tick(instance, landing, pipeline_env)
+    first = tick(instance, landing, pipeline_env, max_files_per_run=1)
     by_name = {r.tags[TAG_URI].rsplit("_", 1)[1]: r for r in first.run_requests}
     assert run(load_definitions(), instance, by_name["loaded.csv"]).success
     for status, name, hours in (

@@ -86,9 +86,8 @@ def test_partitions_run_in_reverse_order_still_leave_the_newer_rows(
     for month, name, age in (("04", "Old", 120), ("05", "New", 60)):
         path = write_csv(landing / f"customers_{month}.csv", [dict(CUSTOMERS[0], first_name=name)])
         os.utime(path, (time.time() - age, time.time() - age))
-    requests = sorted(
-        tick(instance, landing, pipeline_env).run_requests, key=lambda r: r.tags[TAG_URI]
-    )
+    ticked = tick(instance, landing, pipeline_env, max_files_per_run=1)
+    requests = sorted(ticked.run_requests, key=lambda r: r.tags[TAG_URI])
     defs = load_definitions()
     for request in reversed(requests):  # newest first, as a backfill may run them
         assert run(defs, instance, request).success

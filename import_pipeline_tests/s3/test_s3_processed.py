@@ -29,7 +29,9 @@ TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 def zone(bucket: str, aws: CountingS3) -> LandingZone:
-    return LandingZone(url=f"s3://{bucket}/landing", s3=aws, move_processed=True)
+    return LandingZone(
+        url=f"s3://{bucket}/landing", s3=aws, move_processed=True, max_files_per_run=1
+    )
 
 
 def keys(client, bucket: str) -> list[str]:

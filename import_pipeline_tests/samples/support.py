@@ -24,10 +24,13 @@ class Loader:
     cursor: str | None = None
 
     def load(self, *drops: tuple[Path, str]) -> dict[str, dg.ExecuteInProcessResult]:
-        """Copy each (sample, landed name), tick once, run the batches in drop order."""
+        """Copy each (sample, landed name), tick once, run the batches in drop order (a
+        run per file, so the order is the test's)."""
         for source, name in drops:
             shutil.copyfile(source, self.landing / name)
-        result = tick(self.instance, self.landing, self.database_url, self.cursor)
+        result = tick(
+            self.instance, self.landing, self.database_url, self.cursor, max_files_per_run=1
+        )
         self.cursor = result.cursor
         by_name = {r.tags["import/uri"].rsplit("/", 1)[-1]: r for r in result.run_requests}
         assert sorted(by_name) == sorted(name for _, name in drops)

@@ -14,17 +14,20 @@ from functools import partial
 
 import dagster as dg
 
-from import_pipeline.core.entities import ENTITIES, EntitySpec
+from import_pipeline.core.entities import ENTITIES, LINE_ITEMS, ORDERS, EntitySpec
 from import_pipeline.core.errors import LoadCancelled
-from import_pipeline.db import ledger
+from import_pipeline.core.report import LoadCounts
+from import_pipeline.db import held, ledger, report
+from import_pipeline.db.failures import is_transient
 from import_pipeline.defs.assets.loading import RunStop, claim, load_staged
+from import_pipeline.defs.assets.staged_batch import STEP
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.checks import check_specs
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 from import_pipeline.defs.step_failures import transient_retried
-from import_pipeline.defs.summary import batch_summary
+from import_pipeline.defs.summary import FilesFailed, batch_summary, run_files
 
 
 def asset_spec(entity: EntitySpec) -> dg.AssetSpec:
@@ -51,6 +54,7 @@ class ParentNotLoaded(Exception):
     check_specs=[check for entity in ENTITIES.values() for check in check_specs(entity)],
     partitions_def=batches,
     can_subset=True,
+    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def load_entities(
     context: dg.AssetExecutionContext,
@@ -58,49 +62,160 @@ def load_entities(
     staging: StagingArea,
     settings: ImportSettings,
     batch_lock: BatchLock,
-) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Loads the selected entities, each as soon as its selected parents are loaded, and
-    reports them in foreign-key order (only those the batch feeds or changed), then the
-    batch's summary. When a load fails, the entities that do not depend on it are still
-    loaded and reported before the step fails with its error (a transient database error
-    is retried). Terminate stops every load within a chunk and reports what had completed."""
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult | dg.AssetMaterialization]:
+    """Loads the selected entities of each batch of the run, each as soon as its selected
+    parents are loaded, and reports them in foreign-key order (only those the batch feeds
+    or changed), then the batch's summary. When a load fails, the entities that do not
+    depend on it are still loaded and reported before the batch fails with its error (a
+    transient database error is retried). In a run of many files, a file that failed
+    fails alone: the others load, and the step fails at the end naming every failed file.
+    Terminate stops every load within a chunk and reports what had completed."""
     selected = [e for e in ENTITIES.values() if dg.AssetKey(e.name) in context.selected_asset_keys]
+    keys = context.partition_keys
     stop = RunStop(context)
+    failures: dict[str, Exception] = {}
     with transient_retried(context, settings):
         batch_lock.confirm()
-        claim(context, postgres, staging, selected)
-        failure: Exception | None = None
-        reported: set[str] = set()
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="entity") as pool:
-            loads: dict[str, Future[Reported]] = {}
-            for entity in selected:
-                parents = [loads[p.entity] for p in entity.parents if p.entity in loads]
-                load = partial(load_staged, context, entity, postgres, staging, settings, stop)
-                loads[entity.name] = pool.submit(_after, parents, load, stop)
+        if len(keys) == 1:
+            yield from load_batch(context, keys[0], selected, postgres, staging, settings, stop)
+            return
+        for index, key in enumerate(keys):
             try:
-                for entity in selected:
-                    try:
-                        results = loads[entity.name].result()
-                    except ParentNotLoaded:
-                        results = []
-                    except Exception as error:
-                        results, failure = [], failure or error
-                    reported.add(entity.name)
-                    yield from results
-            except GeneratorExit:
-                stop.set()
-                raise
-            except BaseException as interrupt:  # Terminate interrupts this (the main) thread
-                stop.set()
-                yield from _completed(loads, reported)
-                ledger.record_end(
-                    postgres.connect, context.partition_key, context.run_id, interrupt
+                not_staged = _staging_failure(postgres, key)
+                if not_staged is not None:
+                    raise not_staged
+                loads = load_batch(
+                    context, key, selected, postgres, staging, settings, stop, alone=False
                 )
+                for result in loads:
+                    yield from per_partition(context, result, key)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                failures[key] = error
+            except BaseException as interrupt:
+                for later in keys[index + 1 :]:
+                    ledger.record_end(postgres.connect, later, context.run_id, interrupt)
                 raise
         with postgres.connect() as conn:
-            context.log_event(batch_summary(conn, context.partition_key, failure))
-        if failure is not None:
-            raise failure
+            yield run_files(conn, keys)
+    if failures:
+        raise FilesFailed(failures)
+
+
+class NotStaged(Exception):
+    """The batch failed in staging, so it has nothing to load; the error is staging's."""
+
+
+def _staging_failure(postgres: PostgresResource, key: str) -> NotStaged | None:
+    """Why the batch was not staged (its ledger row's error), or None if it was."""
+    with postgres.connect() as conn:
+        row = ledger.outcome(conn, key) or {}
+    if STEP in (row.get("counts") or {}):
+        return None
+    return NotStaged(row.get("error") or f"{key} was not staged (see ingest.files)")
+
+
+def per_partition(
+    context: dg.AssetExecutionContext,
+    result: dg.MaterializeResult | dg.AssetCheckResult,
+    key: str,
+) -> Iterator[dg.AssetMaterialization]:
+    """One batch's result as events of its own partition: a run of many files must not
+    report one file's load as every file's (as a MaterializeResult of the step would)."""
+    if isinstance(result, dg.AssetCheckResult):
+        context.log_event(_evaluation(result, key))
+        return
+    for check in result.check_results:
+        context.log_event(_evaluation(check, key))
+    yield dg.AssetMaterialization(
+        asset_key=result.asset_key or "", partition=key, metadata=result.metadata
+    )
+
+
+def _evaluation(check: dg.AssetCheckResult, key: str) -> dg.AssetCheckEvaluation:
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey.from_coercible(check.asset_key or ""),
+        check_name=check.check_name or "",
+        passed=check.passed,
+        severity=check.severity,
+        description=check.description,
+        metadata=check.metadata,
+        partition=key,
+    )
+
+
+def settle_idle(postgres: PostgresResource, key: str, selected: list[EntitySpec]) -> set[str]:
+    """Record as loaded, with nothing to count, the selected entities whose load would do
+    nothing: the batch feeds them no row, the tenant has none of their rows held, and
+    they have no check to run for this batch (line items check the totals of a batch's
+    orders). A one-row file then costs one entity load, not four."""
+    with postgres.connect() as conn:
+        batch = ledger.get(conn, key)
+        if batch is None:
+            return set()
+        fed = report.accounting(conn, key)
+        with conn, conn.cursor() as cur:
+            holding = held.entities_holding(cur, batch.tenant)
+        idle = {
+            e.name
+            for e in selected
+            if e.name not in fed
+            and e.name not in holding
+            and not (e is LINE_ITEMS and ORDERS.name in fed)
+        }
+        for name in idle:
+            ledger.record(conn, key, name, LoadCounts().as_dict())
+        ledger.finish_if_complete(conn, key, list(ENTITIES))
+    return idle
+
+
+def load_batch(
+    context: dg.AssetExecutionContext,
+    key: str,
+    selected: list[EntitySpec],
+    postgres: PostgresResource,
+    staging: StagingArea,
+    settings: ImportSettings,
+    stop: RunStop,
+    alone: bool = True,
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """One batch's entity loads (see `load_entities`); its first failure is raised once
+    every load has ended, after the batch's summary when the batch is alone in its run (a
+    run of many files reports them on one table instead, see `run_files`)."""
+    claim(context, postgres, staging, selected, key)
+    idle = settle_idle(postgres, key, selected)
+    failure: Exception | None = None
+    reported: set[str] = set(idle)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="entity") as pool:
+        loads: dict[str, Future[Reported]] = {}
+        for entity in (e for e in selected if e.name not in idle):
+            parents = [loads[p.entity] for p in entity.parents if p.entity in loads]
+            load = partial(load_staged, context, entity, key, postgres, staging, settings, stop)
+            loads[entity.name] = pool.submit(_after, parents, load, stop)
+        try:
+            for entity in (e for e in selected if e.name in loads):
+                try:
+                    results = loads[entity.name].result()
+                except ParentNotLoaded:
+                    results = []
+                except Exception as error:
+                    results, failure = [], failure or error
+                reported.add(entity.name)
+                yield from results
+        except GeneratorExit:
+            stop.set()
+            raise
+        except BaseException as interrupt:  # Terminate interrupts this (the main) thread
+            stop.set()
+            yield from _completed(loads, reported)
+            ledger.record_end(postgres.connect, key, context.run_id, interrupt)
+            raise
+    if alone:
+        with postgres.connect() as conn:
+            context.log_event(batch_summary(conn, key, failure))
+    if failure is not None:
+        raise failure
 
 
 Reported = list[dg.MaterializeResult | dg.AssetCheckResult]

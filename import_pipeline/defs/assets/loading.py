@@ -46,22 +46,25 @@ def claim(
     postgres: PostgresResource,
     staging: StagingArea,
     selected: list[EntitySpec],
+    key: str,
 ) -> None:
-    """Claim the batch for this run's entity loads (see `load.entity.claim`)."""
-    entity.claim(postgres.connect, staging.store(), context.partition_key, context.run_id, selected)
+    """Claim batch `key` for this run's entity loads (see `load.entity.claim`)."""
+    entity.claim(postgres.connect, staging.store(), key, context.run_id, selected)
 
 
 def load_staged(
     context: dg.AssetExecutionContext,
     spec: EntitySpec,
+    key: str,
     postgres: PostgresResource,
     staging: StagingArea,
     settings: ImportSettings,
     stop: RunStop,
 ) -> list[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Load the entity's staged rows; report them as a materialization when the batch
-    feeds the entity or its load changed the table (held rows resolved or expired), else
-    only the checks that still judge this batch (an absent entity is no zero-row load)."""
+    """Load the entity's staged rows of batch `key`; report them as a materialization when
+    the batch feeds the entity or its load changed the table (held rows resolved or
+    expired), else only the checks that still judge this batch (an absent entity is no
+    zero-row load)."""
     wanted = {
         c.name for c in context.selected_asset_check_keys if c.asset_key == dg.AssetKey(spec.name)
     }
@@ -76,7 +79,7 @@ def load_staged(
             postgres.connect,
             staging.store(),
             spec,
-            context.partition_key,
+            key,
             context.run_id,
             options,
             list(ENTITIES),
@@ -102,12 +105,8 @@ def load_staged(
                 "partial_rows": metadata.partial_rows({spec.name: done.staged or {}}),
                 "changed_keys": done.changed.count,
                 "changed_keys_file": dg.MetadataValue.path(done.changed.file or "none changed"),
-                **(_quality(staging, context.partition_key, spec) if _scored(spec) else {}),
-                **(
-                    history.batch_changes(postgres.connect, context.partition_key)
-                    if spec is PRODUCTS
-                    else {}
-                ),
+                **(_quality(staging, key, spec) if _scored(spec) else {}),
+                **(history.batch_changes(postgres.connect, key) if spec is PRODUCTS else {}),
             },
             check_results=[
                 r for r in results if done.staged is not None or r.check_name != Check.REJECT_RATE

@@ -2,7 +2,7 @@
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import polars as pl
 from psycopg2.extensions import connection
 
 from import_pipeline.core.batch_profiles import BatchProfiles, batch_profiles, single
-from import_pipeline.core.drift import Drift
+from import_pipeline.core.drift import Drift, DriftPolicy
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.manifest import Manifest
@@ -22,6 +22,7 @@ from import_pipeline.core.report import PARTIAL_FIELDS
 from import_pipeline.core.stage import LandedFile, StagedBatch, read_batch
 from import_pipeline.db import drift as drift_ledger
 from import_pipeline.db import ledger, report
+from import_pipeline.db.failures import is_transient
 from import_pipeline.defs import checks, drift, metadata
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.jobs import IMPORT_GROUP
@@ -34,6 +35,7 @@ from import_pipeline.defs.resources import (
     StagingArea,
 )
 from import_pipeline.defs.step_failures import transient_retried
+from import_pipeline.defs.summary import FilesFailed
 from import_pipeline.files import layout
 
 STEP = "staged_batch"
@@ -45,12 +47,12 @@ class StagingProgress:
 
     LOG_EVERY = 5.0
 
-    def __init__(self, context: dg.AssetExecutionContext, conn: connection):
-        self.context, self.conn = context, conn
+    def __init__(self, context: dg.AssetExecutionContext, conn: connection, key: str):
+        self.context, self.conn, self.key = context, conn, key
         self.started = self.logged = time.monotonic()
 
     def __call__(self, read: int, validated: int) -> None:
-        report.staging_progress(self.conn, self.context.partition_key, read, validated)
+        report.staging_progress(self.conn, self.key, read, validated)
         now = time.monotonic()
         if now - self.logged < self.LOG_EVERY:
             return
@@ -86,6 +88,7 @@ DESCRIPTION = (
     check_specs=[drift.CHECK],
     partitions_def=batches,
     can_subset=True,
+    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def staged_batch(
     context: dg.AssetExecutionContext,
@@ -95,102 +98,146 @@ def staged_batch(
     settings: ImportSettings,
     batch_lock: BatchLock,
 ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
-    """Stages the batch (see DESCRIPTION) and judges its schema drift."""
-    key = context.partition_key
-    started = time.monotonic()
-    failure_report: metadata.Metadata = {}
+    """Stages each batch of the run (see DESCRIPTION) and judges its schema drift. In a
+    run of many files, a failed file fails alone (its ledger row and its partition's
+    metadata say why) and the others go on."""
+    keys = context.partition_keys
+    checked = drift.CHECK.key in context.selected_asset_check_keys
+    failures: dict[str, Exception] = {}
+    check_results: list[dg.AssetCheckResult] = []
     with transient_retried(context, settings), postgres.connect() as conn:
         batch_lock.confirm()
-        batch = ledger.get(conn, key)
-        if batch is None:
-            raise dg.Failure(
-                f"batch {key} is not in the ledger (ingest.files): batches are registered by "
-                "the landing sensors, so drop the file into the landing zone instead."
-            )
-        ledger.start(conn, key, context.run_id)
-        report.reset(conn, key)
-        with (
-            ledger.failures_recorded(postgres.connect, key, context.run_id),
-            named_failure(failure_report),
-            tempfile.TemporaryDirectory(prefix="stage-") as work,
-        ):
-            workdir = Path(work)
-            files, manifest = landing.fetch_batch(
-                batch.uri, batch.version, batch.file_name, workdir
-            )
-            context.log.info(f"staging: reading {len(files)} file(s) of {batch.file_name}")
-            replay = replay_of(conn, batch, files)
-            profiles = _profiles(batch, files, manifest, replay)
-            threshold = profiles.reject_threshold(settings.max_reject_rate)
-            first_rows = None if replay else drift.FirstRows()
-            read = read_batch(
-                files,
-                batch.file_name,
-                batch.landed_at,
-                profiles,
-                workdir,
-                manifest,
-                progress=StagingProgress(context, conn),
-                first_rows=first_rows,
-            )
-            drifted = drift.judge(profiles, first_rows, read) if first_rows else Drift()
-            drift_ledger.record(conn, key, drifted.as_json())
-            policies = profiles.drift()
-            refused = drift.refusal(drifted, policies, batch.file_name)
-            if refused is not None:
-                context.log_event(drift.evaluation(drifted, policies, key))
-                failure_report.update(drift.metadata(drifted))
-                yield dg.AssetObservation(
-                    asset_key=STEP,
-                    partition=key,
-                    description=str(refused),
-                    metadata={"outcome": "failed: schema drift", **drift.metadata(drifted)},
+        for key in keys:
+            try:
+                values, drifted, policies = yield from stage_one(
+                    context, key, conn, postgres, landing, staging, settings, alone=len(keys) == 1
                 )
-                raise refused
-            failure = too_many_rejects(read, threshold)
-            context.log.info(
-                f"staging: {read.rows_read:,} rows read, {read.reached_validation:,} validated, "
-                f"{read.rejected:,} rejected; "
-                + ("writing the rejects report" if failure else "deduping and writing")
-            )
-            staged = read if failure else _stage(read, key, staging, settings.chunk_rows)
-            values = {
-                "uri": batch.uri,
-                "tenant": batch.tenant,
-                "profile": batch.profile,
-                "profiles": dg.MetadataValue.json(profiles.names()),
-                "files": len(files),
-                **(replay.metadata if replay else {}),
-                **_summary(staged),
-                **drift.metadata(drifted),
-                **_publish(conn, key, staged, staging, workdir, threshold, settings),
-                "duration_s": round(time.monotonic() - started, 3),
-                **metadata.stage_metadata(staged),
-                **metadata.lookup_metadata(staged),
-            }
-            if failure is not None:
-                for event in _reject_rate_evaluations(staged, threshold, key):
-                    context.log_event(event)
-                context.log_event(drift.evaluation(drifted, policies, key))
-                # NOTE: events logged by the step are only stored when it yields; the
-                # observation (the report of a batch that stages nothing) flushes them.
-                outcome = {"outcome": f"failed: {failure}"}
-                yield dg.AssetObservation(
-                    asset_key=STEP,
-                    partition=key,
-                    description=str(failure),
-                    metadata={**outcome, **values},
-                )
-                failure_report.update(values)
-                raise failure
-            ledger.set_total(conn, key, staged.rows_staged)
-            ledger.record(conn, key, STEP, _summary(staged))
-    checked = drift.CHECK.key in context.selected_asset_check_keys
+            except Exception as error:
+                if len(keys) == 1 or is_transient(error):
+                    raise
+                failures[key] = error
+                reported = error.metadata if isinstance(error, dg.Failure) else {}
+                values = {"outcome": f"failed: {error}", **reported}
+                context.log.error(f"{key}: {error}")
+            else:
+                if checked and len(keys) == 1:
+                    check_results.append(drift.check_result(drifted, policies))
+                elif checked:
+                    context.log_event(drift.evaluation(drifted, policies, key))
+            if len(keys) > 1:
+                context.add_asset_metadata(values, asset_key=STEP, partition_key=key)
+    if len(failures) == len(keys):
+        raise FilesFailed(failures)
+    # A run of many files materialises every partition of its range (Dagster's unit); a
+    # failed file's partition carries `outcome: failed: ...` and loads no entity.
     yield dg.MaterializeResult(
-        asset_key=STEP,
-        metadata=values,
-        check_results=[drift.check_result(drifted, policies)] if checked else [],
+        asset_key=STEP, metadata=values if len(keys) == 1 else {}, check_results=check_results
     )
+
+
+def _quiet(_: str) -> None:
+    """Logs nothing: the batch's report is its partition's metadata."""
+
+
+def stage_one(
+    context: dg.AssetExecutionContext,
+    key: str,
+    conn: connection,
+    postgres: PostgresResource,
+    landing: LandingZone,
+    staging: StagingArea,
+    settings: ImportSettings,
+    alone: bool,
+) -> Generator[dg.AssetObservation, None, tuple[metadata.Metadata, Drift, dict[str, DriftPolicy]]]:
+    """Stage one batch of the run and record it in the ledger; return its report and its
+    drift. A batch `alone` in its run logs what it does; in a run of many files, each log
+    line (an event the instance stores, ~10 ms) would cost more than staging a small file."""
+    log = context.log.info if alone else _quiet
+    started = time.monotonic()
+    failure_report: metadata.Metadata = {}
+    batch = ledger.get(conn, key)
+    if batch is None:
+        raise dg.Failure(
+            f"batch {key} is not in the ledger (ingest.files): batches are registered by "
+            "the landing sensors, so drop the file into the landing zone instead."
+        )
+    ledger.start(conn, key, context.run_id)
+    report.reset(conn, key)
+    with (
+        ledger.failures_recorded(postgres.connect, key, context.run_id),
+        named_failure(failure_report),
+        tempfile.TemporaryDirectory(prefix="stage-") as work,
+    ):
+        workdir = Path(work)
+        files, manifest = landing.fetch_batch(batch.uri, batch.version, batch.file_name, workdir)
+        log(f"staging: reading {len(files)} file(s) of {batch.file_name}")
+        replay = replay_of(conn, batch, files)
+        profiles = _profiles(batch, files, manifest, replay)
+        threshold = profiles.reject_threshold(settings.max_reject_rate)
+        first_rows = None if replay else drift.FirstRows()
+        read = read_batch(
+            files,
+            batch.file_name,
+            batch.landed_at,
+            profiles,
+            workdir,
+            manifest,
+            progress=StagingProgress(context, conn, key),
+            first_rows=first_rows,
+        )
+        drifted = drift.judge(profiles, first_rows, read) if first_rows else Drift()
+        drift_ledger.record(conn, key, drifted.as_json())
+        policies = profiles.drift()
+        refused = drift.refusal(drifted, policies, batch.file_name)
+        if refused is not None:
+            context.log_event(drift.evaluation(drifted, policies, key))
+            failure_report.update(drift.metadata(drifted))
+            yield dg.AssetObservation(
+                asset_key=STEP,
+                partition=key,
+                description=str(refused),
+                metadata={"outcome": "failed: schema drift", **drift.metadata(drifted)},
+            )
+            raise refused
+        failure = too_many_rejects(read, threshold)
+        log(
+            f"staging: {read.rows_read:,} rows read, {read.reached_validation:,} validated, "
+            f"{read.rejected:,} rejected; "
+            + ("writing the rejects report" if failure else "deduping and writing")
+        )
+        staged = read if failure else _stage(read, key, staging, settings.chunk_rows)
+        values = {
+            "uri": batch.uri,
+            "tenant": batch.tenant,
+            "profile": batch.profile,
+            "profiles": dg.MetadataValue.json(profiles.names()),
+            "files": len(files),
+            **(replay.metadata if replay else {}),
+            **_summary(staged),
+            **drift.metadata(drifted),
+            **_publish(conn, key, staged, staging, workdir, threshold, settings),
+            "duration_s": round(time.monotonic() - started, 3),
+            **metadata.stage_metadata(staged),
+            **metadata.lookup_metadata(staged),
+        }
+        if failure is not None:
+            for event in _reject_rate_evaluations(staged, threshold, key):
+                context.log_event(event)
+            context.log_event(drift.evaluation(drifted, policies, key))
+            # NOTE: events logged by the step are only stored when it yields; the
+            # observation (the report of a batch that stages nothing) flushes them.
+            outcome = {"outcome": f"failed: {failure}"}
+            yield dg.AssetObservation(
+                asset_key=STEP,
+                partition=key,
+                description=str(failure),
+                metadata={**outcome, **values},
+            )
+            failure_report.update(values)
+            raise failure
+        ledger.set_total(conn, key, staged.rows_staged)
+        ledger.record(conn, key, STEP, _summary(staged))
+    return values, drifted, policies
 
 
 def _profiles(
