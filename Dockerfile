@@ -10,12 +10,15 @@ ARG PACKAGE_INDEX_URL=https://pypi.org/simple
 ARG EXTRA_CA_CERTS=""
 ARG UV_VERSION=0.13.9
 
+# NOTE: one "planned" event per asset of a run, not per file of a many-file run
+# (README, "Many small files"); every service of compose and the Helm chart runs this image.
 ENV PYTHONUNBUFFERED=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
     UV_COMPILE_BYTECODE=1 \
     UV_SYSTEM_CERTS=1 \
     DAGSTER_HOME=/opt/dagster/home \
+    DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true \
     PATH=/opt/import_pipeline/.venv/bin:$PATH
 
 RUN if [ -n "$EXTRA_CA_CERTS" ]; then \

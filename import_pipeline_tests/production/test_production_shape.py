@@ -32,6 +32,7 @@ from import_pipeline.core.notify import SIGNATURE_HEADER
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
 from import_pipeline.defs.resources import S3Connection
+from import_pipeline.devserver import PLANNED_EVENTS_PER_RUN
 from import_pipeline_tests.production.processes import BIN, free_port, wait_for
 from import_pipeline_tests.support import Webhook, query, s3_settings
 
@@ -197,6 +198,7 @@ def stack(server_url: str, s3_endpoint: str, tmp_path_factory: pytest.TempPathFa
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
+        **PLANNED_EVENTS_PER_RUN,  # as the image sets it
     }
     if storage.get("host", "").startswith("/"):
         env["PGHOST"] = storage["host"]  # a Unix-socket server, reached through libpq
