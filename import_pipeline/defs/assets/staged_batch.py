@@ -27,7 +27,6 @@ from import_pipeline.defs import checks, drift, metadata
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
-from import_pipeline.defs.replay import Replay, replay_of
 from import_pipeline.defs.resources import (
     ImportSettings,
     LandingZone,
@@ -37,6 +36,7 @@ from import_pipeline.defs.resources import (
 from import_pipeline.defs.step_failures import transient_retried
 from import_pipeline.defs.summary import FilesFailed
 from import_pipeline.files import layout
+from import_pipeline.load.replay import Replay, replay_of
 
 STEP = "staged_batch"
 
