@@ -20,8 +20,6 @@ from import_pipeline.core.reject_rate import too_many_rejects
 from import_pipeline.core.rejects import write_rejects_csv, write_safe_csv
 from import_pipeline.core.report import PARTIAL_FIELDS
 from import_pipeline.core.stage import LandedFile, StagedBatch, read_batch
-from import_pipeline.db import drift as drift_ledger
-from import_pipeline.db import ledger, report
 from import_pipeline.db.failures import is_transient
 from import_pipeline.defs import checks, drift, metadata
 from import_pipeline.defs.batch_lock import BatchLock
@@ -36,9 +34,9 @@ from import_pipeline.defs.resources import (
 from import_pipeline.defs.step_failures import transient_retried
 from import_pipeline.defs.summary import FilesFailed
 from import_pipeline.files import layout
+from import_pipeline.load import staging as staging_ledger
 from import_pipeline.load.replay import Replay, replay_of
-
-STEP = "staged_batch"
+from import_pipeline.load.staging import STEP
 
 
 class StagingProgress:
@@ -52,7 +50,7 @@ class StagingProgress:
         self.started = self.logged = time.monotonic()
 
     def __call__(self, read: int, validated: int) -> None:
-        report.staging_progress(self.conn, self.key, read, validated)
+        staging_ledger.record_progress(self.conn, self.key, read, validated)
         now = time.monotonic()
         if now - self.logged < self.LOG_EVERY:
             return
@@ -155,16 +153,14 @@ def stage_one(
     log = context.log.info if alone else _quiet
     started = time.monotonic()
     failure_report: metadata.Metadata = {}
-    batch = ledger.get(conn, key)
+    batch = staging_ledger.start_batch(conn, key, context.run_id)
     if batch is None:
         raise dg.Failure(
             f"batch {key} is not in the ledger (ingest.files): batches are registered by "
             "the landing sensors, so drop the file into the landing zone instead."
         )
-    ledger.start(conn, key, context.run_id)
-    report.reset(conn, key)
     with (
-        ledger.failures_recorded(postgres.connect, key, context.run_id),
+        staging_ledger.failures_recorded(postgres.connect, key, context.run_id),
         named_failure(failure_report),
         tempfile.TemporaryDirectory(prefix="stage-") as work,
     ):
@@ -172,7 +168,7 @@ def stage_one(
         files, manifest = landing.fetch_batch(batch.uri, batch.version, batch.file_name, workdir)
         log(f"staging: reading {len(files)} file(s) of {batch.file_name}")
         replay = replay_of(conn, batch, files)
-        profiles = _profiles(batch, files, manifest, replay)
+        profiles = _profiles(batch.profile, batch.uri, files, manifest, replay)
         threshold = profiles.reject_threshold(settings.max_reject_rate)
         first_rows = None if replay else drift.FirstRows()
         read = read_batch(
@@ -186,7 +182,7 @@ def stage_one(
             first_rows=first_rows,
         )
         drifted = drift.judge(profiles, first_rows, read) if first_rows else Drift()
-        drift_ledger.record(conn, key, drifted.as_json())
+        staging_ledger.record_drift(conn, key, drifted)
         policies = profiles.drift()
         refused = drift.refusal(drifted, policies, batch.file_name)
         if refused is not None:
@@ -235,13 +231,16 @@ def stage_one(
             )
             failure_report.update(values)
             raise failure
-        ledger.set_total(conn, key, staged.rows_staged)
-        ledger.record(conn, key, STEP, _summary(staged))
+        staging_ledger.finish_staging(conn, key, staged.rows_staged, _summary(staged))
     return values, drifted, policies
 
 
 def _profiles(
-    batch: ledger.Batch, files: list[LandedFile], manifest: Manifest, replay: Replay | None
+    batch_profile: str,
+    uri: str,
+    files: list[LandedFile],
+    manifest: Manifest,
+    replay: Replay | None,
 ) -> BatchProfiles:
     """Each file's profile: a replay's files are read as rejects files; a one-file batch
     keeps the profile it was registered with; the files of a folder are mapped each by
@@ -249,8 +248,8 @@ def _profiles(
     named = [(f.name, f.path) for f in files]
     if replay is not None:
         return single(replay.profile, named)
-    profile = load_profile(batch.profile)
-    if not batch.uri.endswith("/"):
+    profile = load_profile(batch_profile)
+    if not uri.endswith("/"):
         return single(profile, named)
     return batch_profiles(named, profile, manifest)
 
@@ -302,9 +301,7 @@ def _publish(
     """Write the batch's report where people and later steps find it: rejects and keys in
     conflict in Postgres and as CSVs beside the staged output, every entity's rows
     accounted for in the ledger; return it as metadata."""
-    for entity, part in staged.entities.items():
-        ledger.save_rejects(conn, key, entity, part.rejects())
-    report.save_duplicates(conn, key, staged.duplicates().collect_batches())
+    staging_ledger.save_rejects(conn, key, staged)
     rejects_path = duplicates_path = None
     if staged.rejected:
         rejects_path = _put(
@@ -323,7 +320,7 @@ def _publish(
         }
         for name, part in staged.present.items()
     }
-    report.record(conn, key, accounting, rejects_path, duplicates_path)
+    staging_ledger.record_accounting(conn, key, accounting, rejects_path, duplicates_path)
     seconds = int(settings.rejects_link_hours * 3600)
     rejects_link = rejects_path and staging.store().link(layout.rejects_file(key), seconds)
     duplicates_link = duplicates_path and staging.store().link(layout.duplicates_file(key), seconds)
