@@ -1,1 +1,2 @@
-"""The load of one entity's staged rows, sequenced from plain arguments below Dagster."""
+"""The database sequences of the steps (an entity's load, staging's ledger writes, a purge),
+from plain arguments below Dagster."""
