@@ -2,12 +2,11 @@
 
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 from psycopg2.extensions import connection
 
 from import_pipeline.core.batch_profiles import BatchProfiles, batch_profiles, single
@@ -36,6 +35,7 @@ from import_pipeline.defs.summary import FilesFailed
 from import_pipeline.files import layout
 from import_pipeline.load import staging as staging_ledger
 from import_pipeline.load.replay import Replay, replay_of
+from import_pipeline.load.staged_files import put_report, write_staged
 from import_pipeline.load.staging import STEP
 
 
@@ -201,7 +201,7 @@ def stage_one(
             f"{read.rejected:,} rejected; "
             + ("writing the rejects report" if failure else "deduping and writing")
         )
-        staged = read if failure else _stage(read, key, staging, settings.chunk_rows)
+        staged = read if failure else write_staged(read, key, staging.store(), settings.chunk_rows)
         values = {
             "uri": batch.uri,
             "tenant": batch.tenant,
@@ -273,22 +273,6 @@ def named_failure(report_so_far: metadata.Metadata | None = None) -> Iterator[No
         ) from exc
 
 
-def _stage(read: StagedBatch, key: str, staging: StagingArea, row_group: int) -> StagedBatch:
-    """Dedupe each entity into its staged folder, one Parquet file per key range (named in
-    key order), replacing whatever an earlier run of this batch staged there."""
-    store = staging.store()
-    for entity in read.entities:
-        store.clear(layout.staged_folder(key, entity))
-    written: dict[str, int] = {}
-
-    def write(entity: str, rows: pl.DataFrame) -> None:
-        index = written.get(entity, 0)
-        written[entity] = index + 1
-        store.write_parquet(rows, layout.staged_part(key, entity, index), row_group)
-
-    return read.deduped(write)
-
-
 def _publish(
     conn: connection,
     key: str,
@@ -304,12 +288,16 @@ def _publish(
     staging_ledger.save_rejects(conn, key, staged)
     rejects_path = duplicates_path = None
     if staged.rejected:
-        rejects_path = _put(
-            staged.rejects(), write_rejects_csv, staging, workdir, layout.rejects_file(key)
+        rejects_path = put_report(
+            staged.rejects(), write_rejects_csv, staging.store(), workdir, layout.rejects_file(key)
         )
     if any(e.report.conflicting_keys for e in staged.entities.values()):
-        duplicates_path = _put(
-            staged.duplicates(), write_safe_csv, staging, workdir, layout.duplicates_file(key)
+        duplicates_path = put_report(
+            staged.duplicates(),
+            write_safe_csv,
+            staging.store(),
+            workdir,
+            layout.duplicates_file(key),
         )
     accounting = {
         name: {
@@ -340,19 +328,6 @@ def _publish(
             duplicates_path, duplicates_link, "no conflicting duplicates"
         ),
     }
-
-
-def _put(
-    frame: pl.LazyFrame,
-    write: Callable[[pl.LazyFrame, Path], None],
-    staging: StagingArea,
-    workdir: Path,
-    key: str,
-) -> str:
-    """A report CSV (rejects or duplicates), streamed to disk, then into the staging area."""
-    path = workdir / key.rsplit("/", 1)[-1]
-    write(frame, path)
-    return staging.store().put_file(path, key)
 
 
 def _reject_rate_evaluations(
