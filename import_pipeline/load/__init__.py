@@ -1,2 +1,2 @@
-"""The database sequences of the steps (an entity's load, staging's ledger writes, a purge),
-from plain arguments below Dagster."""
+"""The steps' work on the database and the store (an entity's load, staging's ledger writes
+and files, a purge), from plain arguments below Dagster."""
