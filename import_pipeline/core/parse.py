@@ -9,49 +9,35 @@ record with the wrong number of fields comes out beside the rows, as a broken re
 (`core/csv_records.py`). File-level problems raise a named `ImportFileError`.
 """
 
-import codecs
-import gzip
 import io
 import json
-import shutil
 import tempfile
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 import polars as pl
-import zstandard
 
 from import_pipeline.core.columns import ROW, refuse_reserved
 from import_pipeline.core.csv_records import (
     NO_BROKEN,
-    UTF8_BOM,
     Dialect,
     Piece,
     blocks,
     csv_pieces,
 )
-from import_pipeline.core.errors import EmptyFile, UndecodableFile, UnreadableFile
+from import_pipeline.core.decode import as_utf8, first_bytes, inflated, not_utf8, sniff_format
+from import_pipeline.core.errors import EmptyFile, UnreadableFile
 from import_pipeline.core.formats import (
-    GZIP_MAGIC,
-    PARQUET_MAGIC,
-    ZSTD_MAGIC,
     FileFormat,
     default_delimiter,
-    format_from_name,
 )
-from import_pipeline.core.workbook import SheetChoice, is_workbook, workbook_frames
-
-BLOCK = 8 << 20
-"""Bytes per read when a file is inflated, transcoded or checked: bounds memory."""
+from import_pipeline.core.workbook import SheetChoice, workbook_frames
 
 PARQUET_FIRST_ROWS = 1_000
 """Rows of a Parquet file's first slice when it is read in batches: they measure how wide
 its rows are in memory, and each later slice takes as many rows as fit `block_bytes`."""
-
-_UTF8 = ("utf-8", "utf8", "utf-8-sig")
 
 
 @dataclass(frozen=True)
@@ -95,18 +81,18 @@ def read_blocks(
     its own: polars' own batched scan reads ahead of a slow consumer (measured: ~10
     batches buffered), which defeats the point of batches."""
     options = options or ReadOptions()
-    path = _inflated(path, file_name, workdir)
-    head = _head(path)
+    path = inflated(path, file_name, workdir)
+    head = first_bytes(path)
     if not head.strip() and path.stat().st_size <= len(head):
         raise EmptyFile(file_name, "the file is empty", "Drop a file with a header and rows.")
-    file_format = options.format or _sniff_format(head, file_name)
+    file_format = options.format or sniff_format(head, file_name)
     if file_format is FileFormat.PARQUET:
         pieces = _whole(_parquet_frames(path, block_bytes), file_name)
     elif file_format is FileFormat.EXCEL:
         choice = SheetChoice(options.sheet, options.header_row, options.has_header)
         pieces = _whole(workbook_frames(path, file_name, choice, block_bytes), file_name)
     else:
-        path = _as_utf8(path, file_name, options.encoding, workdir)
+        path = as_utf8(path, file_name, options.encoding, workdir)
         if file_format is FileFormat.NDJSON:
             pieces = _whole(_ndjson_frames(path, file_name, block_bytes), file_name)
         else:
@@ -146,103 +132,6 @@ def read_bytes(data: bytes, file_name: str, options: ReadOptions | None = None) 
 def parse_bytes(data: bytes, file_name: str, options: ReadOptions | None = None) -> pl.DataFrame:
     """`read_bytes`' rows alone: for files whose records all have the header's fields."""
     return read_bytes(data, file_name, options).rows
-
-
-def _inflated(path: Path, file_name: str, workdir: Path) -> Path:
-    """Undo gzip or zstd (recognised by magic bytes, so a misnamed file still reads) into
-    a plain copy in `workdir`, streaming; an uncompressed file is used where it is."""
-    with path.open("rb") as source:
-        magic = source.read(4)
-    opener: Callable[[BinaryIO], BinaryIO]
-    if magic.startswith(GZIP_MAGIC):
-        opener = _gunzip
-    elif magic.startswith(ZSTD_MAGIC):
-        opener = zstandard.ZstdDecompressor().stream_reader
-    else:
-        return path
-    target = workdir / f"{uuid.uuid4().hex}.inflated"
-    try:
-        with path.open("rb") as raw, opener(raw) as stream, target.open("wb") as out:
-            shutil.copyfileobj(stream, out, BLOCK)
-    except (OSError, EOFError, zstandard.ZstdError) as exc:
-        raise UnreadableFile(
-            file_name,
-            f"the compressed stream is damaged or cut off ({exc})",
-            "Upload the file again; check that the upload finished.",
-        ) from exc
-    return target
-
-
-def _gunzip(raw: BinaryIO) -> BinaryIO:
-    return gzip.GzipFile(fileobj=raw)
-
-
-def _head(path: Path) -> bytes:
-    with path.open("rb") as source:
-        return source.read(1 << 16)
-
-
-def _sniff_format(head: bytes, file_name: str) -> FileFormat:
-    """A workbook by its container's magic (whatever its name says), else the name's
-    format, else Parquet by magic, NDJSON by a leading `{`, else CSV."""
-    if is_workbook(head):
-        return FileFormat.EXCEL
-    named = format_from_name(file_name)
-    if named is not None:
-        return named
-    if head.startswith(PARQUET_MAGIC):
-        return FileFormat.PARQUET
-    if head.lstrip(UTF8_BOM + b" \t\r\n").startswith(b"{"):
-        return FileFormat.NDJSON
-    return FileFormat.CSV
-
-
-def _as_utf8(path: Path, file_name: str, encoding: str, workdir: Path) -> Path:
-    """polars reads only UTF-8: transcode a declared legacy encoding (streaming, into
-    `workdir`). UTF-8 itself is checked by polars as it reads, and its BOM is skipped
-    where the file is read (`blocks`) rather than copied away with the whole file."""
-    codec = encoding.lower().replace("_", "-")
-    if codec in _UTF8:
-        return path
-    target = workdir / f"{uuid.uuid4().hex}.utf8"
-    try:
-        decoder = codecs.getincrementaldecoder(codec)()
-        with path.open("rb") as source, target.open("wb") as out:
-            first = True
-            while block := source.read(BLOCK):
-                text = decoder.decode(block)
-                out.write(text.removeprefix("\ufeff").encode() if first else text.encode())
-                first = False
-            out.write(decoder.decode(b"", final=True).encode())
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise UndecodableFile(
-            file_name,
-            f"it cannot be decoded as {encoding} ({exc})",
-            "Fix the `encoding:` of its source profile.",
-        ) from exc
-    return target
-
-
-def _not_utf8(path: Path, file_name: str) -> UndecodableFile:
-    """Find the first byte that is not UTF-8 (a second pass, only once reading failed)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    lines = 1
-    with path.open("rb") as source:
-        while block := source.read(BLOCK):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                line = lines + exc.object.count(b"\n", 0, exc.start)
-                return UndecodableFile(
-                    file_name,
-                    f"it is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} near line {line})",
-                    "Re-export it as UTF-8, or name its encoding in the source profile "
-                    "(e.g. `encoding: cp1252`).",
-                )
-            lines += block.count(b"\n")
-    return UndecodableFile(
-        file_name, "it is not valid UTF-8", "Re-export it as UTF-8, or name its encoding."
-    )
 
 
 def _csv_pieces(
@@ -331,7 +220,7 @@ def _named_errors(
         yield from pieces
     except pl.exceptions.PolarsError as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
-            raise _not_utf8(path, file_name) from exc
+            raise not_utf8(path, file_name) from exc
         raise _unparseable(file_name, file_format, exc) from exc
 
 

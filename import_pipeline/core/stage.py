@@ -31,6 +31,7 @@ from import_pipeline.core.csv_records import FIELD_COUNT
 from import_pipeline.core.dedupe import dedupe, listed_conflicts
 from import_pipeline.core.entities import ENTITIES, EntitySpec, VersionOrder
 from import_pipeline.core.errors import EmptyFile, MissingColumns
+from import_pipeline.core.key_ranges import SAMPLE_EVERY, key_ranges
 from import_pipeline.core.lookups import Misses, added_misses
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.parse import read_blocks
@@ -45,13 +46,7 @@ memory (validation holds a few copies of a batch's columns)."""
 
 RANGE_ROWS = 1_000_000
 """Valid rows of an entity deduped at a time (pass 2); above it, the keys are split into
-ranges of about this many rows (fewer when rows are wide, see RANGE_BYTES)."""
-
-RANGE_BYTES = 96 << 20
-"""Bytes of valid rows (in memory) deduped at a time at most."""
-
-SAMPLE_EVERY = 100
-"""One key in this many is kept to place the range boundaries."""
+ranges of about this many rows (fewer when rows are wide, see core/key_ranges.py)."""
 
 DEFAULT_MAX_REJECT_RATE = 0.10
 """Above this share of rejected rows an entity fails its batch (a profile or run may
@@ -303,7 +298,10 @@ def _deduped(
 ) -> StagedEntity:
     row_count = duplicates = conflicting = 0
     conflicts: list[Path] = []
-    for paths in _key_ranges(part, spec, range_rows):
+    ranges = key_ranges(
+        part.valid_parts, part.report.valid, part.valid_bytes, part.key_sample, spec.key, range_rows
+    )
+    for paths in ranges:
         result = dedupe(pl.scan_ipc(paths).collect(), spec, partial or ())
         write(spec.name, result.rows)
         row_count += result.rows.height
@@ -326,32 +324,6 @@ def _deduped(
         duplicate_parts=tuple(conflicts),
         key_sample=pl.Series(),
     )
-
-
-def _key_ranges(part: StagedEntity, spec: EntitySpec, range_rows: int) -> list[list[Path]]:
-    """The valid parts, regrouped into key ranges of about `range_rows` rows, in key
-    order: one group of every part when they are small enough together."""
-    row_bytes = max(part.valid_bytes // max(part.report.valid, 1), 1)
-    range_rows = min(range_rows, max(RANGE_BYTES // row_bytes, 1))
-    if part.report.valid <= range_rows:
-        return [list(part.valid_parts)] if part.valid_parts else []
-    every = max(range_rows // SAMPLE_EVERY, 1)
-    boundaries = (
-        part.key_sample.sort().gather_every(every, offset=every).unique(maintain_order=True)
-    )
-    folder = part.valid_parts[0].parent / "ranges"
-    folder.mkdir(exist_ok=True)
-    ranges: dict[int, list[Path]] = {}
-    for index, path in enumerate(part.valid_parts):
-        frame = pl.read_ipc(path)
-        which = boundaries.search_sorted(frame[spec.key], side="right").alias("_range")
-        pieces = frame.with_columns(which).partition_by("_range", as_dict=True, include_key=False)
-        for (number,), piece in pieces.items():
-            target = folder / f"{number:06}-{index:06}.arrow"
-            piece.write_ipc(target, compression="uncompressed")
-            ranges.setdefault(int(number), []).append(target)
-        path.unlink()
-    return [ranges[number] for number in sorted(ranges)]
 
 
 def _require_columns(frame: pl.DataFrame, spec: EntitySpec, file_name: str) -> None:

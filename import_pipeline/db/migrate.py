@@ -4,9 +4,13 @@ Safe to call at every start and from concurrent processes: an advisory lock seri
 appliers, and applied versions are recorded in `public.import_pipeline_migrations`.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from psycopg2.extensions import connection
+
+from import_pipeline.db.connect import connected
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_ID = 0x1A9017  # arbitrary, constant: "import_pipeline migrations"
@@ -34,3 +38,13 @@ def migrate(conn: connection) -> list[str]:
             )
             done.append(path.stem)
     return done
+
+
+@contextmanager
+def connected_migrated(url: str, application_name: str, apply: bool) -> Iterator[connection]:
+    """A connection (see `connected`) whose migrations are applied first when `apply` is
+    set, so a resource is the one entry point that both connects and migrates once."""
+    with connected(url, application_name) as conn:
+        if apply:
+            migrate(conn)
+        yield conn

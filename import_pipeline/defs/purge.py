@@ -4,9 +4,8 @@ confirmation, recorded in `ingest.purges`."""
 import dagster as dg
 
 from import_pipeline.core.purge import plan_purge
-from import_pipeline.db import purge as purges
-from import_pipeline.db.failures import describe
 from import_pipeline.defs.resources import PostgresResource
+from import_pipeline.load.purge import run_purge
 
 
 class PurgeConfig(dg.Config):
@@ -30,14 +29,9 @@ def purge_tenant(
     their own short transactions; a table holding only that tenant is truncated."""
     plan = plan_purge(config.tenant, config.confirm, config.entities, config.batch)
     with postgres.connect("import_pipeline purge") as conn:
-        purge_id = purges.start(conn, plan, context.run_id)
-        counts = purges.PurgeCounts()
-        try:
-            counts = purges.purge(conn, plan, config.chunk_rows, config.lock_wait_ms)
-        except Exception as exc:
-            purges.finish(conn, purge_id, counts, describe(exc))
-            raise
-        purges.finish(conn, purge_id, counts, None)
+        purge_id, counts = run_purge(
+            conn, plan, context.run_id, config.chunk_rows, config.lock_wait_ms
+        )
     truncated = ", ".join(counts.truncated) or "none"
     context.log.info(
         f"purged {plan.tenant}: {sum(counts.deleted.values())} rows deleted in chunks, "

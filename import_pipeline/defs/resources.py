@@ -20,8 +20,7 @@ from import_pipeline.core.landing import FileRecord, LandedBatch, plan
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.runs import RunBounds
 from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile
-from import_pipeline.db.connect import connected
-from import_pipeline.db.migrate import migrate
+from import_pipeline.db.migrate import connected_migrated
 from import_pipeline.files import s3, sqs
 from import_pipeline.files.store import Store, fetch_batch, open_store
 
@@ -36,10 +35,8 @@ class PostgresResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self, application_name: str = "import_pipeline") -> Iterator[connection]:
         """A new connection, named in pg_stat_activity by what it is for."""
-        with connected(self.url, application_name) as conn:
-            if not self._migrated:
-                migrate(conn)
-                self._migrated = True
+        with connected_migrated(self.url, application_name, not self._migrated) as conn:
+            self._migrated = True
             yield conn
 
 

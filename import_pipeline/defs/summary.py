@@ -6,9 +6,8 @@ from urllib.parse import unquote
 import dagster as dg
 from psycopg2.extensions import connection
 
-from import_pipeline.core.entities import ENTITIES
-from import_pipeline.db import ledger, report
 from import_pipeline.defs import metadata
+from import_pipeline.load.summary import batch_accounting, files_of_run
 
 BATCH_ASSET = "staged_batch"
 """The asset the summary is an observation of: the batch itself."""
@@ -19,17 +18,8 @@ def batch_summary(
 ) -> dg.AssetObservation:
     """The batch's summary table (entities the batch fed or changed), reject rate, files
     and outcome, from the ledger the steps wrote."""
-    outcome = ledger.outcome(conn, partition_key) or {}
-    accounting = report.accounting(conn, partition_key)
-    counts = outcome.get("counts") or {}
-    rows: dict[str, dict] = {}
-    for entity in ENTITIES:
-        staged, loaded = accounting.get(entity), counts.get(entity) or {}
-        if staged is None and not (loaded.get("resolved") or loaded.get("expired")):
-            continue
-        row = {**(staged or {}), **loaded}
-        row["rejected"] = (staged or {}).get("rejected", 0) + loaded.get("rejected", 0)
-        rows[entity] = row
+    accounting = batch_accounting(conn, partition_key)
+    rows = accounting.entities
     rejected = sum(r["rejected"] for r in rows.values())
     return dg.AssetObservation(
         asset_key=BATCH_ASSET,
@@ -40,9 +30,9 @@ def batch_summary(
             "summary": metadata.summary_table(rows),
             "rejected": rejected,
             "held": sum(r.get("held", 0) for r in rows.values()),
-            "rejects_file": dg.MetadataValue.path(outcome.get("rejects_file") or "no rejects"),
+            "rejects_file": dg.MetadataValue.path(accounting.rejects_file or "no rejects"),
             "duplicates_file": dg.MetadataValue.path(
-                outcome.get("duplicates_file") or "no conflicting duplicates"
+                accounting.duplicates_file or "no conflicting duplicates"
             ),
         },
     )
@@ -80,7 +70,7 @@ class FilesFailed(dg.Failure):
 def run_files(conn: connection, partition_keys: list[str]) -> dg.AssetObservation:
     """The run's files on one table, a file a row: its entities, rows read, rows rejected
     and outcome; each file's own report is its partition's (search by the file's name)."""
-    rows = report.batches(conn, partition_keys, list(ENTITIES))
+    rows = files_of_run(conn, partition_keys)
     failed = sum(r["status"] != "succeeded" for r in rows)
     records = [
         dg.TableRecord(

@@ -1,1 +1,2 @@
-"""The load of one entity's staged rows, sequenced from plain arguments below Dagster."""
+"""The steps' work on the database and the store (an entity's load, staging's ledger writes
+and files, a purge), from plain arguments below Dagster."""

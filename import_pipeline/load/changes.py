@@ -8,7 +8,7 @@ from psycopg2.extensions import connection
 
 from import_pipeline.core.entities import EntitySpec
 from import_pipeline.core.report import LoadCounts
-from import_pipeline.db import changes
+from import_pipeline.db import changes, ledger
 from import_pipeline.files import layout
 from import_pipeline.files.store import Store
 
@@ -55,3 +55,23 @@ def changed_keys(store: Store, partition_key: str, entity: str) -> list[str]:
     if not store.list(folder):
         return []
     return store.scan_parquet(folder).collect().to_series().to_list()
+
+
+@dataclass(frozen=True)
+class ChangedProducts:
+    """The products a batch changed, as stored, with the tenant they belong to."""
+
+    tenant: str
+    rows: list[dict]
+
+
+def changed_products(
+    conn: connection, partition_key: str, keys: list[str]
+) -> ChangedProducts | None:
+    """The batch's tenant and the stored rows of the products its load changed (`keys`),
+    read for a consumer downstream; None when the ledger does not hold the batch."""
+    batch = ledger.get(conn, partition_key)
+    if batch is None:
+        return None
+    rows = changes.products(conn, batch.tenant, keys) if keys else []
+    return ChangedProducts(batch.tenant, rows)

@@ -14,13 +14,10 @@ from functools import partial
 
 import dagster as dg
 
-from import_pipeline.core.entities import ENTITIES, LINE_ITEMS, ORDERS, EntitySpec
+from import_pipeline.core.entities import ENTITIES, EntitySpec
 from import_pipeline.core.errors import LoadCancelled
-from import_pipeline.core.report import LoadCounts
-from import_pipeline.db import held, ledger, report
 from import_pipeline.db.failures import is_transient
 from import_pipeline.defs.assets.loading import RunStop, claim, load_staged
-from import_pipeline.defs.assets.staged_batch import STEP
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.checks import check_specs
 from import_pipeline.defs.jobs import IMPORT_GROUP
@@ -28,6 +25,7 @@ from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import ImportSettings, PostgresResource, StagingArea
 from import_pipeline.defs.step_failures import transient_retried
 from import_pipeline.defs.summary import FilesFailed, batch_summary, run_files
+from import_pipeline.load.batch import record_end, record_idle, staging_error
 
 
 def asset_spec(entity: EntitySpec) -> dg.AssetSpec:
@@ -95,7 +93,7 @@ def load_entities(
                 failures[key] = error
             except BaseException as interrupt:
                 for later in keys[index + 1 :]:
-                    ledger.record_end(postgres.connect, later, context.run_id, interrupt)
+                    record_end(postgres.connect, later, context.run_id, interrupt)
                 raise
         with postgres.connect() as conn:
             yield run_files(conn, keys)
@@ -110,10 +108,8 @@ class NotStaged(Exception):
 def _staging_failure(postgres: PostgresResource, key: str) -> NotStaged | None:
     """Why the batch was not staged (its ledger row's error), or None if it was."""
     with postgres.connect() as conn:
-        row = ledger.outcome(conn, key) or {}
-    if STEP in (row.get("counts") or {}):
-        return None
-    return NotStaged(row.get("error") or f"{key} was not staged (see ingest.files)")
+        error = staging_error(conn, key)
+    return None if error is None else NotStaged(error)
 
 
 def per_partition(
@@ -151,23 +147,7 @@ def settle_idle(postgres: PostgresResource, key: str, selected: list[EntitySpec]
     they have no check to run for this batch (line items check the totals of a batch's
     orders). A one-row file then costs one entity load, not four."""
     with postgres.connect() as conn:
-        batch = ledger.get(conn, key)
-        if batch is None:
-            return set()
-        fed = report.accounting(conn, key)
-        with conn, conn.cursor() as cur:
-            holding = held.entities_holding(cur, batch.tenant)
-        idle = {
-            e.name
-            for e in selected
-            if e.name not in fed
-            and e.name not in holding
-            and not (e is LINE_ITEMS and ORDERS.name in fed)
-        }
-        for name in idle:
-            ledger.record(conn, key, name, LoadCounts().as_dict())
-        ledger.finish_if_complete(conn, key, list(ENTITIES))
-    return idle
+        return record_idle(conn, key, selected)
 
 
 def load_batch(
@@ -209,7 +189,7 @@ def load_batch(
         except BaseException as interrupt:  # Terminate interrupts this (the main) thread
             stop.set()
             yield from _completed(loads, reported)
-            ledger.record_end(postgres.connect, key, context.run_id, interrupt)
+            record_end(postgres.connect, key, context.run_id, interrupt)
             raise
     if alone:
         with postgres.connect() as conn:

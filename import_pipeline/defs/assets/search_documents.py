@@ -6,12 +6,10 @@ import json
 import dagster as dg
 
 from import_pipeline.core.entities import PRODUCTS
-from import_pipeline.db import changes as changed_rows
-from import_pipeline.db import ledger
 from import_pipeline.defs.partitions import batches
 from import_pipeline.defs.resources import PostgresResource, StagingArea
 from import_pipeline.files import layout
-from import_pipeline.load.changes import changed_keys
+from import_pipeline.load.changes import changed_keys, changed_products
 
 DOWNSTREAM_GROUP = "downstream"
 
@@ -32,11 +30,11 @@ def product_search_documents(
     key = context.partition_key
     keys = changed_keys(staging.store(), key, PRODUCTS.name)
     with postgres.connect() as conn:
-        batch = ledger.get(conn, key)
-        if batch is None:
-            raise dg.Failure(f"batch {key} is not in the ledger (ingest.files)")
-        rows = changed_rows.products(conn, batch.tenant, keys) if keys else []
-    documents = "".join(json.dumps(document(batch.tenant, row)) + "\n" for row in rows)
+        changed = changed_products(conn, key, keys)
+    if changed is None:
+        raise dg.Failure(f"batch {key} is not in the ledger (ingest.files)")
+    rows = changed.rows
+    documents = "".join(json.dumps(document(changed.tenant, row)) + "\n" for row in rows)
     path = staging.store().write_bytes(layout.search_documents_file(key), documents.encode())
     return dg.MaterializeResult(
         metadata={"documents": len(rows), "file": dg.MetadataValue.path(path)}

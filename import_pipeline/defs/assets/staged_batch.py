@@ -2,12 +2,11 @@
 
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 from psycopg2.extensions import connection
 
 from import_pipeline.core.batch_profiles import BatchProfiles, batch_profiles, single
@@ -20,14 +19,11 @@ from import_pipeline.core.reject_rate import too_many_rejects
 from import_pipeline.core.rejects import write_rejects_csv, write_safe_csv
 from import_pipeline.core.report import PARTIAL_FIELDS
 from import_pipeline.core.stage import LandedFile, StagedBatch, read_batch
-from import_pipeline.db import drift as drift_ledger
-from import_pipeline.db import ledger, report
 from import_pipeline.db.failures import is_transient
 from import_pipeline.defs import checks, drift, metadata
 from import_pipeline.defs.batch_lock import BatchLock
 from import_pipeline.defs.jobs import IMPORT_GROUP
 from import_pipeline.defs.partitions import batches
-from import_pipeline.defs.replay import Replay, replay_of
 from import_pipeline.defs.resources import (
     ImportSettings,
     LandingZone,
@@ -37,8 +33,10 @@ from import_pipeline.defs.resources import (
 from import_pipeline.defs.step_failures import transient_retried
 from import_pipeline.defs.summary import FilesFailed
 from import_pipeline.files import layout
-
-STEP = "staged_batch"
+from import_pipeline.load import staging as staging_ledger
+from import_pipeline.load.replay import Replay, replay_of
+from import_pipeline.load.staged_files import put_report, write_staged
+from import_pipeline.load.staging import STEP
 
 
 class StagingProgress:
@@ -52,7 +50,7 @@ class StagingProgress:
         self.started = self.logged = time.monotonic()
 
     def __call__(self, read: int, validated: int) -> None:
-        report.staging_progress(self.conn, self.key, read, validated)
+        staging_ledger.record_progress(self.conn, self.key, read, validated)
         now = time.monotonic()
         if now - self.logged < self.LOG_EVERY:
             return
@@ -155,16 +153,14 @@ def stage_one(
     log = context.log.info if alone else _quiet
     started = time.monotonic()
     failure_report: metadata.Metadata = {}
-    batch = ledger.get(conn, key)
+    batch = staging_ledger.start_batch(conn, key, context.run_id)
     if batch is None:
         raise dg.Failure(
             f"batch {key} is not in the ledger (ingest.files): batches are registered by "
             "the landing sensors, so drop the file into the landing zone instead."
         )
-    ledger.start(conn, key, context.run_id)
-    report.reset(conn, key)
     with (
-        ledger.failures_recorded(postgres.connect, key, context.run_id),
+        staging_ledger.failures_recorded(postgres.connect, key, context.run_id),
         named_failure(failure_report),
         tempfile.TemporaryDirectory(prefix="stage-") as work,
     ):
@@ -172,7 +168,7 @@ def stage_one(
         files, manifest = landing.fetch_batch(batch.uri, batch.version, batch.file_name, workdir)
         log(f"staging: reading {len(files)} file(s) of {batch.file_name}")
         replay = replay_of(conn, batch, files)
-        profiles = _profiles(batch, files, manifest, replay)
+        profiles = _profiles(batch.profile, batch.uri, files, manifest, replay)
         threshold = profiles.reject_threshold(settings.max_reject_rate)
         first_rows = None if replay else drift.FirstRows()
         read = read_batch(
@@ -186,7 +182,7 @@ def stage_one(
             first_rows=first_rows,
         )
         drifted = drift.judge(profiles, first_rows, read) if first_rows else Drift()
-        drift_ledger.record(conn, key, drifted.as_json())
+        staging_ledger.record_drift(conn, key, drifted)
         policies = profiles.drift()
         refused = drift.refusal(drifted, policies, batch.file_name)
         if refused is not None:
@@ -205,7 +201,7 @@ def stage_one(
             f"{read.rejected:,} rejected; "
             + ("writing the rejects report" if failure else "deduping and writing")
         )
-        staged = read if failure else _stage(read, key, staging, settings.chunk_rows)
+        staged = read if failure else write_staged(read, key, staging.store(), settings.chunk_rows)
         values = {
             "uri": batch.uri,
             "tenant": batch.tenant,
@@ -235,13 +231,16 @@ def stage_one(
             )
             failure_report.update(values)
             raise failure
-        ledger.set_total(conn, key, staged.rows_staged)
-        ledger.record(conn, key, STEP, _summary(staged))
+        staging_ledger.finish_staging(conn, key, staged.rows_staged, _summary(staged))
     return values, drifted, policies
 
 
 def _profiles(
-    batch: ledger.Batch, files: list[LandedFile], manifest: Manifest, replay: Replay | None
+    batch_profile: str,
+    uri: str,
+    files: list[LandedFile],
+    manifest: Manifest,
+    replay: Replay | None,
 ) -> BatchProfiles:
     """Each file's profile: a replay's files are read as rejects files; a one-file batch
     keeps the profile it was registered with; the files of a folder are mapped each by
@@ -249,8 +248,8 @@ def _profiles(
     named = [(f.name, f.path) for f in files]
     if replay is not None:
         return single(replay.profile, named)
-    profile = load_profile(batch.profile)
-    if not batch.uri.endswith("/"):
+    profile = load_profile(batch_profile)
+    if not uri.endswith("/"):
         return single(profile, named)
     return batch_profiles(named, profile, manifest)
 
@@ -274,22 +273,6 @@ def named_failure(report_so_far: metadata.Metadata | None = None) -> Iterator[No
         ) from exc
 
 
-def _stage(read: StagedBatch, key: str, staging: StagingArea, row_group: int) -> StagedBatch:
-    """Dedupe each entity into its staged folder, one Parquet file per key range (named in
-    key order), replacing whatever an earlier run of this batch staged there."""
-    store = staging.store()
-    for entity in read.entities:
-        store.clear(layout.staged_folder(key, entity))
-    written: dict[str, int] = {}
-
-    def write(entity: str, rows: pl.DataFrame) -> None:
-        index = written.get(entity, 0)
-        written[entity] = index + 1
-        store.write_parquet(rows, layout.staged_part(key, entity, index), row_group)
-
-    return read.deduped(write)
-
-
 def _publish(
     conn: connection,
     key: str,
@@ -302,17 +285,19 @@ def _publish(
     """Write the batch's report where people and later steps find it: rejects and keys in
     conflict in Postgres and as CSVs beside the staged output, every entity's rows
     accounted for in the ledger; return it as metadata."""
-    for entity, part in staged.entities.items():
-        ledger.save_rejects(conn, key, entity, part.rejects())
-    report.save_duplicates(conn, key, staged.duplicates().collect_batches())
+    staging_ledger.save_rejects(conn, key, staged)
     rejects_path = duplicates_path = None
     if staged.rejected:
-        rejects_path = _put(
-            staged.rejects(), write_rejects_csv, staging, workdir, layout.rejects_file(key)
+        rejects_path = put_report(
+            staged.rejects(), write_rejects_csv, staging.store(), workdir, layout.rejects_file(key)
         )
     if any(e.report.conflicting_keys for e in staged.entities.values()):
-        duplicates_path = _put(
-            staged.duplicates(), write_safe_csv, staging, workdir, layout.duplicates_file(key)
+        duplicates_path = put_report(
+            staged.duplicates(),
+            write_safe_csv,
+            staging.store(),
+            workdir,
+            layout.duplicates_file(key),
         )
     accounting = {
         name: {
@@ -323,7 +308,7 @@ def _publish(
         }
         for name, part in staged.present.items()
     }
-    report.record(conn, key, accounting, rejects_path, duplicates_path)
+    staging_ledger.record_accounting(conn, key, accounting, rejects_path, duplicates_path)
     seconds = int(settings.rejects_link_hours * 3600)
     rejects_link = rejects_path and staging.store().link(layout.rejects_file(key), seconds)
     duplicates_link = duplicates_path and staging.store().link(layout.duplicates_file(key), seconds)
@@ -343,19 +328,6 @@ def _publish(
             duplicates_path, duplicates_link, "no conflicting duplicates"
         ),
     }
-
-
-def _put(
-    frame: pl.LazyFrame,
-    write: Callable[[pl.LazyFrame, Path], None],
-    staging: StagingArea,
-    workdir: Path,
-    key: str,
-) -> str:
-    """A report CSV (rejects or duplicates), streamed to disk, then into the staging area."""
-    path = workdir / key.rsplit("/", 1)[-1]
-    write(frame, path)
-    return staging.store().put_file(path, key)
 
 
 def _reject_rate_evaluations(

@@ -1,4 +1,5 @@
-"""How `staged_batch` reads a corrected rejects file dropped back in (see core/replay.py)."""
+"""How `staged_batch` reads a corrected rejects file dropped back in (see core/replay.py),
+below Dagster: plain arguments, the ledger written through `db/replay.py`."""
 
 from dataclasses import dataclass
 
