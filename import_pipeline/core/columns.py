@@ -67,3 +67,9 @@ def refuse_reserved(columns: list[str], file_name: str) -> None:
             "Rename or remove those columns in the export (a rejects.csv dropped back in "
             "keeps its _row and _errors columns, which say it is a replay).",
         )
+
+
+MAX_IMAGE_COLUMNS = 10
+DEFAULT_IMAGE_COLUMNS = ("image_url", *(f"image_url_{n}" for n in range(2, MAX_IMAGE_COLUMNS + 1)))
+"""The columns a product's image URLs are read from when its profile names none (here, not
+in core/images.py, so reading a profile does not import Pillow into every run process)."""

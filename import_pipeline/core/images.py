@@ -5,12 +5,16 @@ the perceptual hash (imagehash's pHash) says two images look alike even when re-
 or resized, which is what a duplicate-product report compares.
 """
 
+from __future__ import annotations
+
 import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import Image
 
 MEDIUM_PX = 800
 THUMBNAIL_PX = 200
@@ -20,9 +24,6 @@ MAX_PIXELS = 50_000_000
 canvas (a decompression bomb) and take a worker's memory."""
 
 RENDITIONS = ("original", "medium", "thumbnail")
-MAX_IMAGE_COLUMNS = 10
-DEFAULT_IMAGE_COLUMNS = ("image_url", *(f"image_url_{n}" for n in range(2, MAX_IMAGE_COLUMNS + 1)))
-"""The columns a product's image URLs are read from when its profile names none."""
 
 
 class NotAnImage(Exception):
@@ -47,9 +48,10 @@ def sha256(body: bytes) -> str:
 def product_image(body: bytes) -> ProductImage:
     """Decode once (turned upright by its EXIF orientation, flattened onto white), hash it,
     and encode the original size and the two smaller ones as JPEG."""
-    # NOTE: imagehash imports scipy (~0.5 s); imported here, not with the module, so the
-    # code location (loaded by every run process) does not pay it.
+    # NOTE: imagehash imports scipy (~0.5 s) and Pillow takes tens of ms; imported here,
+    # not with the module, so the code location (loaded by every run process) does not pay.
     import imagehash
+    from PIL import Image, ImageOps
 
     picture = _decoded(body)
     original = ImageOps.exif_transpose(picture)
@@ -69,6 +71,8 @@ def product_image(body: bytes) -> ProductImage:
 
 
 def _decoded(body: bytes) -> Image.Image:
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -87,6 +91,8 @@ def _decoded(body: bytes) -> Image.Image:
 
 def _on_white(picture: Image.Image) -> Image.Image:
     """RGB for JPEG: transparency becomes a white background rather than black."""
+    from PIL import Image
+
     if picture.mode in ("RGBA", "LA") or (picture.mode == "P" and "transparency" in picture.info):
         rgba = picture.convert("RGBA")
         background = Image.new("RGB", rgba.size, "white")

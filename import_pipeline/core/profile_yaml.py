@@ -13,10 +13,10 @@ from zoneinfo import available_timezones
 import polars as pl
 import yaml
 
+from import_pipeline.core.columns import DEFAULT_IMAGE_COLUMNS, MAX_IMAGE_COLUMNS
 from import_pipeline.core.drift import DriftPolicy, drift_policies
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.formats import FileFormat
-from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS, MAX_IMAGE_COLUMNS
 from import_pipeline.core.mapping import EntityMapping, SourceMapping
 from import_pipeline.core.parse import ReadOptions
 from import_pipeline.core.profile_fields import derived, lookups

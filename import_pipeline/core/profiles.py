@@ -14,11 +14,10 @@ from pathlib import Path
 
 import polars as pl
 
-from import_pipeline.core.columns import ROW
+from import_pipeline.core.columns import DEFAULT_IMAGE_COLUMNS, ROW
 from import_pipeline.core.drift import DriftPolicy
 from import_pipeline.core.entities import ENTITIES, EntitySpec, entity_for_file, load_rank
 from import_pipeline.core.errors import UnknownEntity
-from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS
 from import_pipeline.core.mapping import MappedFile, Slice, SourceMapping
 from import_pipeline.core.parse import ReadOptions
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file

@@ -5,7 +5,8 @@ import io
 import pytest
 from PIL import Image
 
-from import_pipeline.core.images import DEFAULT_IMAGE_COLUMNS, NotAnImage, product_image
+from import_pipeline.core.columns import DEFAULT_IMAGE_COLUMNS
+from import_pipeline.core.images import NotAnImage, product_image
 from import_pipeline.core.profile_yaml import ProfileError, load_profile_file
 from import_pipeline.core.profiles import load_profile
 from import_pipeline.files.layout import image_file
