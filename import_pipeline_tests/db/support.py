@@ -48,7 +48,7 @@ def load(
     return counts + settled
 
 
-def table(conn: connection, statement: str) -> list[tuple]:
+def table(conn: connection, statement: str, params: tuple = ()) -> list[tuple]:
     with conn, conn.cursor() as cur:
-        cur.execute(statement)
+        cur.execute(statement, params or None)
         return cur.fetchall()

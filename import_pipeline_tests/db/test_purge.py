@@ -55,11 +55,11 @@ def fill(conn: connection, tenant: str, batch: str = "b1", rows: int = ROWS) -> 
 def rows_of(conn: connection, tenant: str) -> dict[str, list[tuple]]:
     tables = ("customers", "products", "orders", "line_items")
     found = {
-        t: table(conn, f"SELECT * FROM commerce.{t} WHERE tenant = '{tenant}' ORDER BY 2")
+        t: table(conn, f"SELECT * FROM commerce.{t} WHERE tenant = %s ORDER BY 2", (tenant,))
         for t in tables
     }
     found["held"] = table(
-        conn, f"SELECT entity, key FROM ingest.held_rows WHERE tenant = '{tenant}'"
+        conn, "SELECT entity, key FROM ingest.held_rows WHERE tenant = %s", (tenant,)
     )
     return found
 
