@@ -38,7 +38,10 @@ lint: install ## ruff
 bench: install ## the benchmark (not part of make test): prints and writes bench/RESULTS.md
 	.venv/bin/python -m bench.run --repeat 3
 
+k8s-render: install ## re-render deploy/kubernetes/rendered-instance.yaml: make k8s-render CHART=/path/to/helm/dagster
+	.venv/bin/python -m import_pipeline_tests.production.helm_render --chart "$(CHART)" $(if $(SOURCE),--source "$(SOURCE)")
+
 faults: install ## the fault suite (crashes, restarts, overlaps, hostile files; a small run is in make test)
 	.venv/bin/python -m faults.run
 
-.PHONY: help install dev psql test lint bench faults
+.PHONY: help install dev psql test lint bench faults k8s-render

@@ -1,9 +1,10 @@
 """The instance `dagster.yaml` Dagster's Helm chart renders from a values file, for the
 settings deploy/kubernetes/values.yaml uses: the chart's `configmap-instance.yaml` and its
-`helpers/instance/*.tpl`, written out in Python: the registries this project installs from
-carry no `helm` binary (only its Go source) and no copy of Dagster's chart. A key of a
-covered section that the templates do not read is refused, so a misspelled setting fails
-the test instead of vanishing from the rendered instance."""
+`helpers/instance/*.tpl`, written out in Python, because the chart is on no registry this
+project installs from. test_kubernetes.py pins it to helm's own render of our values
+(deploy/kubernetes/rendered-instance.yaml, helm_render.py). A key of a covered section that
+the templates do not read is refused, so a misspelled setting fails the test instead of
+vanishing from the rendered instance."""
 
 from typing import Any
 
@@ -47,11 +48,12 @@ SECTIONS = {
         "enabled",
         "startTimeoutSeconds",
         "cancelTimeoutSeconds",
+        "maxRuntimeSeconds",
         "maxResumeRunAttempts",
         "pollIntervalSeconds",
         "freeSlotsAfterRunEndSeconds",
     },
-    ("dagsterDaemon", "runRetries"): {"enabled", "maxRetries"},
+    ("dagsterDaemon", "runRetries"): {"enabled", "maxRetries", "retryOnAssetOrOpFailure"},
     ("dagsterDaemon", "sensors"): {"useThreads", "numWorkers", "numSubmitWorkers"},
     ("dagsterDaemon", "schedules"): {"useThreads", "numWorkers", "numSubmitWorkers"},
     ("computeLogManager", "config", "s3ComputeLogManager"): {
@@ -69,6 +71,14 @@ SECTIONS = {
         "region",
     },
 }
+# The chart's own values.yaml defaults for tick retention: helm merges ours onto them.
+TICKS_KEPT = {"failure": -1, "skipped": 7, "started": -1, "success": -1}
+RETENTION_DEFAULTS = {
+    "sensor": {"purgeAfterDays": TICKS_KEPT},
+    "schedule": {"purgeAfterDays": -1},
+    "autoMaterialize": {"purgeAfterDays": TICKS_KEPT},
+}
+RETENTION_KEYS = {"sensor": "sensor", "schedule": "schedule", "autoMaterialize": "auto_materialize"}
 RUN_K8S_CONFIG = {
     "containerConfig": "container_config",
     "podSpecConfig": "pod_spec_config",
@@ -100,7 +110,9 @@ def render_instance(values: dict, release: str, namespace: str) -> dict[str, Any
         raise UnknownValue(f"the chart does not read {unread}")
     daemon = values["dagsterDaemon"]
     instance: dict[str, Any] = {
-        "scheduler": {"module": "dagster._core.scheduler", "class": "DagsterDaemonScheduler"},
+        # NOTE: the chart names the pre-1.0 module paths (`dagster.core`); Dagster still
+        # resolves them.
+        "scheduler": {"module": "dagster.core.scheduler", "class": "DagsterDaemonScheduler"},
         "schedule_storage": _postgres("schedule_storage", "PostgresScheduleStorage", values),
         "run_launcher": _k8s_launcher(values, release, namespace),
         "run_storage": _postgres("run_storage", "PostgresRunStorage", values),
@@ -108,19 +120,29 @@ def render_instance(values: dict, release: str, namespace: str) -> dict[str, Any
         "run_coordinator": _queued(daemon["runCoordinator"]["config"]["queuedRunCoordinator"]),
         "compute_logs": _s3_logs(values["computeLogManager"]["config"]["s3ComputeLogManager"]),
         "run_monitoring": _monitoring(daemon["runMonitoring"]),
-        "run_retries": {"enabled": True, "max_retries": daemon["runRetries"]["maxRetries"]},
+        "run_retries": _retries(daemon["runRetries"]),
         "sensors": _threads(daemon["sensors"]),
         "schedules": _threads(daemon["schedules"]),
         "telemetry": {"enabled": values["telemetry"]["enabled"]},
     }
-    retention = values.get("retention", {})
+    retention = _merged(RETENTION_DEFAULTS, values.get("retention", {}))
     if retention.get("enabled"):
         instance["retention"] = {
-            kind: {"purge_after_days": retention[kind]["purgeAfterDays"]}
-            for kind in ("sensor", "schedule")
-            if kind in retention
+            field: {"purge_after_days": retention[key]["purgeAfterDays"]}
+            for key, field in RETENTION_KEYS.items()
+            if retention.get(key)
         }
     return instance
+
+
+def _merged(defaults: Any, values: Any) -> Any:
+    """Values over defaults as helm merges them: maps key by key, anything else replaced."""
+    if not (isinstance(defaults, dict) and isinstance(values, dict)):
+        return values
+    return {
+        key: _merged(defaults.get(key), values[key]) if key in values else defaults[key]
+        for key in defaults | values
+    }
 
 
 def _at(values: dict, path: tuple[str, ...]) -> dict:
@@ -191,7 +213,7 @@ def _queued(queued: dict) -> dict:
         config["dequeue_use_threads"] = queued["dequeueUseThreads"]
     if queued.get("dequeueNumWorkers"):
         config["dequeue_num_workers"] = queued["dequeueNumWorkers"]
-    coordinator = {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"}
+    coordinator = {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator"}
     return coordinator | ({"config": config} if config else {})
 
 
@@ -227,10 +249,20 @@ def _monitoring(monitoring: dict) -> dict:
     }
     for key, field in (
         ("cancelTimeoutSeconds", "cancel_timeout_seconds"),
+        ("maxRuntimeSeconds", "max_runtime_seconds"),
         ("maxResumeRunAttempts", "max_resume_run_attempts"),
     ):
         if monitoring.get(key) is not None:
             rendered[field] = monitoring[key]
+    return rendered
+
+
+def _retries(retries: dict) -> dict:
+    rendered = {"enabled": retries["enabled"]}
+    if retries.get("maxRetries"):
+        rendered["max_retries"] = retries["maxRetries"]
+    if "retryOnAssetOrOpFailure" in retries:
+        rendered["retry_on_asset_or_op_failure"] = retries["retryOnAssetOrOpFailure"]
     return rendered
 
 
