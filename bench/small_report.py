@@ -55,6 +55,12 @@ class Burst:
         return max((f.latency for f in self.files if f.latency is not None), default=0.0)
 
     @property
+    def first_s(self) -> float:
+        """Seconds from the drop to the first batch that ended: the burst's first run,
+        which the issue wants no later than one run after a lone file would load."""
+        return min((f.latency for f in self.files if f.latency is not None), default=0.0)
+
+    @property
     def ended(self) -> int:
         return sum(f.status in ENDED for f in self.files)
 
@@ -174,6 +180,7 @@ def _burst_lines(many: Burst) -> str:
     return f"""### {len(many.files):,} one-row files dropped at once
 
 - {_burst_end(many)}{verdict};
+- the first files loaded {many.first_s:,.1f} s after the drop (with the first run);
 - runs: {many.runs} ({many.failed_runs} failed); in progress at most {many.max_running},
   queued at most {many.max_queued};
 - peak memory (PSS) of the Dagster processes {many.peak_dagster_mb:,.0f} MB, of the

@@ -253,3 +253,16 @@ def settled(
         else:
             waiting[batch.uri] = batch.version
     return ready, waiting
+
+
+def settle_pause(
+    batches: list[LandedBatch], waiting: dict[str, str], now: datetime, settle_seconds: float
+) -> float:
+    """Seconds until the youngest waiting batch will have held still for `settle_seconds`
+    (at most that, whatever the clocks say; 0 when none waits): a tick that waits so long
+    and looks again takes a file that landed just before it at once, where leaving it to
+    the next tick would add a whole tick to its landing-to-loaded time."""
+    ages = [(now - b.landed_at).total_seconds() for b in batches if b.uri in waiting]
+    if not ages:
+        return 0.0
+    return min(max(settle_seconds - min(ages), 0.0), settle_seconds)

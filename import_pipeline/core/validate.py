@@ -4,6 +4,7 @@ All rules of all fields are evaluated in one pass, so a row that breaks several 
 reports all of them; nothing here loops over rows in Python.
 """
 
+import functools
 from dataclasses import dataclass
 
 import polars as pl
@@ -99,7 +100,9 @@ def _attributes(extras: list[str]) -> pl.Expr:
     return pl.struct(sanitised(c).alias(c) for c in extras).struct.json_encode().alias(ATTRIBUTES)
 
 
+@functools.cache
 def empty_valid(spec: EntitySpec) -> pl.DataFrame:
-    """No rows, but the typed columns a valid frame has."""
+    """No rows, but the typed columns a valid frame has; kept per entity, because a
+    one-row file writes one for every entity it does not feed (a validation each)."""
     empty = pl.DataFrame(schema={ROW: pl.Int64, **{name: pl.String for name in spec.field_names}})
     return validate(empty, spec, CastOptions()).valid

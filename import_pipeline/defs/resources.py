@@ -90,9 +90,9 @@ class LandingZone(StoreResource):
     """Where partners drop files: a local folder or `s3://bucket/prefix`. With
     `tenant_from_path`, the first folder below the root names the tenant.
 
-    A local file is taken as complete at first sight when it has not been modified for
-    `settle_seconds`, else when the next tick finds it unchanged: shorter than a tick,
-    because waiting a whole tick adds that tick to a small file's landing-to-loaded time
+    A local file is taken as complete once it has not been modified for `settle_seconds`:
+    a tick that lists a younger one waits until it is that old and lists again, because
+    leaving it to the next tick adds that tick to a small file's landing-to-loaded time
     (figures in bench/README.md, "Figures behind the code"). A file written with
     longer pauses can be taken half-written: its change is then caught before staging
     (FileChanged) or loads as a new batch; writers should write to a temporary name and

@@ -1,7 +1,9 @@
 """The landing sensor: list the landing zone, register new batches, request their runs."""
 
 import json
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -13,6 +15,7 @@ from import_pipeline.core.landing import (
     FileRecord,
     LandedBatch,
     complete_window,
+    settle_pause,
     settled,
     unusable_tenants,
 )
@@ -30,6 +33,7 @@ from import_pipeline.defs.landing_events import (
 from import_pipeline.defs.partitions import batches, range_tags
 from import_pipeline.defs.resources import LandingZone, PostgresResource
 from import_pipeline.defs.run_queue import queue_tags
+from import_pipeline.files.store import Store
 
 TAG_URI = "import/uri"
 TAG_TENANT = "import/tenant"
@@ -170,6 +174,32 @@ def sensor_result(runs: list[PlannedRun[ledger.Batch]], cursor: dict) -> dg.Sens
     )
 
 
+@dataclass(frozen=True)
+class Look:
+    """One listing of the zone's window after `after`: the batches ready to load, those
+    still being written (uri -> version), and how long until the youngest of those has
+    held still for the settle time (the tick waits that long and looks once more)."""
+
+    records: list[FileRecord]
+    ready: list[LandedBatch]
+    waiting: dict[str, str]
+    pause: float
+    after: str
+    skipped: str
+
+    @staticmethod
+    def take(store: Store, landing: LandingZone, after: str, seen: dict[str, str]) -> "Look":
+        window = store.list_window(after, landing.max_keys_per_tick)
+        records, after, skipped = complete_window(window, landing.tenant_from_path)
+        ready, waiting, pause = landing.batches(records), {}, 0.0
+        if not store.writes_are_atomic:
+            now = datetime.now(UTC)
+            listed = ready
+            ready, waiting = settled(listed, seen, now, landing.settle_seconds)
+            pause = settle_pause(listed, waiting, now, landing.settle_seconds)
+        return Look(records, ready, waiting, pause, after, skipped)
+
+
 def report_unusable_tenants(
     context: dg.SensorEvaluationContext, records: list[FileRecord], tenant_from_path: bool
 ) -> None:
@@ -193,31 +223,31 @@ def landing_sensor(
     a tick: the cursor keeps the last key looked at, and a listing that reaches the end
     starts over on the next tick, so a changed file (new version) is found too. A file or
     marked folder becomes a batch and a run; on a local disk it must first hold still for
-    the settle time or since the previous tick (an S3 object is listed only once whole).
+    the settle time (the tick waits for a file younger than that, see `Look`), or since the
+    previous tick (an S3 object is listed only once whole).
     With a queue of S3 events (`queue_url`) new files come from the events and the listing
     is the safety net (defs/landing_events.py)."""
     store = landing.store()
     cursor = json.loads(context.cursor) if context.cursor else {}
-    now = datetime.now(UTC)
     ready: list[LandedBatch] = []
     listed = None
-    if listing_due(landing, cursor, now):
-        window = store.list_window(cursor.get("after", ""), landing.max_keys_per_tick)
-        records, after, skipped = complete_window(window, landing.tenant_from_path)
-        if skipped:
+    if listing_due(landing, cursor, datetime.now(UTC)):
+        look = Look.take(store, landing, cursor.get("after", ""), cursor.get("waiting", {}))
+        if look.pause:
+            time.sleep(look.pause)
+            look = Look.take(store, landing, cursor.get("after", ""), look.waiting)
+        if look.skipped:
             context.log.warning(
-                f"{skipped} holds more than {landing.max_keys_per_tick} files, more than one "
-                "tick lists: raise max_keys_per_tick, or let the daily reconciliation load it"
+                f"{look.skipped} holds more than {landing.max_keys_per_tick} files, more than "
+                "one tick lists: raise max_keys_per_tick, or let the daily reconciliation load it"
             )
-        report_unusable_tenants(context, records, landing.tenant_from_path)
-        ready, waiting = landing.batches(records), {}
-        if not store.writes_are_atomic:
-            ready, waiting = settled(ready, cursor.get("waiting", {}), now, landing.settle_seconds)
-        listed = {"after": after} | ({"waiting": waiting} if waiting else {})
+        report_unusable_tenants(context, look.records, landing.tenant_from_path)
+        ready = look.ready
+        listed = {"after": look.after} | ({"waiting": look.waiting} if look.waiting else {})
     with announced_batches(context, landing) as announced:
         ready = merged(ready, announced)
         todo, fresh = request_runs(ready, postgres)
     todo = not_yet_requested(context.instance, todo, fresh)
     sizes = {b.partition_key: sum(m.size for m in b.members) for b in ready}
     runs = plan(todo, fresh, sizes, landing.run_bounds)
-    return sensor_result(runs, listing_cursor(landing, cursor, listed, now))
+    return sensor_result(runs, listing_cursor(landing, cursor, listed, datetime.now(UTC)))

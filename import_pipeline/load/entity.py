@@ -68,7 +68,7 @@ class EntityLoad:
 
 
 def claim(
-    connect: Connect, store: Store, partition_key: str, run_id: str, selected: list[EntitySpec]
+    conn: connection, store: Store, partition_key: str, run_id: str, selected: list[EntitySpec]
 ) -> None:
     """Mark the batch running under this run before its entity loads, so the ledger
     describes this attempt (a retry, or a re-execution from failure) and not an earlier
@@ -80,8 +80,7 @@ def claim(
         .item()
         for e in selected
     )
-    with connect() as conn:
-        ledger.resume(conn, partition_key, run_id, [e.name for e in selected], row_count)
+    ledger.resume(conn, partition_key, run_id, [e.name for e in selected], row_count)
 
 
 class Progress:

@@ -13,6 +13,7 @@ from import_pipeline.core.landing import (
     complete_window,
     is_listed,
     plan,
+    settle_pause,
     settled,
 )
 from import_pipeline.core.manifest import parse_manifest
@@ -169,3 +170,12 @@ def test_a_folder_can_feed_every_entity_at_once():
         "line_items": 0,
     }
     assert rows["orders"].schema["updated_at"] == pl.Datetime("us", "UTC")
+
+
+def test_a_tick_pauses_until_the_youngest_waiting_batch_is_settle_old_and_no_longer():
+    old, young = plan([record("a.csv", minutes=0), record("b.csv", minutes=0)], False, uri)
+    now = T0 + timedelta(seconds=1)
+    waiting = {old.uri: old.version, young.uri: young.version}
+    assert settle_pause([old, young], waiting, now, 3) == 2.0
+    assert settle_pause([old, young], {}, now, 3) == 0.0
+    assert settle_pause([old], waiting, T0 - timedelta(seconds=60), 3) == 3.0  # mtime ahead

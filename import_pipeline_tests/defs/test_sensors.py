@@ -1,7 +1,9 @@
 """The landing sensor over a local folder: folder batches wait for their marker, tenants
 from the path, an unsupported URL is named."""
 
+import json
 import os
+import threading
 import time
 
 import dagster as dg
@@ -106,3 +108,39 @@ def test_markers_and_manifests_in_a_folder_never_become_batches(
     requests = evaluate(landing_sensor, instance, zone, database_url, None).run_requests
     root = landing.resolve().as_uri() + "/"
     assert sorted(r.tags[TAG_URI].removeprefix(root) for r in requests) == expected
+
+
+def test_a_file_landed_just_before_a_tick_is_requested_by_that_tick(
+    instance, landing, database_url
+):
+    write_csv(landing / "customers_fresh.csv", CUSTOMERS)
+    zone = LandingZone(url=str(landing), settle_seconds=1.5)
+    started = time.monotonic()
+    result = evaluate(landing_sensor, instance, zone, database_url, None)
+    assert [r.tags[TAG_URI].rsplit("/", 1)[1] for r in result.run_requests] == [
+        "customers_fresh.csv"
+    ]
+    assert time.monotonic() - started >= 1.0  # it waited for the file to hold still
+
+
+def test_a_file_still_being_written_after_the_pause_waits_for_the_next_tick(
+    instance, landing, database_url
+):
+    path = write_csv(landing / "customers_growing.csv", CUSTOMERS)
+    writing = threading.Event()
+
+    def keep_writing() -> None:
+        while not writing.wait(0.2):
+            with path.open("a") as out:
+                out.write("C2,bo@example.com\n")
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        zone = LandingZone(url=str(landing), settle_seconds=1.0)
+        result = evaluate(landing_sensor, instance, zone, database_url, None)
+    finally:
+        writing.set()
+        writer.join()
+    assert result.run_requests == []
+    assert json.loads(result.cursor or "{}")["waiting"]

@@ -79,9 +79,6 @@ def load_entities(
             return
         for index, key in enumerate(keys):
             try:
-                not_staged = _staging_failure(postgres, key)
-                if not_staged is not None:
-                    raise not_staged
                 loads = load_batch(
                     context, key, selected, postgres, staging, settings, stop, alone=False
                 )
@@ -103,13 +100,6 @@ def load_entities(
 
 class NotStaged(Exception):
     """The batch failed in staging, so it has nothing to load; the error is staging's."""
-
-
-def _staging_failure(postgres: PostgresResource, key: str) -> NotStaged | None:
-    """Why the batch was not staged (its ledger row's error), or None if it was."""
-    with postgres.connect() as conn:
-        error = staging_error(conn, key)
-    return None if error is None else NotStaged(error)
 
 
 def per_partition(
@@ -141,15 +131,6 @@ def _evaluation(check: dg.AssetCheckResult, key: str) -> dg.AssetCheckEvaluation
     )
 
 
-def settle_idle(postgres: PostgresResource, key: str, selected: list[EntitySpec]) -> set[str]:
-    """Record as loaded, with nothing to count, the selected entities whose load would do
-    nothing: the batch feeds them no row, the tenant has none of their rows held, and
-    they have no check to run for this batch (line items check the totals of a batch's
-    orders). A one-row file then costs one entity load, not four."""
-    with postgres.connect() as conn:
-        return record_idle(conn, key, selected)
-
-
 def load_batch(
     context: dg.AssetExecutionContext,
     key: str,
@@ -163,8 +144,14 @@ def load_batch(
     """One batch's entity loads (see `load_entities`); its first failure is raised once
     every load has ended, after the batch's summary when the batch is alone in its run (a
     run of many files reports them on one table instead, see `run_files`)."""
-    claim(context, postgres, staging, selected, key)
-    idle = settle_idle(postgres, key, selected)
+    with postgres.connect() as conn:
+        not_staged = None if alone else staging_error(conn, key)
+        if not_staged is not None:
+            raise NotStaged(not_staged)
+        claim(context, conn, staging, selected, key)
+        # An entity the batch feeds no row of, with no held row of its tenant and no check
+        # to run, is recorded as loaded: a one-row file costs one entity load, not four.
+        idle = record_idle(conn, key, selected)
     failure: Exception | None = None
     reported: set[str] = set(idle)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="entity") as pool:

@@ -5,6 +5,7 @@ import threading
 import time
 
 import dagster as dg
+from psycopg2.extensions import connection
 
 from import_pipeline.core.entities import ENTITIES, ORDERS, PRODUCTS, Check, EntitySpec
 from import_pipeline.core.quality import QUALITY_FIELD, quality_summary
@@ -43,13 +44,13 @@ class RunStop:
 
 def claim(
     context: dg.AssetExecutionContext,
-    postgres: PostgresResource,
+    conn: connection,
     staging: StagingArea,
     selected: list[EntitySpec],
     key: str,
 ) -> None:
     """Claim batch `key` for this run's entity loads (see `load.entity.claim`)."""
-    entity.claim(postgres.connect, staging.store(), key, context.run_id, selected)
+    entity.claim(conn, staging.store(), key, context.run_id, selected)
 
 
 def load_staged(
