@@ -1,5 +1,5 @@
 """Renders the instance `dagster.yaml` of deploy/kubernetes/values.yaml with the real `helm`
-(the k8s extra installs it) and Dagster's chart, and keeps that render in
+(the test extra installs it) and Dagster's chart, and keeps that render in
 deploy/kubernetes/rendered-instance.yaml: the chart is not on a registry the project installs
 from and is not ours to commit, so CI checks the Python renderer against this file instead.
 
