@@ -12,7 +12,8 @@ from faults.hostile_run import Outcome
 from faults.report import Figure
 from faults.run import SMALL, run_suite
 
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(1200)]
+# NOTE: one xdist worker takes the whole module, so its one suite run serves every test.
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(1200), pytest.mark.xdist_group("faults")]
 
 
 @pytest.fixture(scope="module")
