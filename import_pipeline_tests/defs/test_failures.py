@@ -3,6 +3,7 @@ load within a chunk, and one batch is loaded by one run at a time (real Postgres
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -55,6 +56,27 @@ def terminate_loaders(database_url: str) -> None:
         )
         assert cur.fetchone()[0] > 0
     conn.close()
+
+
+def stop_seen(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """A wait, for after an interrupt, until the run's loads see the stop: on a busy machine
+    the main thread may take its time to handle the interrupt, and chunks loaded meanwhile
+    were loaded before the stop, not after it."""
+    stops: list[loading.RunStop] = []
+    made = loading.RunStop.__init__
+
+    def init(self: loading.RunStop, context: dg.AssetExecutionContext) -> None:
+        made(self, context)
+        stops.append(self)
+
+    monkeypatch.setattr(loading.RunStop, "__init__", init)
+
+    def wait(timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not (stops and stops[-1].is_set()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    return wait
 
 
 def settled_ledger(url: str, timeout: float = 60) -> list[tuple]:
@@ -127,6 +149,7 @@ def test_terminate_stops_the_load_within_a_chunk_and_the_ledger_says_cancelled(
 ):
     request = customers_batch(instance, landing, pipeline_env)
     stopped_at: list[int] = []
+    wait_for_the_stop = stop_seen(monkeypatch)
 
     def terminate(partition_key: str) -> None:
         """What Terminate does to a run: mark it canceling, interrupt its main thread."""
@@ -135,6 +158,7 @@ def test_terminate_stops_the_load_within_a_chunk_and_the_ledger_says_cancelled(
         stopped_at.append(rows)
         instance.report_run_canceling(instance.get_run_by_id(run_id))
         send_interrupt()
+        wait_for_the_stop()
 
     on_first_progress(monkeypatch, terminate)
     with capture_interrupts():
