@@ -28,8 +28,14 @@ dev: install ## start embedded Postgres and dagster dev (http://localhost:3000) 
 psql: install ## psql on the dev database (the embedded server in .dev/pgdata, or DATABASE_URL)
 	.venv/bin/python -m import_pipeline.devserver psql
 
+# NOTE: the suite runs on 2 pytest-xdist workers (each with its own embedded Postgres and moto
+# server): half its wall time was waiting on Dagster processes, sensors and the fault suite's
+# runs. A test file at a time per worker (loadfile), so a module's fixture (the fault suite's
+# run, the production stack) is made once; xdist's loadgroup does not group under pytest 9.2.
+TEST_WORKERS ?= 2
+
 test: install ## run the whole suite against a real Postgres and a real S3-protocol server
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install ## ruff
 	.venv/bin/ruff check .

@@ -12,8 +12,7 @@ from faults.hostile_run import Outcome
 from faults.report import Figure
 from faults.run import SMALL, run_suite
 
-# NOTE: one xdist worker takes the whole module, so its one suite run serves every test.
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(1200), pytest.mark.xdist_group("faults")]
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")

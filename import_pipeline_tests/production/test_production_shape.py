@@ -36,13 +36,7 @@ from import_pipeline.devserver import PLANNED_EVENTS_PER_RUN
 from import_pipeline_tests.production.processes import BIN, free_port, wait_for
 from import_pipeline_tests.support import Webhook, query, s3_settings
 
-# NOTE: one xdist worker takes the whole module, so both scenarios share one stack.
-pytestmark = [
-    pytest.mark.production,
-    pytest.mark.postgres,
-    pytest.mark.s3,
-    pytest.mark.xdist_group("production_shape"),
-]
+pytestmark = [pytest.mark.production, pytest.mark.postgres, pytest.mark.s3]
 
 LANDING_SENSOR = "landing_sensor"
 """The landing sensor that watches an S3 landing zone (the one name to change if it is
