@@ -173,3 +173,21 @@ def test_a_changed_re_send_of_a_moved_batch_loads_as_a_new_batch(env, instance, 
     assert query(env, "SELECT count(*) FROM ingest.redrops") == [(0,)]
     assert move_redrops(zone(s3_bucket), PostgresResource(url=env), 100) == []
     assert keys(client, s3_bucket, "landing/customers") == ["landing/customers_1.csv"]
+
+
+def test_an_identical_re_send_of_a_moved_folder_leaves_whole(env, instance, client, s3_bucket):
+    files = {"customers.csv": csv_bytes(CUSTOMERS), "_SUCCESS": b""}
+    for name, data in files.items():
+        put(client, s3_bucket, f"landing/drop-2/{name}", data)
+    load_and_move(env, instance, s3_bucket)
+    for name, data in files.items():
+        put(client, s3_bucket, f"landing/drop-2/{name}", data)
+    assert s3_tick(instance, zone(s3_bucket), env).run_requests == []
+    assert move_redrops(zone(s3_bucket), PostgresResource(url=env), 100) == [
+        f"s3://{s3_bucket}/landing/_processed/{TODAY}.redrop-1/drop-2/"
+    ]
+    assert keys(client, s3_bucket) == [
+        f"landing/_processed/{TODAY}{day}/drop-2/{name}"
+        for day in (".redrop-1", "")
+        for name in ("_SUCCESS", "customers.csv")
+    ]
