@@ -173,7 +173,7 @@ def move_batch(store: Store, uri: str, version: str, to_key: str, resumed: bool)
     first moved)."""
     key = store.key_of(uri)
     if not key.endswith("/"):
-        copied = store.move(key, version, to_key) and store.version(to_key)
+        copied = store.version(to_key) if store.move(key, version, to_key) else None
         return Moved(store.uri(to_key), copied) if copied else None
     records = store.list(key)
     if not resumed and folder_version(records) != version:
