@@ -55,6 +55,11 @@ class FileChanged(ImportFileError):
     """The file's bytes changed after it landed; the new version is a new batch."""
 
 
+class MovedBatchMissing(ImportFileError):
+    """The batch that loaded is neither where it landed nor where the processed-prefix mode
+    moved it (its copy was deleted or replaced), so it cannot be read again."""
+
+
 class ManifestMismatch(ImportFileError):
     """A folder batch does not hold what its `manifest.json` lists (files or row counts)."""
 

@@ -96,10 +96,19 @@ def processed_key(key: str, finished: datetime) -> str:
     return f"{PROCESSED}{finished.astimezone(UTC):%Y-%m-%d}/{key}"
 
 
-def is_listed(key: str) -> bool:
-    """Hidden and temp-upload files and processed batches are never listed; markers
-    (`_SUCCESS`) are."""
-    return not key.startswith(PROCESSED) and all(
+def redrop_key(key: str, found: datetime, seq: int) -> str:
+    """Where an identical re-send of a loaded batch goes: `_processed/<UTC date>.redrop-<n>/
+    <key>` (its n-th re-send), beside the days' folders, so that it never lands on the copy
+    that loaded nor on another re-send."""
+    return f"{PROCESSED}{found.astimezone(UTC):%Y-%m-%d}.redrop-{seq}/{key}"
+
+
+def is_listed(key: str, under: str = "") -> bool:
+    """Hidden and temp-upload files and processed batches are never listed, unless a
+    listing asks for a folder below `_processed/` itself (a moved batch read again);
+    markers (`_SUCCESS`) are."""
+    processed = key.startswith(PROCESSED) and not under.startswith(PROCESSED)
+    return not processed and all(
         part
         and not part.startswith(_HIDDEN_PREFIXES)
         and not part.lower().endswith(_IGNORED_SUFFIXES)

@@ -3,34 +3,26 @@ listing costs what is new or failed, not everything ever delivered."""
 
 import dagster as dg
 
-from import_pipeline.core.landing import processed_key
-from import_pipeline.db import processed
 from import_pipeline.defs.resources import LandingZone, PostgresResource
-from import_pipeline.files.store import move_batch
+from import_pipeline.load import processed
 
 MOVES_PER_TICK = 200
-"""Batches moved per tick: a backlog (the mode switched on over a full bucket) drains over
-ticks, each well inside the sensor's time limit."""
+"""Batches (and re-sends) moved per tick: a backlog (the mode switched on over a full
+bucket) drains over ticks, each well inside the sensor's time limit."""
 
 
 def move_succeeded(landing: LandingZone, postgres: PostgresResource, limit: int) -> list[str]:
-    """Move up to `limit` succeeded batches to `_processed/<date they finished>/`, each
-    recorded in the ledger; the partition keys moved. Safe to repeat: a file already moved
-    is found at its target, a move cut short is resumed, a batch whose files changed since
-    it loaded stays where it is (the change is a batch of its own)."""
-    store = landing.store()
-    done = []
+    """Move up to `limit` succeeded batches to `_processed/<date>/` (see load/processed.py);
+    the partition keys moved."""
     with postgres.connect("import_pipeline processed") as conn:
-        for batch in processed.unmoved(conn, store.uri(""), limit):
-            to_key = processed_key(store.key_of(batch.uri), batch.finished_at)
-            resumed = batch.target is not None
-            if not resumed:
-                processed.claim(conn, batch.partition_key, store.uri(to_key))
-            moved_to = move_batch(store, batch.uri, batch.version, to_key, resumed)
-            processed.moved(conn, batch.partition_key, moved_to)
-            if moved_to:
-                done.append(batch.partition_key)
-    return done
+        return processed.move_succeeded(landing.store(), conn, limit)
+
+
+def move_redrops(landing: LandingZone, postgres: PostgresResource, limit: int) -> list[str]:
+    """Move up to `limit` identical re-sends of loaded batches, which the landing sensor
+    recorded in `ingest.redrops`, out of the live prefix; the URIs they moved to."""
+    with postgres.connect("import_pipeline processed") as conn:
+        return processed.move_redrops(landing.store(), conn, limit)
 
 
 @dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
@@ -38,10 +30,16 @@ def processed_sensor(
     context: dg.SensorEvaluationContext, landing: LandingZone, postgres: PostgresResource
 ) -> dg.SkipReason:
     """With `move_processed` (IMPORT_MOVE_PROCESSED), moves the files of succeeded batches
-    to `_processed/<date>/` below the landing root; failed and new ones stay."""
+    to `_processed/<date>/` below the landing root, and identical re-sends of them (which
+    never load again) to `_processed/<date>.redrop-<n>/`; failed and new ones stay."""
     if not landing.move_processed:
         return dg.SkipReason("move_processed is off: succeeded batches stay where they landed")
     moved = move_succeeded(landing, postgres, MOVES_PER_TICK)
     if moved:
         context.log.info(f"moved {len(moved)} succeeded batch(es) to _processed/")
-    return dg.SkipReason(f"moved {len(moved)} succeeded batch(es)")
+    redrops = move_redrops(landing, postgres, MOVES_PER_TICK)
+    for uri in redrops:
+        context.log.info(f"moved an identical re-send of a loaded batch to {uri}")
+    return dg.SkipReason(
+        f"moved {len(moved)} succeeded batch(es) and {len(redrops)} identical re-send(s)"
+    )

@@ -8,7 +8,6 @@ standard `AWS_ENDPOINT_URL` variable (MinIO, moto), credentials from the usual A
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, ClassVar
 
 import dagster as dg
@@ -17,12 +16,11 @@ from pydantic import PrivateAttr
 
 from import_pipeline.core.events import CreatedObject, announced
 from import_pipeline.core.landing import FileRecord, LandedBatch, plan
-from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.runs import RunBounds
-from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE, LandedFile
+from import_pipeline.core.stage import DEFAULT_MAX_REJECT_RATE
 from import_pipeline.db.migrate import connected_migrated
 from import_pipeline.files import s3, sqs
-from import_pipeline.files.store import Store, fetch_batch, open_store
+from import_pipeline.files.store import Store, open_store
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -139,12 +137,6 @@ class LandingZone(StoreResource):
     def batches(self, records: list[FileRecord]) -> list[LandedBatch]:
         """The ready batches among listed files (a marked folder is one batch)."""
         return plan(records, self.tenant_from_path, self.store().uri)
-
-    def fetch_batch(
-        self, uri: str, version: str, name: str, workdir: Path
-    ) -> tuple[list[LandedFile], Manifest]:
-        """Every file of the batch as a local path, and its manifest (see `fetch_batch`)."""
-        return fetch_batch(self.store(), uri, version, name, workdir)
 
     def queue(self) -> sqs.LandingQueue:
         """The queue of landing events (needs `queue_url` and an s3:// landing zone)."""

@@ -34,6 +34,7 @@ from import_pipeline.defs.partitions import batches, range_tags
 from import_pipeline.defs.resources import LandingZone, PostgresResource
 from import_pipeline.defs.run_queue import queue_tags
 from import_pipeline.files.store import Store
+from import_pipeline.load import processed
 
 TAG_URI = "import/uri"
 TAG_TENANT = "import/tenant"
@@ -79,6 +80,25 @@ def request_runs(
         todo = ledger_batches([b for b in ready if b.partition_key in wanted])
         fresh = ledger.register(conn, todo)
     return todo, fresh
+
+
+def note_redrops(
+    context: dg.SensorEvaluationContext,
+    postgres: PostgresResource,
+    ready: list[LandedBatch],
+    todo: list[ledger.Batch],
+) -> None:
+    """Processed-prefix mode: record the ready batches that are identical re-sends of ones
+    that loaded and moved (the ledger never loads them again), so that `processed_sensor`
+    moves them out of the live prefix too instead of leaving them there for good."""
+    wanted = {b.partition_key for b in todo}
+    known = [b.partition_key for b in ready if b.partition_key not in wanted]
+    if not known:
+        return
+    with postgres.connect() as conn:
+        noted = processed.note_redrops(conn, known)
+    for key in noted:
+        context.log.info(f"{key}: an identical re-send of a loaded batch; it moves to _processed/")
 
 
 def not_yet_requested(
@@ -247,6 +267,8 @@ def landing_sensor(
     with announced_batches(context, landing) as announced:
         ready = merged(ready, announced)
         todo, fresh = request_runs(ready, postgres)
+    if landing.move_processed:
+        note_redrops(context, postgres, ready, todo)
     todo = not_yet_requested(context.instance, todo, fresh)
     sizes = {b.partition_key: sum(m.size for m in b.members) for b in ready}
     runs = plan(todo, fresh, sizes, landing.run_bounds)

@@ -23,7 +23,7 @@ def list_folder(root: Path, under: str = "") -> list[FileRecord]:
     records = []
     for path in folder.rglob("*"):
         key = path.relative_to(root).as_posix()
-        if not is_listed(key) or not _stays_home(path, key, resolved):
+        if not is_listed(key, under) or not _stays_home(path, key, resolved):
             continue
         stat = path.stat()
         if S_ISREG(stat.st_mode):
@@ -86,6 +86,10 @@ class LocalStore:
         """The file itself, used in place."""
         path = self.root / key
         return path if path.is_file() and version_of(path) == version else None
+
+    def version(self, key: str) -> str | None:
+        path = self.root / key
+        return version_of(path) if path.is_file() else None
 
     def read(self, key: str, version: str) -> bytes | None:
         path = self.fetch(key, version, self.root)

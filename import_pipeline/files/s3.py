@@ -154,15 +154,16 @@ class S3Store:
         except self.client.exceptions.ClientError as exc:
             code = exc.response["Error"]["Code"]
             if code in ("NoSuchKey", "404"):
-                return self._etag(to_key) is not None
+                return self.version(to_key) is not None
             if code in ("PreconditionFailed", "412"):
                 return False
             raise
-        if self._etag(key) == version:
+        if self.version(key) == version:
             self.client.delete_object(Bucket=bucket, Key=source)
         return True
 
-    def _etag(self, key: str) -> str | None:
+    def version(self, key: str) -> str | None:
+        """The object's ETag (one HEAD), None when there is none."""
         try:
             head = self.client.head_object(Bucket=self.location.bucket, Key=self._full(key))
         except self.client.exceptions.ClientError as exc:
@@ -214,7 +215,7 @@ def list_prefix(client: Any, location: S3Location, under: str = "") -> list[File
     paginator = client.get_paginator("list_objects_v2")
     pages = paginator.paginate(Bucket=location.bucket, Prefix=f"{location.prefix}{under}")
     records = [_record(location, item) for page in pages for item in page.get("Contents", [])]
-    return _listed(records)
+    return _listed(records, under)
 
 
 def download(client: Any, location: S3Location, key: str, version: str, target: Path) -> bool:
@@ -273,6 +274,6 @@ def _window(records: list[FileRecord], exhausted: bool) -> Window:
     return Window(_listed(records), [r.key for r in records], exhausted)
 
 
-def _listed(records: list[FileRecord]) -> list[FileRecord]:
+def _listed(records: list[FileRecord], under: str = "") -> list[FileRecord]:
     """Drop "folder" placeholder objects, hidden and temp files."""
-    return [r for r in records if r.key and not r.key.endswith("/") and is_listed(r.key)]
+    return [r for r in records if r.key and not r.key.endswith("/") and is_listed(r.key, under)]

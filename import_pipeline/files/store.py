@@ -5,8 +5,9 @@ above `files/` asks a store and never looks at a URL's scheme again.
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlparse
 
 import polars as pl
@@ -67,6 +68,10 @@ class Store(Protocol):
         """A local path holding this version of the file, None if it changed or is gone."""
         ...
 
+    def version(self, key: str) -> str | None:
+        """The file's version now, None when it is not there."""
+        ...
+
     def read(self, key: str, version: str) -> bytes | None:
         """The bytes of this version of a small file, None if it changed or is gone."""
         ...
@@ -116,17 +121,27 @@ def open_store(
 
 
 def fetch_batch(
-    store: Store, uri: str, version: str, name: str, workdir: Path
+    store: Store,
+    uri: str,
+    version: str,
+    name: str,
+    workdir: Path,
+    landed_key: str | None = None,
 ) -> tuple[list[LandedFile], Manifest]:
     """Every file of a landed batch as a local path (an S3 object is streamed into
     `workdir`) and its manifest, refusing a batch any file of which changed since it
-    landed: that version is a batch of its own, loaded separately."""
+    landed: that version is a batch of its own, loaded separately. `landed_key`: the
+    folder the batch landed as, when `uri` is a folder moved whole since, whose version
+    is then checked with its files' keys as they landed."""
     if not uri.endswith("/"):
         path = _fetched(store, store.key_of(uri), version, name, workdir)
         return [LandedFile(name, path)], Manifest()
     folder = store.key_of(uri)
     records = store.list(folder)
-    if folder_version(records) != version:
+    as_landed = records
+    if landed_key is not None:
+        as_landed = [replace(r, key=landed_key + r.key.removeprefix(folder)) for r in records]
+    if folder_version(as_landed) != version:
         raise _changed(name)
     files = [
         LandedFile(m.key.removeprefix(folder), _fetched(store, m.key, m.version, name, workdir))
@@ -142,20 +157,30 @@ def fetch_batch(
     return files, manifest
 
 
-def move_batch(store: Store, uri: str, version: str, to_key: str, resumed: bool) -> str | None:
+class Moved(NamedTuple):
+    """Where a batch was moved to, and the version its copy has there (an S3 copy may
+    carry another ETag than its source; a folder's version covers its keys there)."""
+
+    uri: str
+    version: str
+
+
+def move_batch(store: Store, uri: str, version: str, to_key: str, resumed: bool) -> Moved | None:
     """Move a landed batch (a file, or a folder with its markers) to `to_key` (the same
-    layout below another folder); its new URI, or None when it changed since it landed
-    (the change is a batch of its own, left to load). `resumed`: a move cut short, whose
-    remaining files are the batch's (its version was checked before the first moved)."""
+    layout below another folder); where it is now, or None when it changed since it landed
+    or is gone (a change is a batch of its own, left to load). `resumed`: a move cut
+    short, whose remaining files are the batch's (its version was checked before the
+    first moved)."""
     key = store.key_of(uri)
     if not key.endswith("/"):
-        return store.uri(to_key) if store.move(key, version, to_key) else None
+        copied = store.version(to_key) if store.move(key, version, to_key) else None
+        return Moved(store.uri(to_key), copied) if copied else None
     records = store.list(key)
     if not resumed and folder_version(records) != version:
         return None
     for record in records:
         store.move(record.key, record.version, to_key + record.key.removeprefix(key))
-    return store.uri(to_key)
+    return Moved(store.uri(to_key), folder_version(store.list(to_key)))
 
 
 def _fetched(store: Store, key: str, version: str, name: str, workdir: Path) -> Path:

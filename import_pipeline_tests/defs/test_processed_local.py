@@ -8,9 +8,10 @@ import psycopg2
 import pytest
 
 from import_pipeline.db import ledger
+from import_pipeline.defs.in_process import run
 from import_pipeline.defs.processed import move_succeeded
 from import_pipeline.defs.resources import LandingZone, PostgresResource
-from import_pipeline_tests.support import tick, write_csv
+from import_pipeline_tests.support import materialization, query, tick, write_csv
 
 pytestmark = pytest.mark.postgres
 
@@ -29,3 +30,21 @@ def test_a_succeeded_file_is_renamed_below_processed_and_no_longer_listed(
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     assert (landing / "_processed" / today / "customers_1.csv").is_file()
     assert [r.key for r in zone.list_files()] == ["customers_2.csv"]
+
+
+def test_a_moved_folder_re_executes_from_its_copy_also_when_moved_before_its_version_was_kept(
+    instance, defs, landing: Path, pipeline_env: str
+):
+    (landing / "drop").mkdir()
+    write_csv(landing / "drop" / "customers.csv", [{"customer_id": "C1"}])
+    (landing / "drop" / "_SUCCESS").touch()
+    (request,) = tick(instance, landing, pipeline_env).run_requests
+    assert run(defs, instance, request).success
+    zone = LandingZone(url=str(landing), move_processed=True)
+    assert move_succeeded(zone, PostgresResource(url=pipeline_env), 10) == [request.partition_key]
+    assert zone.list_files() == []
+    assert run(defs, instance, request).success
+    query(pipeline_env, "UPDATE ingest.files SET processed_version = NULL RETURNING 1")
+    again = run(defs, instance, request)
+    assert again.success
+    assert materialization(again, "staged_batch")["rows_staged"] == 1

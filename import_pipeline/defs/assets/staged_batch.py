@@ -34,6 +34,7 @@ from import_pipeline.defs.step_failures import transient_retried
 from import_pipeline.defs.summary import FilesFailed
 from import_pipeline.files import layout
 from import_pipeline.load import staging as staging_ledger
+from import_pipeline.load.processed import fetch_landed
 from import_pipeline.load.replay import Replay, replay_of
 from import_pipeline.load.staged_files import put_report, write_staged
 from import_pipeline.load.staging import STEP
@@ -165,7 +166,7 @@ def stage_one(
         tempfile.TemporaryDirectory(prefix="stage-") as work,
     ):
         workdir = Path(work)
-        files, manifest = landing.fetch_batch(batch.uri, batch.version, batch.file_name, workdir)
+        files, manifest = fetch_landed(landing.store(), conn, batch, workdir)
         log(f"staging: reading {len(files)} file(s) of {batch.file_name}")
         replay = replay_of(conn, batch, files)
         profiles = _profiles(batch.profile, batch.uri, files, manifest, replay)
