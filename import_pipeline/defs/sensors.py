@@ -41,6 +41,10 @@ TAG_TENANT = "import/tenant"
 TAG_PROFILE = "import/profile"
 TAG_PRIORITY = "dagster/priority"
 TAG_FILES = "import/files"
+PAUSE_LIMIT_SECONDS = 10.0
+"""The longest a tick waits for a file to hold still; a longer settle time (slow writers)
+leaves the file to a later tick, because a tick must end well inside Dagster's sensor
+timeout (60 s by default)."""
 
 
 def profile_names(keys: list[str]) -> dict[str, str]:
@@ -253,7 +257,7 @@ def landing_sensor(
     listed = None
     if listing_due(landing, cursor, datetime.now(UTC)):
         look = Look.take(store, landing, cursor.get("after", ""), cursor.get("waiting", {}))
-        if look.pause:
+        if 0 < look.pause <= PAUSE_LIMIT_SECONDS:
             time.sleep(look.pause)
             look = Look.take(store, landing, cursor.get("after", ""), look.waiting)
         if look.skipped:

@@ -13,6 +13,7 @@ from import_pipeline.definitions import defs as load_definitions
 from import_pipeline.defs.in_process import evaluate, run, tick
 from import_pipeline.defs.resources import LandingZone, PostgresResource
 from import_pipeline.defs.sensors import (
+    PAUSE_LIMIT_SECONDS,
     TAG_PROFILE,
     TAG_TENANT,
     TAG_URI,
@@ -144,3 +145,14 @@ def test_a_file_still_being_written_after_the_pause_waits_for_the_next_tick(
         writer.join()
     assert result.run_requests == []
     assert json.loads(result.cursor or "{}")["waiting"]
+
+
+def test_a_settle_time_longer_than_a_tick_may_wait_leaves_the_file_to_a_later_tick(
+    instance, landing, database_url
+):
+    write_csv(landing / "customers_slow_writer.csv", CUSTOMERS)
+    zone = LandingZone(url=str(landing), settle_seconds=PAUSE_LIMIT_SECONDS + 50)
+    started = time.monotonic()
+    result = evaluate(landing_sensor, instance, zone, database_url, None)
+    assert result.run_requests == []
+    assert time.monotonic() - started < PAUSE_LIMIT_SECONDS
