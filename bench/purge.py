@@ -3,7 +3,7 @@
 
 Tenant A gets `--rows` rows over the four tables (customers 20 %, products 10 %, orders
 30 %, line items 40 %), written by SQL; tenant B a tenth of that. The purge of A runs twice,
-each in a fresh database, while `faults.reader.Reader` reads every table with a 20 ms
+each in a fresh database, while `bench.reader.Reader` reads every table with a 20 ms
 lock_timeout: once with B beside A (chunked deletes), once with A alone (TRUNCATE).
 Prints rows/s, the reader's queries, lock timeouts and its longest wait.
 
@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from bench import databases
+from bench.reader import LOCK_TIMEOUT_MS, Reader
 from bench.run import REPO
-from faults.reader import LOCK_TIMEOUT_MS, Reader
 from import_pipeline.core.purge import plan_purge
 from import_pipeline.db import purge
 from import_pipeline.db.connect import connected

@@ -7,7 +7,7 @@ import psycopg2
 import pytest
 from psycopg2.extensions import connection
 
-from faults.reader import Reader
+from bench.reader import Reader
 from import_pipeline.core.purge import PurgeRefused, plan_purge
 from import_pipeline.db import purge
 from import_pipeline_tests.db.support import load, table

@@ -5,7 +5,7 @@ assets, the loader's chunks over two connections), the reader waits at most its
 from pathlib import Path
 
 from bench.generate import ENTITY_ORDER, DropSpec, generate
-from faults.reader import Reader
+from bench.reader import Reader
 from import_pipeline.db.connect import connected
 from import_pipeline.db.migrate import migrate
 from import_pipeline.defs.in_process import run, tick
