@@ -91,16 +91,27 @@ class Unit:
         return self.key.endswith("/")
 
 
-def processed_key(key: str, finished: datetime) -> str:
-    """Where a succeeded batch's file (or folder) goes: `_processed/<UTC date>/<key>`."""
-    return f"{PROCESSED}{finished.astimezone(UTC):%Y-%m-%d}/{key}"
+def processed_key(key: str, finished: datetime, tag: str = "") -> str:
+    """Where a succeeded batch's file (or folder) goes: `_processed/<UTC date>/<key>`, or
+    `_processed/<UTC date>.<tag>/<key>` when another version of the same key is there
+    already (a folder re-delivered the same day must not be moved onto the first)."""
+    return f"{PROCESSED}{finished.astimezone(UTC):%Y-%m-%d}{_dot(tag)}/{key}"
 
 
-def redrop_key(key: str, found: datetime, seq: int) -> str:
+def redrop_key(key: str, found: datetime, seq: int, tag: str = "") -> str:
     """Where an identical re-send of a loaded batch goes: `_processed/<UTC date>.redrop-<n>/
     <key>` (its n-th re-send), beside the days' folders, so that it never lands on the copy
-    that loaded nor on another re-send."""
-    return f"{PROCESSED}{found.astimezone(UTC):%Y-%m-%d}.redrop-{seq}/{key}"
+    that loaded nor on another re-send; `tag` tells apart re-sends of two versions."""
+    return f"{PROCESSED}{found.astimezone(UTC):%Y-%m-%d}.redrop-{seq}{_dot(tag)}/{key}"
+
+
+def version_tag(version: str) -> str:
+    """A short name for a batch's version, for a processed folder that must not collide."""
+    return hashlib.sha1(version.encode()).hexdigest()[:12]
+
+
+def _dot(tag: str) -> str:
+    return f".{tag}" if tag else ""
 
 
 def is_listed(key: str, under: str = "") -> bool:

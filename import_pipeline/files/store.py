@@ -15,6 +15,7 @@ import polars as pl
 from import_pipeline.core.errors import FileChanged
 from import_pipeline.core.landing import (
     MANIFEST,
+    MARKERS,
     FileRecord,
     Window,
     folder_members,
@@ -162,25 +163,34 @@ class Moved(NamedTuple):
     carry another ETag than its source; a folder's version covers its keys there)."""
 
     uri: str
-    version: str
+    version: str | None
+    """None: the copy does not hold the batch whole (see `move_batch`)."""
 
 
 def move_batch(store: Store, uri: str, version: str, to_key: str, resumed: bool) -> Moved | None:
     """Move a landed batch (a file, or a folder with its markers) to `to_key` (the same
     layout below another folder); where it is now, or None when it changed since it landed
-    or is gone (a change is a batch of its own, left to load). `resumed`: a move cut
-    short, whose remaining files are the batch's (its version was checked before the
-    first moved)."""
+    or is gone (a change is a batch of its own, left to load). A folder's markers move
+    first, so a listing during the move never sees the rest as a marked batch. A copy is
+    only vouched for (its version) when it holds the batch whole: a file that changed
+    during the move, or files that arrived before a move cut short is `resumed`, stay
+    where they are and leave the copy without a version, so a re-execution fails by name
+    instead of loading part of the batch."""
     key = store.key_of(uri)
     if not key.endswith("/"):
         copied = store.version(to_key) if store.move(key, version, to_key) else None
         return Moved(store.uri(to_key), copied) if copied else None
     records = store.list(key)
-    if not resumed and folder_version(records) != version:
+    if resumed:
+        moved = [replace(r, key=key + r.key.removeprefix(to_key)) for r in store.list(to_key)]
+        if folder_version(records + moved) != version:
+            return Moved(store.uri(to_key), None)
+    elif folder_version(records) != version:
         return None
-    for record in records:
-        store.move(record.key, record.version, to_key + record.key.removeprefix(key))
-    return Moved(store.uri(to_key), folder_version(store.list(to_key)))
+    whole = True
+    for record in sorted(records, key=lambda r: r.key.removeprefix(key) not in MARKERS):
+        whole &= store.move(record.key, record.version, to_key + record.key.removeprefix(key))
+    return Moved(store.uri(to_key), folder_version(store.list(to_key)) if whole else None)
 
 
 def _fetched(store: Store, key: str, version: str, name: str, workdir: Path) -> Path:

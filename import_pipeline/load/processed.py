@@ -2,12 +2,14 @@
 re-sends of them out of the live prefix, and find a moved batch again when its run is
 re-executed."""
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from psycopg2.extensions import connection
 
 from import_pipeline.core.errors import FileChanged, MovedBatchMissing
-from import_pipeline.core.landing import processed_key, redrop_key
+from import_pipeline.core.landing import processed_key, redrop_key, version_tag
 from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.stage import LandedFile
 from import_pipeline.db import processed
@@ -22,9 +24,12 @@ def move_succeeded(store: Store, conn: connection, limit: int) -> list[str]:
     it loaded stays where it is (the change is a batch of its own)."""
     done = []
     for batch in processed.unmoved(conn, store.uri(""), limit):
-        to_key = processed_key(store.key_of(batch.uri), batch.finished_at)
         resumed = batch.target is not None
-        if not resumed:
+        if resumed:
+            to_key = store.key_of(batch.target)
+        else:
+            target = partial(processed_key, store.key_of(batch.uri), batch.finished_at)
+            to_key = free_key(store, target, batch.version)
             processed.claim(conn, batch.partition_key, store.uri(to_key))
         moved = move_batch(store, batch.uri, batch.version, to_key, resumed)
         if moved is None:
@@ -47,15 +52,27 @@ def move_redrops(store: Store, conn: connection, limit: int) -> list[str]:
     changed before it moved is forgotten (a change is a batch of its own)."""
     done = []
     for redrop in processed.unmoved_redrops(conn, store.uri(""), limit):
-        to_key = redrop_key(store.key_of(redrop.uri), redrop.found_at, redrop.seq)
         resumed = redrop.target is not None
-        if not resumed:
+        if resumed:
+            to_key = store.key_of(redrop.target)
+        else:
+            target = partial(redrop_key, store.key_of(redrop.uri), redrop.found_at, redrop.seq)
+            to_key = free_key(store, target, redrop.version)
             processed.claim_redrop(conn, redrop.id, store.uri(to_key))
         moved = move_batch(store, redrop.uri, redrop.version, to_key, resumed)
         processed.redrop_moved(conn, redrop.id, moved.uri if moved else None)
         if moved:
             done.append(moved.uri)
     return done
+
+
+def free_key(store: Store, key_for: Callable[[str], str], version: str) -> str:
+    """The processed key for a batch: the plain one, or the one tagged with its version
+    when another batch of the same key already moved there (a folder re-delivered the
+    same day, or re-sends of two versions of one file, must never merge or overwrite)."""
+    plain = key_for("")
+    taken = store.list(plain) if plain.endswith("/") else store.version(plain) is not None
+    return key_for(version_tag(version)) if taken else plain
 
 
 def fetch_landed(
