@@ -1,5 +1,6 @@
 """A landing zone or staging area in a local folder."""
 
+import contextlib
 import os
 import shutil
 from datetime import UTC, datetime
@@ -129,6 +130,15 @@ class LocalStore:
             return False
         os.replace(source, self._parent(to_key))
         return True
+
+    def drop_folder_if_empty(self, folder: str) -> None:
+        """The moved folder batch's own directory and its emptied sub-directories go (a
+        landing folder would otherwise fill with empty ones); the folders above it, a
+        tenant's among them, stay: partners write into those."""
+        top = self.root / folder
+        for directory in sorted(top.glob("**/"), key=lambda d: len(d.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty: a file arrived meanwhile
+                directory.rmdir()
 
     def _parent(self, key: str) -> Path:
         """The path of `key`, its folder created."""

@@ -162,6 +162,9 @@ class S3Store:
             self.client.delete_object(Bucket=bucket, Key=source)
         return True
 
+    def drop_folder_if_empty(self, folder: str) -> None:
+        """Nothing to do: a prefix exists only while objects are below it."""
+
     def version(self, key: str) -> str | None:
         """The object's ETag (one HEAD), None when there is none."""
         try:

@@ -103,6 +103,11 @@ class Store(Protocol):
         `to_key` now, moved by this call or an earlier one, False when it changed since."""
         ...
 
+    def drop_folder_if_empty(self, folder: str) -> None:
+        """Remove `folder` (a key ending in `/`) once nothing is left in it; S3 has no
+        folders to leave behind."""
+        ...
+
 
 def open_store(
     setting: str,
@@ -190,6 +195,7 @@ def move_batch(store: Store, uri: str, version: str, to_key: str, resumed: bool)
     whole = True
     for record in sorted(records, key=lambda r: r.key.removeprefix(key) not in MARKERS):
         whole &= store.move(record.key, record.version, to_key + record.key.removeprefix(key))
+    store.drop_folder_if_empty(key)
     return Moved(store.uri(to_key), folder_version(store.list(to_key)) if whole else None)
 
 

@@ -92,3 +92,25 @@ def test_a_resumed_move_of_the_batch_alone_completes_and_is_vouched_for(tmp_path
     moved = move_batch(store, store.uri("drop/"), version, target, resumed=True)
     assert moved is not None and moved.version == folder_version(store.list(target))
     assert not (tmp_path / "drop").exists() or not any((tmp_path / "drop").iterdir())
+
+
+def test_a_moved_folder_leaves_no_empty_directories_but_its_tenant_folder_stays(tmp_path):
+    batch = tmp_path / "acme" / "drop-1"
+    (batch / "part").mkdir(parents=True)
+    (batch / "part" / "customers.csv").write_text("c\n")
+    (batch / "_SUCCESS").write_text("")
+    store = LocalStore(tmp_path)
+    version = folder_version(store.list("acme/drop-1/"))
+    target = "_processed/2026-12-06/acme/drop-1/"
+    moved = move_batch(store, store.uri("acme/drop-1/"), version, target, resumed=False)
+    assert moved is not None and moved.version is not None
+    assert (tmp_path / "acme").is_dir() and not batch.exists()
+    assert (tmp_path / target / "part" / "customers.csv").read_text() == "c\n"
+
+
+def test_a_folder_that_kept_a_file_is_not_removed(tmp_path):
+    store = drop(tmp_path, {"a.csv": "a\n", "_SUCCESS": ""})
+    version = folder_version(store.list("drop/"))
+    (tmp_path / "drop" / ".b.csv.part").write_text("a partner still writing\n")
+    assert move_batch(store, store.uri("drop/"), version, "_processed/x/drop/", resumed=False)
+    assert (tmp_path / "drop" / ".b.csv.part").exists()
