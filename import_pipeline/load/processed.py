@@ -14,7 +14,7 @@ from import_pipeline.core.manifest import Manifest
 from import_pipeline.core.stage import LandedFile
 from import_pipeline.db import processed
 from import_pipeline.db.ledger import Batch
-from import_pipeline.files.store import Store, fetch_batch, move_batch
+from import_pipeline.files.store import Moved, Store, fetch_batch, move_batch
 
 
 def move_succeeded(store: Store, conn: connection, limit: int) -> list[str]:
@@ -24,14 +24,9 @@ def move_succeeded(store: Store, conn: connection, limit: int) -> list[str]:
     it loaded stays where it is (the change is a batch of its own)."""
     done = []
     for batch in processed.unmoved(conn, store.uri(""), limit):
-        resumed = batch.target is not None
-        if resumed:
-            to_key = store.key_of(batch.target)
-        else:
-            target = partial(processed_key, store.key_of(batch.uri), batch.finished_at)
-            to_key = free_key(store, target, batch.version)
-            processed.claim(conn, batch.partition_key, store.uri(to_key))
-        moved = move_batch(store, batch.uri, batch.version, to_key, resumed)
+        key_for = partial(processed_key, store.key_of(batch.uri), batch.finished_at)
+        claim = partial(processed.claim, conn, batch.partition_key)
+        moved = _move(store, batch.uri, batch.version, batch.target, key_for, claim)
         if moved is None:
             processed.moved(conn, batch.partition_key, None, None)
         else:
@@ -52,18 +47,30 @@ def move_redrops(store: Store, conn: connection, limit: int) -> list[str]:
     changed before it moved is forgotten (a change is a batch of its own)."""
     done = []
     for redrop in processed.unmoved_redrops(conn, store.uri(""), limit):
-        resumed = redrop.target is not None
-        if resumed:
-            to_key = store.key_of(redrop.target)
-        else:
-            target = partial(redrop_key, store.key_of(redrop.uri), redrop.found_at, redrop.seq)
-            to_key = free_key(store, target, redrop.version)
-            processed.claim_redrop(conn, redrop.id, store.uri(to_key))
-        moved = move_batch(store, redrop.uri, redrop.version, to_key, resumed)
+        key_for = partial(redrop_key, store.key_of(redrop.uri), redrop.found_at, redrop.seq)
+        claim = partial(processed.claim_redrop, conn, redrop.id)
+        moved = _move(store, redrop.uri, redrop.version, redrop.target, key_for, claim)
         processed.redrop_moved(conn, redrop.id, moved.uri if moved else None)
         if moved:
             done.append(moved.uri)
     return done
+
+
+def _move(
+    store: Store,
+    uri: str,
+    version: str,
+    claimed: str | None,
+    key_for: Callable[[str], str],
+    claim: Callable[[str], None],
+) -> Moved | None:
+    """Move a batch (or a re-send) to the target it `claimed` before (a move cut short,
+    resumed), else to a free one, claimed in the ledger before the first file moves."""
+    if claimed is not None:
+        return move_batch(store, uri, version, store.key_of(claimed), resumed=True)
+    to_key = free_key(store, key_for, version)
+    claim(store.uri(to_key))
+    return move_batch(store, uri, version, to_key, resumed=False)
 
 
 def free_key(store: Store, key_for: Callable[[str], str], version: str) -> str:
