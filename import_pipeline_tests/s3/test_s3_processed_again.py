@@ -26,17 +26,9 @@ STAGED = ("rows_read", "rows_staged", "rejected", "files")
 
 
 @pytest.fixture
-def env(monkeypatch, s3_env, s3_bucket, database_url) -> str:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("IMPORT_LANDING_URL", f"s3://{s3_bucket}/landing")
-    monkeypatch.setenv("IMPORT_STAGING_URL", f"s3://{s3_bucket}/staging")
+def env(monkeypatch, s3_pipeline_env) -> str:
     monkeypatch.setenv("IMPORT_MOVE_PROCESSED", "true")
-    return database_url
-
-
-@pytest.fixture
-def client():
-    return S3Connection().get_client()
+    return s3_pipeline_env
 
 
 def zone(bucket: str) -> LandingZone:

@@ -16,13 +16,10 @@ pytestmark = [pytest.mark.s3, pytest.mark.postgres]
 
 
 @pytest.fixture
-def env(monkeypatch, s3_env, s3_bucket, database_url) -> str:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("IMPORT_LANDING_URL", f"s3://{s3_bucket}/landing")
-    monkeypatch.setenv("IMPORT_STAGING_URL", f"s3://{s3_bucket}/staging")
+def env(monkeypatch, s3_pipeline_env) -> str:
     monkeypatch.setenv("IMPORT_TENANT_FROM_PATH", "true")
     monkeypatch.setenv("IMPORT_IMAGES_ALLOWED_NETWORKS", "127.0.0.1/32")
-    return database_url
+    return s3_pipeline_env
 
 
 def products_xlsx(server: str) -> bytes:
