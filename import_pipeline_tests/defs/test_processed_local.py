@@ -44,7 +44,8 @@ def test_a_moved_folder_re_executes_from_its_copy_also_when_moved_before_its_ver
     assert move_succeeded(zone, PostgresResource(url=pipeline_env), 10) == [request.partition_key]
     assert zone.list_files() == []
     assert run(defs, instance, request).success
-    query(pipeline_env, "UPDATE ingest.files SET processed_version = NULL RETURNING 1")
+    forgotten = "UPDATE ingest.files SET processed_version = NULL RETURNING 1"
+    assert query(pipeline_env, forgotten) == [(1,)]  # as before migration 017
     again = run(defs, instance, request)
     assert again.success
     assert materialization(again, "staged_batch")["rows_staged"] == 1
