@@ -26,6 +26,7 @@ from import_pipeline.core.entities import (
 from import_pipeline.core.errors import ImportFileError
 from import_pipeline.core.mapping import SourceMapping
 from import_pipeline.core.profile_nodes import Node
+from import_pipeline.core.rules import EMAIL_SHAPE, UUID_SHAPE
 
 SAMPLE_ROWS = 1000
 """Rows of a file's first block whose values judge a renamed-looking column's shape."""
@@ -44,9 +45,9 @@ _SHAPES = {
     Kind.INT: r"^[+-]?\d+$",
     Kind.DECIMAL: r"^[+-]?\d+(?:[.,]\d+)?$",
     Kind.TIMESTAMP: r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})",
-    Format.EMAIL: r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    Format.EMAIL: EMAIL_SHAPE,
     Format.CURRENCY: r"^[A-Za-z]{3}$",
-    Format.UUID: r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    Format.UUID: UUID_SHAPE,
 }
 
 

@@ -28,8 +28,8 @@ DECIMAL = pl.Decimal(18, 4)
 TIMESTAMP = pl.Datetime("us", "UTC")
 LINE_TOTAL_TOLERANCE = 0.01
 
-_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-_UUID = r"^(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+UUID_SHAPE = r"^(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _CONTROL_JUNK = "[\x00\ufeff]"
 _WHITESPACE = " \t\r\n"
 _EXACT_FLOAT_LIMIT = 2**53
@@ -82,9 +82,9 @@ class Requirement:
 
     def rule(self, value: pl.Expr) -> Rule:
         if self.name == "uuid":
-            broken = ~value.str.contains(_UUID)
+            broken = ~value.str.contains(UUID_SHAPE)
         elif self.name == "email":
-            broken = ~value.str.contains(_EMAIL)
+            broken = ~value.str.contains(EMAIL_SHAPE)
         elif self.pattern is not None:
             broken = ~value.str.contains(f"^(?:{self.pattern})$")
         else:
@@ -209,11 +209,11 @@ def field_rules(field: Field, text: pl.Expr, value: pl.Expr) -> list[Rule]:
             Rule(field.name, field.kind.name.lower(), text.is_not_null() & value.is_null())
         )
     if field.format is Format.EMAIL:
-        rules.append(Rule(field.name, "format", ~value.str.contains(_EMAIL)))
+        rules.append(Rule(field.name, "format", ~value.str.contains(EMAIL_SHAPE)))
     elif field.format is Format.CURRENCY:
         rules.append(Rule(field.name, "format", ~value.is_in(ISO_4217)))
     elif field.format is Format.UUID:
-        rules.append(Rule(field.name, "format", ~value.str.contains(_UUID)))
+        rules.append(Rule(field.name, "format", ~value.str.contains(UUID_SHAPE)))
     elif field.format is Format.GTIN:
         rules.append(Rule(field.name, "gtin", ~gtin_valid(value)))
     if field.max_length is not None:
