@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from import_pipeline.db import images as db
-from import_pipeline.defs.resources import PostgresResource
+from import_pipeline.defs.resources import PostgresResource, optional_env_value
 from import_pipeline.files.web import FetchPolicy
 from import_pipeline.load.images import Retries
 
@@ -104,7 +104,7 @@ def product_image_retries(
 def image_fetching() -> dg.Definitions:
     """The images job with its sensor and schedule, and the resource that bounds fetches
     (a module with a definitions function is loaded through it alone)."""
-    allowed = dg.EnvVar(ALLOWED_NETWORKS_ENV).get_value("") or ""
+    allowed = optional_env_value(ALLOWED_NETWORKS_ENV)
     return dg.Definitions(
         jobs=[product_images_job],
         sensors=[product_images_sensor],

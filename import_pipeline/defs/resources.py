@@ -224,7 +224,7 @@ def optional_env_value(name: str) -> str:
 
 def env_flag(name: str) -> bool:
     """An optional yes/no deployment setting (Dagster's EnvVar has no default)."""
-    return (dg.EnvVar(name).get_value("") or "").lower() in ("1", "true", "yes")
+    return optional_env_value(name).lower() in ("1", "true", "yes")
 
 
 @dg.definitions
