@@ -40,9 +40,14 @@ class FirstRows:
         self.samples.setdefault(file_name, rows.head(SAMPLE_ROWS))
 
 
-def judge(profiles: BatchProfiles, first_rows: FirstRows, read: StagedBatch) -> Drift:
+def judge(
+    profiles: BatchProfiles,
+    policies: dict[str, DriftPolicy],
+    first_rows: FirstRows,
+    read: StagedBatch,
+) -> Drift:
     """The batch's drift: each file's columns against its own profile, each entity's types
-    against the batch's policies."""
+    against the batch's `policies` (`profiles.drift()`)."""
     columns = []
     for file_name, sample in first_rows.samples.items():
         profile = profiles[file_name]
@@ -52,7 +57,6 @@ def judge(profiles: BatchProfiles, first_rows: FirstRows, read: StagedBatch) -> 
             continue
         vary = {c for e in wanted.entities for c in policy_of(profile.drift, e).may_vary}
         columns.append(column_drift(file_name, sample, wanted, rename, vary))
-    policies = profiles.drift()
     types = []
     for name, part in read.present.items():
         vary = {c.lower() for c in policy_of(policies, name).may_vary}

@@ -182,18 +182,19 @@ def stage_one(
             progress=StagingProgress(context, conn, key),
             first_rows=first_rows,
         )
-        drifted = drift.judge(profiles, first_rows, read) if first_rows else Drift()
-        staging_ledger.record_drift(conn, key, drifted)
         policies = profiles.drift()
+        drifted = drift.judge(profiles, policies, first_rows, read) if first_rows else Drift()
+        staging_ledger.record_drift(conn, key, drifted)
+        drift_report = drift.metadata(drifted)
         refused = drift.refusal(drifted, policies, batch.file_name)
         if refused is not None:
             context.log_event(drift.evaluation(drifted, policies, key))
-            failure_report.update(drift.metadata(drifted))
+            failure_report.update(drift_report)
             yield dg.AssetObservation(
                 asset_key=STEP,
                 partition=key,
                 description=str(refused),
-                metadata={"outcome": "failed: schema drift", **drift.metadata(drifted)},
+                metadata={"outcome": "failed: schema drift", **drift_report},
             )
             raise refused
         failure = too_many_rejects(read, threshold)
@@ -211,7 +212,7 @@ def stage_one(
             "files": len(files),
             **(replay.metadata if replay else {}),
             **_summary(staged),
-            **drift.metadata(drifted),
+            **drift_report,
             **_publish(conn, key, staged, staging, workdir, threshold, settings),
             "duration_s": round(time.monotonic() - started, 3),
             **metadata.stage_metadata(staged),
