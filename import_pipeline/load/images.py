@@ -56,6 +56,8 @@ class _Download:
     ref: ImageRef
     body: bytes | None = None
     error: str | None = None
+    digest: str = ""
+    """The body's SHA-256, taken once when it arrived."""
 
 
 def load_images(
@@ -130,7 +132,7 @@ def _fetched_records(
     hashes = {d.ref.tenant: set() for d in downloads}
     for d in downloads:
         if d.body is not None:
-            hashes[d.ref.tenant].add(sha256(d.body))
+            hashes[d.ref.tenant].add(d.digest)
     with connect() as conn:
         stored = {
             (tenant, sha): paths
@@ -145,7 +147,8 @@ def _fetched_records(
 
 def _download(ref: ImageRef, policy: FetchPolicy) -> _Download:
     try:
-        return _Download(ref, body=fetch(ref.url, policy).body)
+        body = fetch(ref.url, policy).body
+        return _Download(ref, body=body, digest=sha256(body))
     except FetchError as exc:
         return _Download(ref, error=f"{type(exc).__name__}: {exc}")
 
@@ -161,7 +164,7 @@ def _stored(
     ref = download.ref
     if download.body is None:
         return _failed(ref, download.error or "", attempts, retries, now)
-    digest = sha256(download.body)
+    digest = download.digest
     renditions = stored.get((ref.tenant, digest))
     if renditions is not None:
         return ImageRecord(ref, "reused", sha256=digest, stored=renditions)
