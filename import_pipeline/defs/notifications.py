@@ -48,14 +48,16 @@ def notify(
     status: str,
     notifier: Notifier,
     postgres: PostgresResource,
+    keys: list[str],
 ) -> None:
-    """Post the run's summary to every webhook; URLs without a secret fail the sensor's
-    tick with `UnsignedWebhooks` (shown in the UI) rather than send anything unsigned."""
+    """Post the summary of each of the run's batches (`keys`) to every webhook; URLs
+    without a secret fail the sensor's tick with `UnsignedWebhooks` (shown in the UI)
+    rather than send anything unsigned."""
     require_secret(notifier.urls, notifier.secret)
     if not notifier.urls:
         return
     run = context.dagster_run
-    for key in run_batch_keys(dict(run.tags), context.instance) or [""]:
+    for key in keys or [""]:
         try:
             body = body_of(summary(run, status, postgres, notifier.ui_base_url, key))
         except Exception as exc:  # a notification must never stop the sensor
@@ -102,7 +104,8 @@ def notify_on_success(
     postgres: PostgresResource,
 ) -> None:
     """Posts the summary of every successful import run to the webhooks."""
-    notify(context, "succeeded", notifier, postgres)
+    keys = run_batch_keys(dict(context.dagster_run.tags), context.instance)
+    notify(context, "succeeded", notifier, postgres, keys)
 
 
 @dg.run_failure_sensor(
@@ -118,17 +121,18 @@ def notify_on_failure(
     the ledger's error; a run whose worker died before it could record its failure (the
     ledger still says running) is marked failed first, so the webhook tells the final
     status."""
-    if will_retry(context):
-        notify(context, "retrying", notifier, postgres)
-        return
     run = context.dagster_run
+    keys = run_batch_keys(dict(run.tags), context.instance)
+    if will_retry(context):
+        notify(context, "retrying", notifier, postgres, keys)
+        return
     reason = context.failure_event.message or "no reason recorded"
     with postgres.connect() as conn:
-        for key in run_batch_keys(dict(run.tags), context.instance):
+        for key in keys:
             ledger.fail_unfinished(
                 conn,
                 key,
                 run.run_id,
                 f"run {run.run_id} ended without recording an outcome: {reason}",
             )
-    notify(context, "failed", notifier, postgres)
+    notify(context, "failed", notifier, postgres, keys)
