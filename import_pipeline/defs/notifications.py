@@ -48,15 +48,17 @@ def notify(
     status: str,
     notifier: Notifier,
     postgres: PostgresResource,
-    keys: list[str],
+    keys: list[str] | None = None,
 ) -> None:
-    """Post the summary of each of the run's batches (`keys`) to every webhook; URLs
-    without a secret fail the sensor's tick with `UnsignedWebhooks` (shown in the UI)
-    rather than send anything unsigned."""
+    """Post the summary of each of the run's batches (`keys`, read from the run's tags
+    when not given) to every webhook; URLs without a secret fail the sensor's tick with
+    `UnsignedWebhooks` (shown in the UI) rather than send anything unsigned."""
     require_secret(notifier.urls, notifier.secret)
     if not notifier.urls:
         return
     run = context.dagster_run
+    if keys is None:
+        keys = run_batch_keys(dict(run.tags), context.instance)
     for key in keys or [""]:
         try:
             body = body_of(summary(run, status, postgres, notifier.ui_base_url, key))
@@ -104,8 +106,7 @@ def notify_on_success(
     postgres: PostgresResource,
 ) -> None:
     """Posts the summary of every successful import run to the webhooks."""
-    keys = run_batch_keys(dict(context.dagster_run.tags), context.instance)
-    notify(context, "succeeded", notifier, postgres, keys)
+    notify(context, "succeeded", notifier, postgres)
 
 
 @dg.run_failure_sensor(
@@ -121,11 +122,11 @@ def notify_on_failure(
     the ledger's error; a run whose worker died before it could record its failure (the
     ledger still says running) is marked failed first, so the webhook tells the final
     status."""
+    if will_retry(context):
+        notify(context, "retrying", notifier, postgres)
+        return
     run = context.dagster_run
     keys = run_batch_keys(dict(run.tags), context.instance)
-    if will_retry(context):
-        notify(context, "retrying", notifier, postgres, keys)
-        return
     reason = context.failure_event.message or "no reason recorded"
     with postgres.connect() as conn:
         for key in keys:
