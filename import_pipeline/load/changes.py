@@ -38,11 +38,7 @@ def expose(
     if not (counts.inserted or counts.updated):
         return Changed()
     staged = store.scan_parquet(layout.staged_folder(partition_key, spec.name)).select(spec.key)
-    total = staged.select(pl.len()).collect().item()
-    parts = (
-        staged.slice(offset, PROBE_KEYS).collect().to_series().to_list()
-        for offset in range(0, total, PROBE_KEYS)
-    )
+    parts = (batch.to_series().to_list() for batch in staged.collect_batches(chunk_size=PROBE_KEYS))
     keys = changes.written_by(conn, spec, tenant, partition_key, parts)
     frame = pl.DataFrame({spec.key: keys}, schema={spec.key: pl.String})
     path = store.write_parquet(frame, layout.changes_part(partition_key, spec.name), PROBE_KEYS)
