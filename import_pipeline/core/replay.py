@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from import_pipeline.core.columns import BOOKKEEPING, REPLAYED, ROW, SOURCE, is_rejects_header
+from import_pipeline.core.decode import first_bytes
 from import_pipeline.core.entities import ENTITIES
 from import_pipeline.core.errors import UnknownEntity
 from import_pipeline.core.formats import FileFormat
@@ -24,7 +25,6 @@ from import_pipeline.core.parse import ReadOptions
 from import_pipeline.core.profiles import Profile
 from import_pipeline.core.rejects import FORMULA_STARTS
 
-HEAD_BYTES = 64 << 10
 DELIMITERS = (",", ";", "\t")
 """A rejects file is written with commas; a spreadsheet may save it with `;` or tabs."""
 
@@ -34,8 +34,7 @@ _ENTITY = "__replayed_entity__"
 
 def rejects_delimiter(path: Path) -> str | None:
     """The delimiter of the file's header when it is a rejects CSV's header, else None."""
-    with path.open("rb") as file:
-        head = file.read(HEAD_BYTES).decode("utf-8", errors="replace").lstrip("\ufeff")
+    head = first_bytes(path).decode("utf-8", errors="replace").lstrip("\ufeff")
     first = head.splitlines()[0] if head.strip() else ""
     for delimiter in DELIMITERS:
         fields = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])

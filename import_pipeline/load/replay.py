@@ -32,8 +32,13 @@ class Replay:
 def replay_of(conn: connection, batch: ledger.Batch, files: list[LandedFile]) -> Replay | None:
     """The replay a batch is when each of its files is a rejects CSV (None otherwise),
     recorded in the ledger as correcting the batch most of its rows came from."""
-    delimiters = [rejects_delimiter(f.path) for f in files]
-    if not files or None in delimiters:
+    delimiters = []
+    for landed in files:  # the first file that is no rejects CSV settles it
+        delimiter = rejects_delimiter(landed.path)
+        if delimiter is None:
+            return None
+        delimiters.append(delimiter)
+    if not files:
         return None
     sources = sorted(
         {s for f, d in zip(files, delimiters, strict=True) for s in rejects_sources(f.path, d)}
