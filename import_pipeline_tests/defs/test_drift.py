@@ -5,6 +5,7 @@ batch fails with SchemaDrift before anything is loaded."""
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from import_pipeline_tests.support import materialization, query, run, tick
 
@@ -51,15 +52,22 @@ def test_under_warn_a_drifted_file_loads_and_its_check_warns(defs, instance, lan
     assert query(pipeline_env, "SELECT count(*) FROM commerce.customers") == [(2,)]
 
 
+def partner_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """A profile `partner.yaml` in a profiles directory of the test's own."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "partner.yaml").write_text(text)
+    monkeypatch.setenv("IMPORT_PROFILES_DIR", str(profiles))
+
+
 def test_under_fail_a_drifted_file_fails_its_batch_and_loads_nothing(
     defs, instance, landing, pipeline_env, tmp_path, monkeypatch
 ):
-    profiles = tmp_path / "profiles"
-    profiles.mkdir()
-    (profiles / "partner.yaml").write_text(
-        'files: ["customers_partner*"]\ndrift:\n  customers: {on_drift: fail}\n'
+    partner_profile(
+        tmp_path,
+        monkeypatch,
+        'files: ["customers_partner*"]\ndrift:\n  customers: {on_drift: fail}\n',
     )
-    monkeypatch.setenv("IMPORT_PROFILES_DIR", str(profiles))
 
     result = drop_and_run(defs, instance, landing, pipeline_env)
 
@@ -75,13 +83,12 @@ def test_under_fail_a_drifted_file_fails_its_batch_and_loads_nothing(
 def test_columns_a_profile_lets_vary_do_not_fail_the_batch(
     defs, instance, landing, pipeline_env, tmp_path, monkeypatch
 ):
-    profiles = tmp_path / "profiles"
-    profiles.mkdir()
-    (profiles / "partner.yaml").write_text(
+    partner_profile(
+        tmp_path,
+        monkeypatch,
         'files: ["customers_partner*"]\n'
-        "drift:\n  customers: {on_drift: fail, may_vary: [loyalty_tier, email, e_mail]}\n"
+        "drift:\n  customers: {on_drift: fail, may_vary: [loyalty_tier, email, e_mail]}\n",
     )
-    monkeypatch.setenv("IMPORT_PROFILES_DIR", str(profiles))
 
     result = drop_and_run(defs, instance, landing, pipeline_env)
 
