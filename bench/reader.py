@@ -32,6 +32,18 @@ WHERE l.locktype = 'relation' AND n.nspname = 'commerce' AND l.granted AND l.mod
   AND a.application_name = 'import_pipeline'
 """
 
+HOLDERS = """
+SELECT coalesce(nullif(a.application_name, ''), a.backend_type) || ' held ' || l.mode
+  || coalesce(': ' || left(a.query, 120), '')
+FROM pg_locks l
+JOIN pg_class c ON c.oid = l.relation
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE n.nspname = 'commerce' AND c.relname = %s AND l.granted AND l.mode = 'AccessExclusiveLock'
+"""
+"""Who holds the lock a reader's query timed out on (any session, autovacuum included),
+when it still does: a timeout then says what blocked it, not only that it waited."""
+
 
 @dataclass
 class Reading:
@@ -79,7 +91,9 @@ class Reader(threading.Thread):
             cur.execute(statement)
             cur.fetchone()
         except psycopg2.errors.LockNotAvailable as exc:
-            self.reading.timeouts.append(f"{table}: {exc.pgerror.strip()}")
+            cur.execute(HOLDERS, (table,))
+            holders = "; ".join(r[0] for r in cur.fetchall()) or "released before it was seen"
+            self.reading.timeouts.append(f"{table}: {exc.pgerror.strip()} (holder: {holders})")
         waited = (time.monotonic() - started) * 1000
         self.reading.longest_ms = max(self.reading.longest_ms, waited)
         self.reading.queries += 1
